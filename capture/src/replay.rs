@@ -1,0 +1,241 @@
+//! Offline replay: apply the live sampler to an existing capture.
+//!
+//! Every packet of the input is counted in the pool of its interface and
+//! direction (so `packets_seen` is exact), the sampler decides, and a selected
+//! packet is cut to the snaplen and handed to the samples writer. Unselected
+//! packets cost a record-header walk and one random number: nothing is decoded
+//! or copied for them.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use pktsample_schemas::input::{CaptureReader, Interface, Packet, Visitor};
+use pktsample_schemas::{
+    CaptureMetadata, Direction, DirectionStats, InterfaceMeta, SampleBatchBuilder, SampleRow,
+    SampleWriter, Source,
+};
+
+use crate::error::CaptureError;
+use crate::sampler::Sampler;
+
+/// Largest snaplen offline (the `cap_len` column is 16 bits).
+pub const MAX_REPLAY_SNAPLEN: u32 = 65535;
+/// Smallest useful snaplen: an Ethernet header.
+pub const MIN_SNAPLEN: u32 = 14;
+/// Inputs at least this large get a progress bar (on a terminal).
+const PROGRESS_BYTES: u64 = 64 << 20;
+
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub sampling_rate: u32,
+    pub seed: u64,
+    pub snaplen: u32,
+    pub force: bool,
+    /// Show a progress bar when stderr is a terminal and the input is large.
+    pub progress: bool,
+}
+
+/// What a replay did.
+#[derive(Clone, Debug)]
+pub struct ReplaySummary {
+    pub output: PathBuf,
+    pub packets_seen: u64,
+    pub bytes_seen: u64,
+    pub samples: u64,
+    pub elapsed: Duration,
+    pub metadata: CaptureMetadata,
+}
+
+struct IfaceState {
+    meta: InterfaceMeta,
+    stats: [DirectionStats; 3],
+}
+
+struct Replay<'a> {
+    sampler: Sampler,
+    snaplen: usize,
+    ifaces: Vec<IfaceState>,
+    builder: SampleBatchBuilder,
+    writer: &'a mut SampleWriter,
+    first_ns: Option<i64>,
+    last_ns: Option<i64>,
+    packets: u64,
+    bytes: u64,
+    samples: u64,
+    progress: Option<ProgressBar>,
+    input: &'a Path,
+}
+
+impl Visitor for Replay<'_> {
+    type Error = CaptureError;
+
+    fn interface(&mut self, _index: usize, i: &Interface) -> Result<(), CaptureError> {
+        // A file that was itself sampled at 1-in-M becomes 1-in-M*N.
+        let rate = i
+            .sampling_rate
+            .checked_mul(self.sampler.rate())
+            .ok_or_else(|| CaptureError::RateOverflow {
+                input: self.input.into(),
+                file_rate: i.sampling_rate,
+                rate: self.sampler.rate(),
+            })?;
+        self.ifaces.push(IfaceState {
+            meta: InterfaceMeta {
+                ifindex: i.ifindex,
+                name: i.name.clone(),
+                mac: i.mac.clone(),
+                mtu: i.mtu,
+                sampling_rate: rate,
+                directions: BTreeMap::new(),
+            },
+            stats: Default::default(),
+        });
+        Ok(())
+    }
+
+    #[inline]
+    fn packet(&mut self, p: &Packet<'_>) -> Result<(), CaptureError> {
+        self.packets += 1;
+        self.bytes += p.orig_len as u64;
+        if self.first_ns.is_none() {
+            self.first_ns = Some(p.timestamp_ns);
+        }
+        self.last_ns = Some(p.timestamp_ns);
+        let st = &mut self.ifaces[p.iface];
+        let d = &mut st.stats[p.direction.index()];
+        d.packets_seen += 1;
+        if !self.sampler.take() {
+            return Ok(());
+        }
+        d.samples += 1;
+        self.samples += 1;
+        self.builder.push(&SampleRow {
+            timestamp_ns: p.timestamp_ns,
+            ifindex: st.meta.ifindex,
+            ifname: &st.meta.name,
+            direction: p.direction,
+            sampling_rate: st.meta.sampling_rate,
+            pkt_len: p.orig_len,
+            header: &p.data[..p.data.len().min(self.snaplen)],
+            ingress_ifindex: p.ingress_ifindex,
+            routed_ifindex: p.routed_ifindex,
+        });
+        if self.builder.len() >= pktsample_schemas::samples::BATCH_ROWS {
+            self.writer.write(&self.builder.finish())?;
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, offset: u64) {
+        if let Some(pb) = &self.progress {
+            pb.set_position(offset);
+        }
+    }
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} replay [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    pb
+}
+
+/// Check the sampling options shared by replay and live capture.
+pub fn check_rate_and_snaplen(
+    rate: u32,
+    snaplen: u32,
+    max_snaplen: u32,
+) -> Result<(), CaptureError> {
+    if rate == 0 {
+        return Err(CaptureError::Flag {
+            flag: "--sampling-rate",
+            detail: "must be at least 1 (1 = every packet)".into(),
+        });
+    }
+    if !(MIN_SNAPLEN..=max_snaplen).contains(&snaplen) {
+        return Err(CaptureError::Flag {
+            flag: "--snaplen",
+            detail: format!("{snaplen} is out of range; use {MIN_SNAPLEN} to {max_snaplen} bytes"),
+        });
+    }
+    Ok(())
+}
+
+/// Sample `opts.input` into `opts.output`.
+pub fn replay(opts: &ReplayOptions) -> Result<ReplaySummary, CaptureError> {
+    check_rate_and_snaplen(opts.sampling_rate, opts.snaplen, MAX_REPLAY_SNAPLEN)?;
+    let start = Instant::now();
+    let reader = CaptureReader::open(&opts.input)?;
+    let mut meta = CaptureMetadata::new(
+        Source::Replay {
+            input: opts
+                .input
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            seed: opts.seed,
+            sampling_rate: opts.sampling_rate,
+        },
+        opts.snaplen,
+    );
+    let mut writer = SampleWriter::create(&opts.output, opts.force, &meta)?;
+    let progress =
+        (opts.progress && std::io::stderr().is_terminal() && reader.len() >= PROGRESS_BYTES)
+            .then(|| progress_bar(reader.len()));
+    let mut r = Replay {
+        sampler: Sampler::new(opts.sampling_rate, opts.seed),
+        snaplen: opts.snaplen as usize,
+        ifaces: Vec::new(),
+        builder: SampleBatchBuilder::new(),
+        writer: &mut writer,
+        first_ns: None,
+        last_ns: None,
+        packets: 0,
+        bytes: 0,
+        samples: 0,
+        progress,
+        input: &opts.input,
+    };
+    reader.read(&mut r)?;
+    if !r.builder.is_empty() {
+        let b = r.builder.finish();
+        r.writer.write(&b)?;
+    }
+    if let Some(pb) = r.progress.take() {
+        pb.finish_and_clear();
+    }
+    meta.set_time_range(r.first_ns, r.last_ns);
+    meta.interfaces = r
+        .ifaces
+        .into_iter()
+        .map(|mut s| {
+            for d in Direction::ALL {
+                let st = s.stats[d.index()];
+                if st.packets_seen > 0 {
+                    s.meta.directions.insert(d, st);
+                }
+            }
+            s.meta
+        })
+        .collect();
+    let (packets_seen, bytes_seen, samples) = (r.packets, r.bytes, r.samples);
+    let output = writer.finish(&meta)?;
+    Ok(ReplaySummary {
+        output,
+        packets_seen,
+        bytes_seen,
+        samples,
+        elapsed: start.elapsed(),
+        metadata: meta,
+    })
+}

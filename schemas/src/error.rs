@@ -1,0 +1,83 @@
+//! Errors of the file formats. Each names the file (and the byte offset where
+//! one applies) and, where there is one, what the user can do about it.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum FormatError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: the file is empty", path.display())]
+    Empty { path: PathBuf },
+    #[error(
+        "{}: not a pcap, pcapng or Parquet file (first bytes {magic}); give a capture or a pktsample samples file",
+        path.display()
+    )]
+    UnknownFormat { path: PathBuf, magic: String },
+    #[error("{}: this is a {found} file, expected {expected}", path.display())]
+    WrongFormat {
+        path: PathBuf,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("{}: truncated at byte offset {offset} ({detail}); the capture was cut short", path.display())]
+    Truncated {
+        path: PathBuf,
+        offset: u64,
+        detail: String,
+    },
+    #[error("{}: corrupt at byte offset {offset}: {detail}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        detail: String,
+    },
+    #[error(
+        "{}: link type {linktype} is not supported; only Ethernet (link type 1) captures can be sampled",
+        path.display()
+    )]
+    UnsupportedLinktype { path: PathBuf, linktype: u32 },
+    #[error("{}: not a pktsample samples file: {reason}", path.display())]
+    NotSamples { path: PathBuf, reason: String },
+    #[error(
+        "{}: written with samples schema {version}, newer than this pktsample reads ({supported}.x); upgrade pktsample",
+        path.display()
+    )]
+    NewerSchema {
+        path: PathBuf,
+        version: String,
+        supported: u32,
+    },
+    #[error("{}: {source}", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("{}: {detail}", path.display())]
+    Write { path: PathBuf, detail: String },
+    #[error("{}: already exists; pass --force to overwrite it", path.display())]
+    OutputExists { path: PathBuf },
+    #[error(
+        "{}: unknown output extension; use .parquet or .pcapng",
+        path.display()
+    )]
+    UnknownExtension { path: PathBuf },
+    #[error("samples schema: {0}")]
+    Schema(String),
+}
+
+impl FormatError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        FormatError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

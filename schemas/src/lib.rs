@@ -1,0 +1,23 @@
+//! The pktsample samples format: the public, versioned contract between
+//! capture, analyze and notebooks.
+//!
+//! It exists as its own crate so that capture and analyze share exactly one
+//! definition of the schema ([`schema`]), of the metadata ([`meta`]), of header
+//! decoding ([`decode`]) and of the Parquet and pcapng encodings ([`samples`],
+//! [`pcapng`], [`input`]) without depending on each other.
+
+pub mod decode;
+pub mod error;
+pub mod input;
+pub mod meta;
+pub mod output;
+pub mod pcapng;
+pub mod record;
+pub mod samples;
+pub mod schema;
+
+pub use error::FormatError;
+pub use meta::{CaptureMetadata, Direction, DirectionStats, InterfaceMeta, METADATA_KEY, Source};
+pub use record::{SampleBatchBuilder, SampleColumns, SampleRow};
+pub use samples::{OutputFormat, SampleWriter, open_parquet, read_samples};
+pub use schema::{SCHEMA_VERSION, samples_schema, schema_dump};

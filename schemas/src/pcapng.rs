@@ -1,0 +1,326 @@
+//! The pcapng encoding of a samples file.
+//!
+//! Standard blocks carry everything Wireshark and tshark understand:
+//! - a section header with hardware, OS and application;
+//! - one interface description per (interface, sampling rate), with `if_name`,
+//!   `if_tsresol` = 9 (nanoseconds), `if_MACaddr`, and the rate in
+//!   `if_description`;
+//! - enhanced packet blocks with original length = `pkt_len`, the captured
+//!   header bytes, and the direction in `epb_flags`;
+//! - at the end, one interface statistics block per interface with
+//!   `isb_starttime`, `isb_endtime`, `isb_ifrecv` (packets seen),
+//!   `isb_ifdrop` (drops) and `isb_usrdeliv` (samples).
+//!
+//! What pcapng has no standard place for travels in custom options and a
+//! custom block under [`PEN`], so that `convert` is lossless: the kernel
+//! ifindex, MTU and sampling rate of each interface (a JSON custom option on
+//! the interface block), the ingress/routed ifindex of a packet (a binary
+//! custom option), and the full metadata document (a custom block at the end,
+//! written when the counters are final).
+//!
+//! Written with pcap-file 3 (not by hand) because it encodes timestamps by each
+//! interface's `if_tsresol`; see the workspace `Cargo.toml` for why not 2.0.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::pcapng::blocks::custom::{CustomBinaryOption, CustomBlock, CustomUtf8Option};
+use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption, InterfaceTsResolution,
+};
+use pcap_file::pcapng::blocks::interface_statistics::{
+    InterfaceStatisticsBlock, InterfaceStatisticsOption,
+};
+use pcap_file::pcapng::blocks::opt_common::CommonOption;
+use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
+use pcap_file::{DataLink, Endianness};
+use serde::{Deserialize, Serialize};
+
+use crate::meta::{CaptureMetadata, parse_rfc3339_ns};
+use crate::record::SampleRow;
+
+/// Private Enterprise Number under which pktsample's custom options and block
+/// are written. 32473 is IANA's number reserved for documentation and examples
+/// (RFC 5612); it stays until the project registers its own.
+pub const PEN: u32 = 32473;
+
+/// Per-interface option (JSON): what the interface block has no field for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfaceOption {
+    pub ifindex: u32,
+    pub sampling_rate: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+impl IfaceOption {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("serializes")
+    }
+    pub fn decode(s: &str) -> Option<Self> {
+        serde_json::from_str::<Self>(s)
+            .ok()
+            .filter(|o| o.sampling_rate >= 1)
+    }
+}
+
+/// Per-packet option (binary): a presence byte, then the ingress and routed
+/// ifindex as little-endian u32 (zero when absent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketOption {
+    pub ingress_ifindex: Option<u32>,
+    pub routed_ifindex: Option<u32>,
+}
+
+impl PacketOption {
+    pub fn encode(&self) -> [u8; 9] {
+        let mut b = [0u8; 9];
+        b[0] = u8::from(self.ingress_ifindex.is_some())
+            | (u8::from(self.routed_ifindex.is_some()) << 1);
+        b[1..5].copy_from_slice(&self.ingress_ifindex.unwrap_or(0).to_le_bytes());
+        b[5..9].copy_from_slice(&self.routed_ifindex.unwrap_or(0).to_le_bytes());
+        b
+    }
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != 9 || b[0] & !0b11 != 0 {
+            return None;
+        }
+        let v = |r: std::ops::Range<usize>| u32::from_le_bytes(b[r].try_into().unwrap());
+        Some(PacketOption {
+            ingress_ifindex: (b[0] & 1 != 0).then(|| v(1..5)),
+            routed_ifindex: (b[0] & 2 != 0).then(|| v(5..9)),
+        })
+    }
+}
+
+pub fn format_mac(m: &[u8]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for o in out.iter_mut() {
+        *o = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+fn duration_ns(ns: i64) -> Result<Duration, String> {
+    u64::try_from(ns)
+        .map(Duration::from_nanos)
+        .map_err(|_| format!("timestamp {ns} ns is before 1970 and cannot be stored in pcapng"))
+}
+
+/// The metadata JSON padded with spaces to 32 bits, so that no reader has to
+/// tell padding from data (custom blocks have no length of their own).
+fn padded_json(meta: &CaptureMetadata) -> Vec<u8> {
+    let mut j = meta.to_json().into_bytes();
+    while j.len() % 4 != 0 {
+        j.push(b' ');
+    }
+    j
+}
+
+/// Writes samples as pcapng.
+pub struct PcapngSampleWriter<W: Write> {
+    w: PcapNgWriter<W>,
+    /// (ifindex, sampling rate) -> interface id in the file.
+    ids: HashMap<(u32, u32), u32>,
+    ifaces: Vec<(u32, u32)>,
+    snaplen: u32,
+}
+
+fn shb_options(meta: &CaptureMetadata) -> Vec<SectionHeaderOption<'static>> {
+    let arch = std::env::consts::ARCH;
+    vec![
+        SectionHeaderOption::Hardware(Cow::Owned(arch.to_string())),
+        SectionHeaderOption::OS(Cow::Owned(format!("Linux {}", meta.kernel))),
+        SectionHeaderOption::UserApplication(Cow::Owned(format!(
+            "{} {}",
+            meta.tool, meta.tool_version
+        ))),
+    ]
+}
+
+impl<W: Write> PcapngSampleWriter<W> {
+    /// Start a file; interfaces already in `meta` get their blocks at once.
+    pub fn new(out: W, meta: &CaptureMetadata) -> Result<Self, String> {
+        let shb = SectionHeaderBlock {
+            endianness: Endianness::native(),
+            major_version: 1,
+            minor_version: 0,
+            section_length: -1,
+            options: shb_options(meta),
+        };
+        let w = PcapNgWriter::with_section_header(out, shb).map_err(|e| e.to_string())?;
+        let mut me = PcapngSampleWriter {
+            w,
+            ids: HashMap::new(),
+            ifaces: Vec::new(),
+            snaplen: meta.snaplen.max(1),
+        };
+        for i in &meta.interfaces {
+            me.add_interface(i.ifindex, &i.name, i.sampling_rate, i.mac.as_deref(), i.mtu)?;
+        }
+        Ok(me)
+    }
+
+    fn add_interface(
+        &mut self,
+        ifindex: u32,
+        name: &str,
+        rate: u32,
+        mac: Option<&str>,
+        mtu: Option<u32>,
+    ) -> Result<u32, String> {
+        if let Some(id) = self.ids.get(&(ifindex, rate)) {
+            return Ok(*id);
+        }
+        let mut options = vec![
+            InterfaceDescriptionOption::IfName(Cow::Owned(name.to_string())),
+            InterfaceDescriptionOption::IfDescription(Cow::Owned(format!(
+                "pktsample: sampling 1-in-{rate}, ifindex {ifindex}"
+            ))),
+            InterfaceDescriptionOption::IfTsResol(InterfaceTsResolution::NANO),
+        ];
+        if let Some(m) = mac.and_then(parse_mac) {
+            options.push(InterfaceDescriptionOption::IfMacAddr(Cow::Owned(
+                m.to_vec(),
+            )));
+        }
+        options.push(InterfaceDescriptionOption::Common(
+            CommonOption::CustomUtf8Copiable(CustomUtf8Option {
+                pen: PEN,
+                value: Cow::Owned(
+                    IfaceOption {
+                        ifindex,
+                        sampling_rate: rate,
+                        mtu,
+                    }
+                    .encode(),
+                ),
+            }),
+        ));
+        let idb = InterfaceDescriptionBlock {
+            linktype: DataLink::ETHERNET,
+            snaplen: self.snaplen,
+            options,
+        };
+        self.w.write_pcapng_block(idb).map_err(|e| e.to_string())?;
+        let id = self.ifaces.len() as u32;
+        self.ids.insert((ifindex, rate), id);
+        self.ifaces.push((ifindex, rate));
+        Ok(id)
+    }
+
+    pub fn write(&mut self, r: &SampleRow<'_>) -> Result<(), String> {
+        let id = self.add_interface(r.ifindex, r.ifname, r.sampling_rate, None, None)?;
+        let mut options = Vec::with_capacity(2);
+        let flags = r.direction.epb_flags();
+        if flags != 0 {
+            options.push(EnhancedPacketOption::Flags(flags));
+        }
+        if r.ingress_ifindex.is_some() || r.routed_ifindex.is_some() {
+            let po = PacketOption {
+                ingress_ifindex: r.ingress_ifindex,
+                routed_ifindex: r.routed_ifindex,
+            };
+            options.push(EnhancedPacketOption::Common(
+                CommonOption::CustomBinaryCopiable(CustomBinaryOption {
+                    pen: PEN,
+                    value: Cow::Owned(po.encode().to_vec()),
+                }),
+            ));
+        }
+        let epb = EnhancedPacketBlock {
+            interface_id: id,
+            timestamp: duration_ns(r.timestamp_ns)?,
+            original_len: r.pkt_len,
+            data: Cow::Borrowed(r.header),
+            options,
+        };
+        self.w
+            .write_pcapng_block(epb)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Write the statistics blocks and the metadata block; return the writer.
+    pub fn finish(mut self, meta: &CaptureMetadata) -> Result<W, String> {
+        // Interfaces in the metadata that never had a sample still get a block,
+        // so their statistics are visible.
+        for i in &meta.interfaces {
+            self.add_interface(i.ifindex, &i.name, i.sampling_rate, i.mac.as_deref(), i.mtu)?;
+        }
+        let start = meta.start_time.as_deref().and_then(parse_rfc3339_ns);
+        let end = meta.end_time.as_deref().and_then(parse_rfc3339_ns);
+        for (id, &(ifindex, rate)) in self.ifaces.clone().iter().enumerate() {
+            let Some(im) = meta.interface(ifindex, rate) else {
+                continue;
+            };
+            let t = im.total();
+            let mut options = Vec::new();
+            if let Some(s) = start {
+                options.push(InterfaceStatisticsOption::IsbStartTime(duration_ns(s)?));
+            }
+            if let Some(e) = end {
+                options.push(InterfaceStatisticsOption::IsbEndTime(duration_ns(e)?));
+            }
+            options.push(InterfaceStatisticsOption::IsbIfRecv(t.packets_seen));
+            options.push(InterfaceStatisticsOption::IsbIfDrop(t.drops));
+            options.push(InterfaceStatisticsOption::IsbUsrDeliv(t.samples));
+            let isb = InterfaceStatisticsBlock {
+                interface_id: id as u32,
+                timestamp: duration_ns(end.or(start).unwrap_or(0))?,
+                options,
+            };
+            self.w.write_pcapng_block(isb).map_err(|e| e.to_string())?;
+        }
+        let cb: CustomBlock<'_, true> = CustomBlock {
+            pen: PEN,
+            payload: Cow::Owned(padded_json(meta)),
+        };
+        self.w.write_pcapng_block(cb).map_err(|e| e.to_string())?;
+        Ok(self.w.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_option_round_trip() {
+        for po in [
+            PacketOption::default(),
+            PacketOption {
+                ingress_ifindex: Some(7),
+                routed_ifindex: None,
+            },
+            PacketOption {
+                ingress_ifindex: Some(0),
+                routed_ifindex: Some(u32::MAX),
+            },
+        ] {
+            assert_eq!(PacketOption::decode(&po.encode()), Some(po));
+        }
+        assert_eq!(PacketOption::decode(&[4, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+        assert_eq!(PacketOption::decode(&[0; 8]), None);
+    }
+
+    #[test]
+    fn mac_round_trip() {
+        let m = [2, 0, 0xab, 0, 0, 0xff];
+        assert_eq!(parse_mac(&format_mac(&m)), Some(m));
+        assert_eq!(parse_mac("02:00"), None);
+        assert_eq!(parse_mac("02:00:00:00:00:00:00"), None);
+    }
+}

@@ -1,0 +1,270 @@
+//! One sample as a row, and the conversion between rows and Arrow batches.
+//!
+//! Every producer of samples (offline replay, live capture, pcapng import)
+//! hands [`SampleRow`]s to a [`SampleBatchBuilder`], which decodes the header
+//! bytes once and fills the columns of [`crate::samples_schema`]. Consumers
+//! that need rows back (the pcapng writer, tests) use [`SampleColumns`].
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, StringBuilder, StringDictionaryBuilder, TimestampNanosecondBuilder,
+    UInt8Builder, UInt16Builder, UInt32Builder,
+};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt32Type};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch};
+use arrow_array::{BinaryArray, StringArray};
+use arrow_schema::SchemaRef;
+
+use crate::decode::decode;
+use crate::error::FormatError;
+use crate::meta::Direction;
+use crate::schema::{col, samples_schema};
+
+/// A sampled packet, as the sampler sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleRow<'a> {
+    /// Nanoseconds since the Unix epoch (UTC).
+    pub timestamp_ns: i64,
+    pub ifindex: u32,
+    pub ifname: &'a str,
+    pub direction: Direction,
+    /// 1-in-N rate in force for this sample.
+    pub sampling_rate: u32,
+    /// Wire length, Ethernet header included, no FCS.
+    pub pkt_len: u32,
+    /// The captured bytes, from the Ethernet header on (`cap_len` is its length).
+    pub header: &'a [u8],
+    pub ingress_ifindex: Option<u32>,
+    pub routed_ifindex: Option<u32>,
+}
+
+/// Builds Arrow record batches of the samples schema, row by row.
+pub struct SampleBatchBuilder {
+    schema: SchemaRef,
+    timestamp: TimestampNanosecondBuilder,
+    ifindex: UInt32Builder,
+    ifname: StringDictionaryBuilder<Int32Type>,
+    direction: StringDictionaryBuilder<Int32Type>,
+    sampling_rate: UInt32Builder,
+    pkt_len: UInt32Builder,
+    cap_len: UInt16Builder,
+    ingress_ifindex: UInt32Builder,
+    routed_ifindex: UInt32Builder,
+    eth_type: UInt16Builder,
+    vlan: UInt16Builder,
+    ip_version: UInt8Builder,
+    src_addr: StringBuilder,
+    dst_addr: StringBuilder,
+    ip_proto: UInt8Builder,
+    src_port: UInt16Builder,
+    dst_port: UInt16Builder,
+    tcp_flags: UInt8Builder,
+    header: BinaryBuilder,
+    addr_buf: String,
+    rows: usize,
+}
+
+impl Default for SampleBatchBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SampleBatchBuilder {
+    pub fn new() -> Self {
+        SampleBatchBuilder {
+            schema: samples_schema(),
+            timestamp: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            ifindex: UInt32Builder::new(),
+            ifname: StringDictionaryBuilder::new(),
+            direction: StringDictionaryBuilder::new(),
+            sampling_rate: UInt32Builder::new(),
+            pkt_len: UInt32Builder::new(),
+            cap_len: UInt16Builder::new(),
+            ingress_ifindex: UInt32Builder::new(),
+            routed_ifindex: UInt32Builder::new(),
+            eth_type: UInt16Builder::new(),
+            vlan: UInt16Builder::new(),
+            ip_version: UInt8Builder::new(),
+            src_addr: StringBuilder::new(),
+            dst_addr: StringBuilder::new(),
+            ip_proto: UInt8Builder::new(),
+            src_port: UInt16Builder::new(),
+            dst_port: UInt16Builder::new(),
+            tcp_flags: UInt8Builder::new(),
+            header: BinaryBuilder::new(),
+            addr_buf: String::with_capacity(48),
+            rows: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Append one sample; the protocol columns are decoded from its header.
+    pub fn push(&mut self, r: &SampleRow<'_>) {
+        let cap_len = u16::try_from(r.header.len()).expect("snaplen is at most 65535");
+        self.timestamp.append_value(r.timestamp_ns);
+        self.ifindex.append_value(r.ifindex);
+        self.ifname.append_value(r.ifname);
+        self.direction.append_value(r.direction.as_str());
+        self.sampling_rate.append_value(r.sampling_rate);
+        self.pkt_len.append_value(r.pkt_len);
+        self.cap_len.append_value(cap_len);
+        self.ingress_ifindex.append_option(r.ingress_ifindex);
+        self.routed_ifindex.append_option(r.routed_ifindex);
+        let d = decode(r.header);
+        self.eth_type.append_value(d.eth_type);
+        self.vlan.append_option(d.vlan);
+        self.ip_version.append_option(d.ip_version);
+        for (addr, b) in [
+            (d.src_addr, &mut self.src_addr),
+            (d.dst_addr, &mut self.dst_addr),
+        ] {
+            match addr {
+                Some(a) => {
+                    self.addr_buf.clear();
+                    write!(self.addr_buf, "{a}").expect("formatting to a String");
+                    b.append_value(&self.addr_buf);
+                }
+                None => b.append_null(),
+            }
+        }
+        self.ip_proto.append_option(d.ip_proto);
+        self.src_port.append_option(d.src_port);
+        self.dst_port.append_option(d.dst_port);
+        self.tcp_flags.append_option(d.tcp_flags);
+        self.header.append_value(r.header);
+        self.rows += 1;
+    }
+
+    /// Take the rows so far as a batch and start afresh.
+    pub fn finish(&mut self) -> RecordBatch {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.timestamp.finish()),
+            Arc::new(self.ifindex.finish()),
+            Arc::new(self.ifname.finish()),
+            Arc::new(self.direction.finish()),
+            Arc::new(self.sampling_rate.finish()),
+            Arc::new(self.pkt_len.finish()),
+            Arc::new(self.cap_len.finish()),
+            Arc::new(self.ingress_ifindex.finish()),
+            Arc::new(self.routed_ifindex.finish()),
+            Arc::new(self.eth_type.finish()),
+            Arc::new(self.vlan.finish()),
+            Arc::new(self.ip_version.finish()),
+            Arc::new(self.src_addr.finish()),
+            Arc::new(self.dst_addr.finish()),
+            Arc::new(self.ip_proto.finish()),
+            Arc::new(self.src_port.finish()),
+            Arc::new(self.dst_port.finish()),
+            Arc::new(self.tcp_flags.finish()),
+            Arc::new(self.header.finish()),
+        ];
+        self.rows = 0;
+        RecordBatch::try_new(self.schema.clone(), cols).expect("builder matches the schema")
+    }
+}
+
+/// Typed views of a samples batch's stored (not decoded) columns.
+pub struct SampleColumns<'a> {
+    timestamp: &'a PrimitiveArray<TimestampNanosecondType>,
+    ifindex: &'a PrimitiveArray<UInt32Type>,
+    ifname_keys: &'a PrimitiveArray<Int32Type>,
+    ifname_values: &'a StringArray,
+    direction_keys: &'a PrimitiveArray<Int32Type>,
+    direction_values: &'a StringArray,
+    sampling_rate: &'a PrimitiveArray<UInt32Type>,
+    pkt_len: &'a PrimitiveArray<UInt32Type>,
+    ingress_ifindex: &'a PrimitiveArray<UInt32Type>,
+    routed_ifindex: &'a PrimitiveArray<UInt32Type>,
+    header: &'a BinaryArray,
+}
+
+fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, FormatError> {
+    b.column_by_name(name)
+        .ok_or_else(|| FormatError::Schema(format!("missing column '{name}'")))
+}
+
+macro_rules! typed {
+    ($b:expr, $name:expr, $t:ty) => {
+        column($b, $name)?
+            .as_primitive_opt::<$t>()
+            .ok_or_else(|| FormatError::Schema(format!("column '{}' has the wrong type", $name)))?
+    };
+}
+
+fn dict<'a>(
+    b: &'a RecordBatch,
+    name: &str,
+) -> Result<(&'a PrimitiveArray<Int32Type>, &'a StringArray), FormatError> {
+    let d = column(b, name)?
+        .as_dictionary_opt::<Int32Type>()
+        .ok_or_else(|| FormatError::Schema(format!("column '{name}' is not a dictionary")))?;
+    let v = d
+        .values()
+        .as_string_opt::<i32>()
+        .ok_or_else(|| FormatError::Schema(format!("column '{name}' has non-string values")))?;
+    Ok((d.keys(), v))
+}
+
+impl<'a> SampleColumns<'a> {
+    pub fn new(b: &'a RecordBatch) -> Result<Self, FormatError> {
+        let (ifname_keys, ifname_values) = dict(b, col::IFNAME)?;
+        let (direction_keys, direction_values) = dict(b, col::DIRECTION)?;
+        Ok(SampleColumns {
+            timestamp: typed!(b, col::TIMESTAMP, TimestampNanosecondType),
+            ifindex: typed!(b, col::IFINDEX, UInt32Type),
+            ifname_keys,
+            ifname_values,
+            direction_keys,
+            direction_values,
+            sampling_rate: typed!(b, col::SAMPLING_RATE, UInt32Type),
+            pkt_len: typed!(b, col::PKT_LEN, UInt32Type),
+            ingress_ifindex: typed!(b, col::INGRESS_IFINDEX, UInt32Type),
+            routed_ifindex: typed!(b, col::ROUTED_IFINDEX, UInt32Type),
+            header: column(b, col::HEADER)?
+                .as_binary_opt::<i32>()
+                .ok_or_else(|| FormatError::Schema("column 'header' has the wrong type".into()))?,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.timestamp.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn opt(a: &PrimitiveArray<UInt32Type>, i: usize) -> Option<u32> {
+        a.is_valid(i).then(|| a.value(i))
+    }
+
+    pub fn row(&self, i: usize) -> Result<SampleRow<'a>, FormatError> {
+        let direction = self
+            .direction_values
+            .value(self.direction_keys.value(i) as usize);
+        Ok(SampleRow {
+            timestamp_ns: self.timestamp.value(i),
+            ifindex: self.ifindex.value(i),
+            ifname: self.ifname_values.value(self.ifname_keys.value(i) as usize),
+            direction: Direction::parse(direction).ok_or_else(|| {
+                FormatError::Schema(format!("row {i}: unknown direction '{direction}'"))
+            })?,
+            sampling_rate: self.sampling_rate.value(i),
+            pkt_len: self.pkt_len.value(i),
+            header: self.header.value(i),
+            ingress_ifindex: Self::opt(self.ingress_ifindex, i),
+            routed_ifindex: Self::opt(self.routed_ifindex, i),
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! The Arrow schema of a samples file, defined once.
+//!
+//! Every writer (Parquet, pcapng round trips) and every reader (analyze, the
+//! notebook contract in `schemas/README.md`) goes through [`samples_schema`].
+//! A test compares [`schema_dump`] with the committed golden file
+//! `schemas/samples-v1.schema.txt`, so a change to a column is a deliberate,
+//! reviewed change to the public contract.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// The schema version written into every file's metadata. The major number
+/// changes when a column changes meaning or type (old readers must refuse the
+/// file); the minor number when nullable columns are added (old readers can
+/// ignore them).
+pub const SCHEMA_VERSION: &str = "1.0";
+/// Major part of [`SCHEMA_VERSION`].
+pub const SCHEMA_MAJOR: u32 = 1;
+
+/// Column names, in schema order.
+pub mod col {
+    pub const TIMESTAMP: &str = "timestamp";
+    pub const IFINDEX: &str = "ifindex";
+    pub const IFNAME: &str = "ifname";
+    pub const DIRECTION: &str = "direction";
+    pub const SAMPLING_RATE: &str = "sampling_rate";
+    pub const PKT_LEN: &str = "pkt_len";
+    pub const CAP_LEN: &str = "cap_len";
+    pub const INGRESS_IFINDEX: &str = "ingress_ifindex";
+    pub const ROUTED_IFINDEX: &str = "routed_ifindex";
+    pub const ETH_TYPE: &str = "eth_type";
+    pub const VLAN: &str = "vlan";
+    pub const IP_VERSION: &str = "ip_version";
+    pub const SRC_ADDR: &str = "src_addr";
+    pub const DST_ADDR: &str = "dst_addr";
+    pub const IP_PROTO: &str = "ip_proto";
+    pub const SRC_PORT: &str = "src_port";
+    pub const DST_PORT: &str = "dst_port";
+    pub const TCP_FLAGS: &str = "tcp_flags";
+    pub const HEADER: &str = "header";
+}
+
+fn dict_utf8() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// The samples schema: one row per sampled packet.
+pub fn samples_schema() -> SchemaRef {
+    use col::*;
+    Arc::new(Schema::new(vec![
+        Field::new(
+            TIMESTAMP,
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new(IFINDEX, DataType::UInt32, false),
+        Field::new(IFNAME, dict_utf8(), false),
+        Field::new(DIRECTION, dict_utf8(), false),
+        Field::new(SAMPLING_RATE, DataType::UInt32, false),
+        Field::new(PKT_LEN, DataType::UInt32, false),
+        Field::new(CAP_LEN, DataType::UInt16, false),
+        Field::new(INGRESS_IFINDEX, DataType::UInt32, true),
+        Field::new(ROUTED_IFINDEX, DataType::UInt32, true),
+        Field::new(ETH_TYPE, DataType::UInt16, false),
+        Field::new(VLAN, DataType::UInt16, true),
+        Field::new(IP_VERSION, DataType::UInt8, true),
+        Field::new(SRC_ADDR, DataType::Utf8, true),
+        Field::new(DST_ADDR, DataType::Utf8, true),
+        Field::new(IP_PROTO, DataType::UInt8, true),
+        Field::new(SRC_PORT, DataType::UInt16, true),
+        Field::new(DST_PORT, DataType::UInt16, true),
+        Field::new(TCP_FLAGS, DataType::UInt8, true),
+        Field::new(HEADER, DataType::Binary, false),
+    ]))
+}
+
+/// A stable, human-readable dump of the schema: one line per column with its
+/// Arrow type and nullability. Compared against the committed golden file.
+pub fn schema_dump() -> String {
+    let mut out = format!("# pktsample samples schema {SCHEMA_VERSION}\n");
+    for f in samples_schema().fields() {
+        out.push_str(&format!(
+            "{} {} {}\n",
+            f.name(),
+            f.data_type(),
+            if f.is_nullable() {
+                "nullable"
+            } else {
+                "required"
+            }
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_matches_committed_golden_file() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples-v1.schema.txt");
+        if std::env::var_os("PKTSAMPLE_BLESS").is_some() {
+            std::fs::write(path, schema_dump()).unwrap();
+        }
+        let golden = std::fs::read_to_string(path).unwrap();
+        assert_eq!(
+            schema_dump(),
+            golden,
+            "the samples schema changed: update schemas/samples-v1.schema.txt, \
+             schemas/README.md and SCHEMA_VERSION together"
+        );
+    }
+
+    #[test]
+    fn version_major_matches_string() {
+        assert_eq!(
+            SCHEMA_VERSION.split('.').next().unwrap(),
+            SCHEMA_MAJOR.to_string()
+        );
+    }
+}
