@@ -51,7 +51,9 @@ mod tests {
     fn predicate_edges() {
         assert!(selects(u32::MAX, 1));
         assert!(selects(0, u32::MAX));
-        assert!(!selects(1, u32::MAX));
+        // ceil(2^32 / (2^32 - 1)) = 2 values select.
+        assert!(selects(1, u32::MAX));
+        assert!(!selects(2, u32::MAX));
         // 1-in-2 takes exactly the lower half.
         assert!(selects((1 << 31) - 1, 2));
         assert!(!selects(1 << 31, 2));
