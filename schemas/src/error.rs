@@ -7,12 +7,10 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum FormatError {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The underlying errors are part of the message, not a `source`, so the
+    // one-line report does not repeat them.
+    #[error("{}: {err}", path.display())]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("{}: the file is empty", path.display())]
     Empty { path: PathBuf },
     #[error(
@@ -54,11 +52,10 @@ pub enum FormatError {
         version: String,
         supported: u32,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("{}: not a readable Parquet file: {err}", path.display())]
     Parquet {
         path: PathBuf,
-        #[source]
-        source: parquet::errors::ParquetError,
+        err: parquet::errors::ParquetError,
     },
     #[error("{}: {detail}", path.display())]
     Write { path: PathBuf, detail: String },
@@ -74,10 +71,25 @@ pub enum FormatError {
 }
 
 impl FormatError {
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, err: std::io::Error) -> Self {
         FormatError::Io {
             path: path.into(),
-            source,
+            err,
         }
     }
+}
+
+/// An error and its sources on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
 }

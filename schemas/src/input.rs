@@ -19,6 +19,7 @@ use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
+use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
 use pcap_file::pcapng::blocks::opt_common::CommonOption;
 use pcap_file::pcapng::{Block, PcapNgParseError, PcapNgParser};
 
@@ -113,7 +114,7 @@ pub struct Packet<'a> {
 /// Receives a file's contents in order.
 pub trait Visitor {
     type Error: From<FormatError>;
-    /// pktsample metadata (a pcapng custom block, written at the end).
+    /// pktsample metadata (written at the end of a pcapng file).
     fn metadata(&mut self, _meta: CaptureMetadata) -> Result<(), Self::Error> {
         Ok(())
     }
@@ -208,7 +209,7 @@ impl CaptureReader {
         let all = self.bytes();
         let (mut rest, parser) = PcapParser::new(all).map_err(|e| match e {
             PcapParseError::IncompleteBuffer(..) => self.truncated(all, "in the pcap file header"),
-            e => self.corrupt(all, e.to_string()),
+            e => self.corrupt(all, crate::error::chain(&e)),
         })?;
         let h = parser.header();
         let linktype = u32::from(h.datalink);
@@ -237,7 +238,7 @@ impl CaptureReader {
         while !rest.is_empty() {
             let (next, raw) = match parser.next_raw_packet(rest) {
                 Ok(x) => x,
-                Err(PcapParseError::IncompleteBuffer(need, got)) => {
+                Err(PcapParseError::IncompleteBuffer(need, _)) => {
                     // A record header announcing an absurd length is corruption,
                     // not a short file.
                     if need > MAX_CAPLEN as usize + 16 {
@@ -246,10 +247,13 @@ impl CaptureReader {
                             .into());
                     }
                     return Err(self
-                        .truncated(rest, format!("record needs {need} bytes, {got} remain"))
+                        .truncated(
+                            rest,
+                            format!("the last record is incomplete, {} bytes remain", rest.len()),
+                        )
                         .into());
                 }
-                Err(e) => return Err(self.corrupt(rest, e.to_string()).into()),
+                Err(e) => return Err(self.corrupt(rest, crate::error::chain(&e)).into()),
             };
             if raw.incl_len > MAX_CAPLEN || raw.orig_len < raw.incl_len {
                 return Err(self
@@ -287,14 +291,17 @@ impl CaptureReader {
 
     fn pcapng_error(&self, rest: &[u8], e: PcapNgParseError) -> FormatError {
         match e {
-            PcapNgParseError::IncompleteBuffer(need, got) => {
+            PcapNgParseError::IncompleteBuffer(need, _) => {
                 if need > MAX_CAPLEN as usize + 4096 {
                     self.corrupt(rest, format!("block length {need} is impossible"))
                 } else {
-                    self.truncated(rest, format!("block needs {need} bytes, {got} remain"))
+                    self.truncated(
+                        rest,
+                        format!("the last block is incomplete, {} bytes remain", rest.len()),
+                    )
                 }
             }
-            e => self.corrupt(rest, format!("{e}")),
+            e => self.corrupt(rest, crate::error::chain(&e)),
         }
     }
 
@@ -313,6 +320,26 @@ impl CaptureReader {
                 .map_err(|e| self.pcapng_error(rest, e))?;
             match block {
                 Block::SectionHeader(_) => section_base = ifaces.len(),
+                Block::InterfaceStatistics(isb) => {
+                    for o in &isb.options {
+                        if let InterfaceStatisticsOption::Common(CommonOption::CustomUtf8Copiable(
+                            c,
+                        )) = o
+                            && c.pen == ours::PEN
+                        {
+                            let meta = CaptureMetadata::from_json(&c.value).map_err(|e| {
+                                FormatError::NotSamples {
+                                    path: self.path.clone(),
+                                    reason: format!(
+                                        "malformed pktsample metadata at byte offset {}: {e}",
+                                        self.offset(rest)
+                                    ),
+                                }
+                            })?;
+                            v.metadata(meta)?;
+                        }
+                    }
+                }
                 Block::CustomCopiable(cb) if cb.pen == ours::PEN => {
                     // Custom data is padded to 32 bits; JSON has no NUL.
                     let payload = cb.payload.as_ref();

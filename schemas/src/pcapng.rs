@@ -15,8 +15,8 @@
 //! custom block under [`PEN`], so that `convert` is lossless: the kernel
 //! ifindex, MTU and sampling rate of each interface (a JSON custom option on
 //! the interface block), the ingress/routed ifindex of a packet (a binary
-//! custom option), and the full metadata document (a custom block at the end,
-//! written when the counters are final).
+//! custom option), and the full metadata document (a JSON custom option on the
+//! last statistics block, written when the counters are final).
 //!
 //! Written with pcap-file 3 (not by hand) because it encodes timestamps by each
 //! interface's `if_tsresol`; see the workspace `Cargo.toml` for why not 2.0.
@@ -47,6 +47,10 @@ use crate::record::SampleRow;
 /// are written. 32473 is IANA's number reserved for documentation and examples
 /// (RFC 5612); it stays until the project registers its own.
 pub const PEN: u32 = 32473;
+
+/// Largest custom option value (the option length is 16 bits, and the PEN
+/// takes four of them).
+const MAX_OPTION_LEN: usize = 65535 - 4;
 
 /// Per-interface option (JSON): what the interface block has no field for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,11 +266,18 @@ impl<W: Write> PcapngSampleWriter<W> {
         }
         let start = meta.start_time.as_deref().and_then(parse_rfc3339_ns);
         let end = meta.end_time.as_deref().and_then(parse_rfc3339_ns);
+        let json = meta.to_json();
+        // The metadata rides in the last statistics block, as a custom option:
+        // Wireshark 4.0 shows a custom *block* as an extra packet. An option
+        // holds at most 65535 bytes; a larger document (hundreds of
+        // interfaces) falls back to a custom block.
+        let in_option = json.len() <= MAX_OPTION_LEN && !self.ifaces.is_empty();
+        let last = self.ifaces.len().saturating_sub(1);
         for (id, &(ifindex, rate)) in self.ifaces.clone().iter().enumerate() {
-            let Some(im) = meta.interface(ifindex, rate) else {
-                continue;
-            };
-            let t = im.total();
+            let t = meta
+                .interface(ifindex, rate)
+                .map(|im| im.total())
+                .unwrap_or_default();
             let mut options = Vec::new();
             if let Some(s) = start {
                 options.push(InterfaceStatisticsOption::IsbStartTime(duration_ns(s)?));
@@ -277,6 +288,14 @@ impl<W: Write> PcapngSampleWriter<W> {
             options.push(InterfaceStatisticsOption::IsbIfRecv(t.packets_seen));
             options.push(InterfaceStatisticsOption::IsbIfDrop(t.drops));
             options.push(InterfaceStatisticsOption::IsbUsrDeliv(t.samples));
+            if in_option && id == last {
+                options.push(InterfaceStatisticsOption::Common(
+                    CommonOption::CustomUtf8Copiable(CustomUtf8Option {
+                        pen: PEN,
+                        value: Cow::Borrowed(&json),
+                    }),
+                ));
+            }
             let isb = InterfaceStatisticsBlock {
                 interface_id: id as u32,
                 timestamp: duration_ns(end.or(start).unwrap_or(0))?,
@@ -284,11 +303,13 @@ impl<W: Write> PcapngSampleWriter<W> {
             };
             self.w.write_pcapng_block(isb).map_err(|e| e.to_string())?;
         }
-        let cb: CustomBlock<'_, true> = CustomBlock {
-            pen: PEN,
-            payload: Cow::Owned(padded_json(meta)),
-        };
-        self.w.write_pcapng_block(cb).map_err(|e| e.to_string())?;
+        if !in_option {
+            let cb: CustomBlock<'_, true> = CustomBlock {
+                pen: PEN,
+                payload: Cow::Owned(padded_json(meta)),
+            };
+            self.w.write_pcapng_block(cb).map_err(|e| e.to_string())?;
+        }
         Ok(self.w.into_inner())
     }
 }

@@ -145,7 +145,7 @@ pub fn open_parquet(
     let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| FormatError::Parquet {
         path: path.into(),
-        source: e,
+        err: e,
     })?;
     let not = |reason: String| FormatError::NotSamples {
         path: path.into(),
@@ -215,12 +215,12 @@ pub fn read_samples<E: From<FormatError>>(
                     .build()
                     .map_err(|e| FormatError::Parquet {
                         path: path.into(),
-                        source: e,
+                        err: e,
                     })?;
             for batch in reader {
                 let batch = batch.map_err(|e| FormatError::Parquet {
                     path: path.into(),
-                    source: e.into(),
+                    err: e.into(),
                 })?;
                 f(batch)?;
             }

@@ -1,0 +1,394 @@
+//! Bad input: each case gets one line naming the file (and byte offset where
+//! it applies), exit code 1, no panic, and no output or temporary file left.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// Replay `input` into a fresh directory; return the error line after checking
+/// that nothing was left behind.
+fn replay_fails(input: &Path, extra: &[&str]) -> String {
+    let dir = tmpdir();
+    let out = dir.path().join("out.parquet");
+    let mut args = vec!["capture", "--replay", s(input), "-o", s(&out)];
+    args.extend_from_slice(if extra.iter().any(|a| *a == "-r") {
+        &[]
+    } else {
+        &["-r", "1"]
+    });
+    args.extend_from_slice(extra);
+    let err = fails(&args);
+    assert!(
+        listing(dir.path()).is_empty(),
+        "left behind: {:?}",
+        listing(dir.path())
+    );
+    err
+}
+
+#[test]
+fn truncated_pcap() {
+    let f = fixture("broken/truncated.pcap");
+    let err = replay_fails(&f, &[]);
+    assert!(
+        err.contains("broken/truncated.pcap: truncated at byte offset 4575"),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_pcapng() {
+    let err = replay_fails(&fixture("broken/truncated.pcapng"), &[]);
+    assert!(
+        err.contains("broken/truncated.pcapng: truncated at byte offset 4868"),
+        "{err}"
+    );
+}
+
+#[test]
+fn impossible_record_length() {
+    let err = replay_fails(&fixture("broken/bad-record-length.pcap"), &[]);
+    assert!(
+        err.contains("bad-record-length.pcap: corrupt at byte offset 24"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_block_length() {
+    let err = replay_fails(&fixture("broken/bad-block-length.pcapng"), &[]);
+    assert!(
+        err.contains("bad-block-length.pcapng: corrupt at byte offset 28"),
+        "{err}"
+    );
+    assert!(err.contains("not a multiple of 4"), "{err}");
+}
+
+#[test]
+fn empty_file() {
+    let err = replay_fails(&fixture("broken/empty.pcap"), &[]);
+    assert!(
+        err.contains("broken/empty.pcap: the file is empty"),
+        "{err}"
+    );
+}
+
+#[test]
+fn text_file() {
+    let err = replay_fails(&fixture("broken/not-a-capture.txt"), &[]);
+    assert!(
+        err.contains("not-a-capture.txt: not a pcap, pcapng or Parquet file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_ethernet_link_type() {
+    let err = replay_fails(&fixture("broken/linux-sll.pcap"), &[]);
+    assert!(
+        err.contains("linux-sll.pcap: link type 113 is not supported"),
+        "{err}"
+    );
+}
+
+#[test]
+fn parquet_given_as_capture() {
+    let dir = tmpdir();
+    let pq = dir.path().join("samples.parquet");
+    ok(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcap")),
+        "-r",
+        "1",
+        "-o",
+        s(&pq),
+    ]);
+    let err = replay_fails(&pq, &[]);
+    assert!(
+        err.contains("samples.parquet: this is a Parquet file, expected a pcap or pcapng capture"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_input() {
+    let err = replay_fails(Path::new("/nonexistent/in.pcap"), &[]);
+    assert!(
+        err.contains("/nonexistent/in.pcap: No such file or directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn foreign_parquet_is_refused_by_convert() {
+    use std::sync::Arc;
+    let dir = tmpdir();
+    let foreign = dir.path().join("foreign.parquet");
+    let schema = Arc::new(arrow_schema_for_test());
+    let batch = arrow_array::RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(arrow_array::Int64Array::from(vec![1, 2, 3]))],
+    )
+    .unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&foreign).unwrap(),
+        schema,
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let out = dir.path().join("out.pcapng");
+    let err = fails(&["convert", s(&foreign), "-o", s(&out)]);
+    assert!(
+        err.contains("foreign.parquet: not a pktsample samples file: no 'pktsample' metadata"),
+        "{err}"
+    );
+    assert_eq!(listing(dir.path()), vec!["foreign.parquet"]);
+}
+
+fn arrow_schema_for_test() -> arrow_schema::Schema {
+    arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+        "x",
+        arrow_schema::DataType::Int64,
+        false,
+    )])
+}
+
+#[test]
+fn truncated_parquet_is_refused_by_convert() {
+    let dir = tmpdir();
+    let pq = dir.path().join("s.parquet");
+    ok(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcap")),
+        "-r",
+        "1",
+        "-o",
+        s(&pq),
+    ]);
+    let bytes = std::fs::read(&pq).unwrap();
+    let cut = dir.path().join("cut.parquet");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = fails(&["convert", s(&cut), "-o", s(&dir.path().join("x.pcapng"))]);
+    assert!(
+        err.contains("cut.parquet: not a readable Parquet file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn newer_schema_major_is_refused() {
+    let dir = tmpdir();
+    let pq = dir.path().join("s.parquet");
+    ok(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcap")),
+        "-r",
+        "1",
+        "-o",
+        s(&pq),
+    ]);
+    // Rewrite the file with schema_version 2.0 in its metadata.
+    let (batches, mut meta) = read_all(&pq);
+    meta.schema_version = "2.0".into();
+    let newer = dir.path().join("newer.parquet");
+    let mut w = pktsample_schemas::SampleWriter::create(&newer, false, &meta).unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.finish(&meta).unwrap();
+    let err = fails(&["convert", s(&newer), "-o", s(&dir.path().join("x.pcapng"))]);
+    assert!(err.contains("newer.parquet: written with samples schema 2.0, newer than this pktsample reads (1.x); upgrade pktsample"), "{err}");
+}
+
+#[test]
+fn existing_output_is_kept_without_force() {
+    let dir = tmpdir();
+    let out = dir.path().join("out.parquet");
+    std::fs::write(&out, b"precious").unwrap();
+    let err = fails(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcap")),
+        "-r",
+        "1",
+        "-o",
+        s(&out),
+    ]);
+    assert!(
+        err.contains("out.parquet: already exists; pass --force to overwrite it"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    assert_eq!(listing(dir.path()), vec!["out.parquet"]);
+    // With --force it is replaced by a valid file.
+    ok(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcap")),
+        "-r",
+        "1",
+        "-o",
+        s(&out),
+        "--force",
+    ]);
+    assert_eq!(concat(&read_all(&out).0).num_rows(), 400);
+    assert_eq!(listing(dir.path()), vec!["out.parquet"]);
+}
+
+#[test]
+fn failed_run_does_not_clobber_existing_output_even_with_force() {
+    let dir = tmpdir();
+    let out = dir.path().join("out.parquet");
+    std::fs::write(&out, b"precious").unwrap();
+    let err = fails(&[
+        "capture",
+        "--replay",
+        s(&fixture("broken/truncated.pcap")),
+        "-r",
+        "1",
+        "-o",
+        s(&out),
+        "--force",
+    ]);
+    assert!(err.contains("truncated"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    assert_eq!(listing(dir.path()), vec!["out.parquet"]);
+}
+
+#[test]
+fn unknown_output_extension() {
+    let dir = tmpdir();
+    let out = dir.path().join("out.csv");
+    let err = fails(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcap")),
+        "-r",
+        "1",
+        "-o",
+        s(&out),
+    ]);
+    assert!(
+        err.contains("out.csv: unknown output extension; use .parquet or .pcapng"),
+        "{err}"
+    );
+    assert!(listing(dir.path()).is_empty());
+}
+
+#[test]
+fn unwritable_output_directory() {
+    // Root may write anywhere on a normal file system; /proc refuses everyone.
+    let err = fails(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcap")),
+        "-r",
+        "1",
+        "-o",
+        "/proc/out.parquet",
+    ]);
+    assert!(
+        err.contains("/proc/out.parquet: cannot create a file in /proc"),
+        "{err}"
+    );
+    let err = fails(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcap")),
+        "-r",
+        "1",
+        "-o",
+        "/nonexistent/out.parquet",
+    ]);
+    assert!(
+        err.contains("/nonexistent/out.parquet: directory /nonexistent does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn zero_rate_and_absurd_snaplen() {
+    let err = replay_fails(&fixture("mixed.pcap"), &["-r", "0"]);
+    assert!(err.contains("--sampling-rate: must be at least 1"), "{err}");
+    let err = replay_fails(&fixture("mixed.pcap"), &["--snaplen", "70000"]);
+    assert!(err.contains("--snaplen: 70000 is out of range"), "{err}");
+    let err = replay_fails(&fixture("mixed.pcap"), &["--snaplen", "4"]);
+    assert!(err.contains("--snaplen: 4 is out of range"), "{err}");
+}
+
+#[test]
+fn convert_onto_its_input() {
+    let dir = tmpdir();
+    let pq = dir.path().join("s.parquet");
+    ok(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcap")),
+        "-r",
+        "1",
+        "-o",
+        s(&pq),
+    ]);
+    let before = std::fs::read(&pq).unwrap();
+    let err = fails(&["convert", s(&pq), "-o", s(&pq), "--force"]);
+    assert!(err.contains("input and output are the same file"), "{err}");
+    assert_eq!(std::fs::read(&pq).unwrap(), before);
+}
+
+/// A full disk mid-write: the error names the output, the partial file is
+/// removed and the previous file stays. Needs root to mount a tiny tmpfs.
+#[test]
+fn full_disk() {
+    let is_root = unsafe_geteuid() == 0;
+    if !need("root (to mount a small tmpfs)", is_root) {
+        return;
+    }
+    let dir = tmpdir();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs", s(&mnt)])
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount tmpfs");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mnt);
+    let out = mnt.join("out.pcapng");
+    std::fs::write(&out, b"old").unwrap();
+    let err = fails(&[
+        "capture",
+        "--replay",
+        s(&fixture("mixed.pcapng")),
+        "-r",
+        "1",
+        "--snaplen",
+        "65535",
+        "-o",
+        s(&out),
+        "--force",
+    ]);
+    assert!(err.contains("out.pcapng: writing failed"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"old");
+    assert_eq!(listing(&mnt), vec!["out.pcapng"]);
+}
+
+fn unsafe_geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe extern "C" {
+        fn geteuid() -> u32;
+    }
+    unsafe { geteuid() }
+}

@@ -1,0 +1,154 @@
+//! Helpers shared by the black-box CLI tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow_array::RecordBatch;
+use pktsample_schemas::{CaptureMetadata, FormatError, read_samples};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pktsample")
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("fixtures").join(name)
+}
+
+pub fn pktsample(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run pktsample")
+}
+
+pub fn ok(args: &[&str]) -> String {
+    let o = pktsample(args);
+    assert!(
+        o.status.success(),
+        "pktsample {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Run a command expected to fail; return its single stderr line after
+/// checking the contract: non-zero exit, exactly one line, prefixed, no panic.
+pub fn fails(args: &[&str]) -> String {
+    let o = pktsample(args);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(!o.status.success(), "pktsample {args:?} should fail");
+    assert_eq!(o.status.code(), Some(1), "exit code for {args:?}: {err}");
+    assert!(!err.contains("panicked"), "panic for {args:?}: {err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "one line expected for {args:?}: {err}"
+    );
+    assert!(err.starts_with("pktsample: "), "{err}");
+    err
+}
+
+pub fn tmpdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// Files left in a directory (to check no temporary file survives).
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn read_all(path: &Path) -> (Vec<RecordBatch>, CaptureMetadata) {
+    let mut batches = Vec::new();
+    let meta = read_samples(path, |b| -> Result<(), FormatError> {
+        batches.push(b);
+        Ok(())
+    })
+    .unwrap();
+    (batches, meta)
+}
+
+pub fn concat(batches: &[RecordBatch]) -> RecordBatch {
+    arrow_select::concat::concat_batches(&pktsample_schemas::samples_schema(), batches).unwrap()
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A required external tool is missing: fail in CI, otherwise skip loudly.
+/// Returns false when the test should stop (skip).
+pub fn need(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    let msg =
+        format!("SKIPPED: {what} is not available; run .ci/run (or install it) to run this test");
+    if in_ci() {
+        panic!("{msg} (CI=true: a skip is a failure)");
+    }
+    // Written straight to stderr, past the test harness's output capture,
+    // so that the skip shows in a normal `cargo test` run.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n*** {msg} ***\n");
+    false
+}
+
+pub fn have_cmd(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The interop Python (pyarrow, DuckDB, polars, pandas): `PKTSAMPLE_PYTHON`,
+/// else the repo's `.venv` that `.ci/run` creates.
+pub fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("PKTSAMPLE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    let ok = Command::new(&p)
+        .args(["-c", "import pyarrow, duckdb, polars, pandas"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(p)
+}
+
+/// Run the interop checker script; panics with its output on failure.
+pub fn interop(py: &Path, args: &[&str]) -> String {
+    let o = Command::new(py)
+        .arg(root().join("tests/interop/check.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "interop check {args:?} failed:\n{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+pub fn tshark(args: &[&str]) -> String {
+    let o = Command::new("tshark").args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "tshark {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
