@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -62,9 +64,91 @@ enum Inner {
 
 /// Writes a samples file under a temporary name; [`SampleWriter::finish`]
 /// adds the metadata and moves it into place.
+///
+/// Encoding and compression run on a thread of their own, fed through a short
+/// queue of batches, so that the producer (decoding in replay, the ring buffer
+/// reader in live capture) keeps the other core.
 pub struct SampleWriter {
+    path: PathBuf,
+    tx: Option<SyncSender<RecordBatch>>,
+    worker: Option<JoinHandle<Result<SyncWriter, FormatError>>>,
+}
+
+/// Abandoning a writer (an error elsewhere) stops its thread, which removes
+/// the temporary file: nothing half-written survives.
+impl Drop for SampleWriter {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// The single-threaded writer the worker thread drives.
+struct SyncWriter {
     file: AtomicFile,
     inner: Inner,
+}
+
+/// Batches queued between producer and encoder.
+const QUEUE_BATCHES: usize = 4;
+
+impl SampleWriter {
+    /// Create `path` (format by extension); refuses to replace an existing
+    /// file unless `force`.
+    pub fn create(path: &Path, force: bool, meta: &CaptureMetadata) -> Result<Self, FormatError> {
+        let mut w = SyncWriter::create(path, force, meta)?;
+        let (tx, rx) = sync_channel::<RecordBatch>(QUEUE_BATCHES);
+        let worker = std::thread::Builder::new()
+            .name("pktsample-writer".into())
+            .spawn(move || {
+                for batch in rx {
+                    w.write(&batch)?;
+                }
+                Ok(w)
+            })
+            .map_err(|e| FormatError::io(path, e))?;
+        Ok(SampleWriter {
+            path: path.into(),
+            tx: Some(tx),
+            worker: Some(worker),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queue a batch for writing. An error of an earlier batch is returned
+    /// here or at [`SampleWriter::finish`].
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), FormatError> {
+        let tx = self.tx.as_ref().expect("not finished");
+        if tx.send(batch.clone()).is_err() {
+            // The worker stopped: it failed. Collect its error.
+            return Err(self.join().err().unwrap_or_else(|| FormatError::Write {
+                path: self.path.clone(),
+                detail: "the writer stopped".into(),
+            }));
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> Result<SyncWriter, FormatError> {
+        self.tx = None;
+        let worker = self.worker.take().ok_or_else(|| FormatError::Write {
+            path: self.path.clone(),
+            detail: "the writer already failed".into(),
+        })?;
+        worker
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
+
+    /// Write the metadata, close the file and rename it into place.
+    pub fn finish(mut self, meta: &CaptureMetadata) -> Result<PathBuf, FormatError> {
+        self.join()?.finish(meta)
+    }
 }
 
 fn parquet_props() -> WriterProperties {
@@ -77,10 +161,8 @@ fn parquet_props() -> WriterProperties {
         .build()
 }
 
-impl SampleWriter {
-    /// Create `path` (format by extension); refuses to replace an existing
-    /// file unless `force`.
-    pub fn create(path: &Path, force: bool, meta: &CaptureMetadata) -> Result<Self, FormatError> {
+impl SyncWriter {
+    fn create(path: &Path, force: bool, meta: &CaptureMetadata) -> Result<Self, FormatError> {
         let format = OutputFormat::from_path(path)?;
         let file = AtomicFile::create(path, force)?;
         let w = file.writer()?;
@@ -95,14 +177,10 @@ impl SampleWriter {
             ),
             OutputFormat::Pcapng => Inner::Pcapng(PcapngSampleWriter::new(w, meta).map_err(werr)?),
         };
-        Ok(SampleWriter { file, inner })
+        Ok(SyncWriter { file, inner })
     }
 
-    pub fn path(&self) -> &Path {
-        self.file.path()
-    }
-
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), FormatError> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), FormatError> {
         let werr = |detail: String| FormatError::Write {
             path: self.file.path().into(),
             detail: format!("writing failed: {detail}"),
@@ -119,8 +197,7 @@ impl SampleWriter {
         }
     }
 
-    /// Write the metadata, close the file and rename it into place.
-    pub fn finish(self, meta: &CaptureMetadata) -> Result<PathBuf, FormatError> {
+    fn finish(self, meta: &CaptureMetadata) -> Result<PathBuf, FormatError> {
         let path = self.file.path().to_path_buf();
         let werr = |detail: String| FormatError::Write {
             path: path.clone(),
