@@ -1,0 +1,27 @@
+# pktsample tasks. `cargo install just` if you do not have it; every recipe is
+# a plain command you can also run by hand.
+
+# The main job on the bundled fixture (same as the README).
+demo:
+    cargo run --release -- capture --replay fixtures/mixed.pcapng --sampling-rate 10 --seed 1 -o target/demo.parquet --force
+
+# The full test suite (same as the README; CI runs it via .ci/run).
+test:
+    cargo test --release --workspace
+
+# Everything CI does: system packages, the interop venv, fmt, tests.
+ci:
+    bash .ci/run
+
+# Rebuild the committed fixtures from the seeded generator.
+fixtures:
+    cargo build --release -p pktsample-tracegen
+    fixtures/regenerate.sh
+
+# Rewrite schemas/samples-v1.schema.txt after a deliberate schema change.
+bless-schema:
+    PKTSAMPLE_BLESS=1 cargo test --release -p pktsample-schemas schema_matches
+
+# Replay vs tcpdump on a generated 1 GB pcap (see BENCHMARKS.md).
+bench-replay:
+    bench/replay.sh
