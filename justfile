@@ -25,3 +25,7 @@ bless-schema:
 # Replay vs tcpdump on a generated 1 GB pcap (see BENCHMARKS.md).
 bench-replay:
     bench/replay.sh
+
+# Rebuild the committed BPF object from ebpf/pktsample.bpf.c (needs clang-19).
+ebpf:
+    ebpf/build.sh

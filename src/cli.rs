@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use pktsample_capture::inject::{InjectOptions, inject};
+use pktsample_capture::live::{Hooks, LiveOptions, Rotate, capture_live};
 use pktsample_capture::{ReplayOptions, fresh_seed, replay};
 use pktsample_schemas::input::{FileKind, sniff};
 use pktsample_schemas::{CaptureMetadata, SampleWriter, Source, open_parquet, read_samples};
@@ -28,13 +33,59 @@ enum Command {
     /// Convert a samples file between Parquet and pcapng (lossless), or a
     /// plain capture into a samples file at rate 1.
     Convert(ConvertArgs),
+    /// Send a capture's frames out of an interface (AF_PACKET), e.g. to push
+    /// a known trace through the live sampler.
+    Inject(InjectArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct InjectArgs {
+    /// Capture to send (pcap or pcapng, Ethernet).
+    input: PathBuf,
+    /// Interface to send on.
+    #[arg(short, long, value_name = "IF")]
+    interface: String,
+    /// Packets per second (default: as fast as possible).
+    #[arg(long, value_name = "N", conflicts_with = "speed")]
+    pps: Option<u64>,
+    /// Keep the capture's timing, sped up by this factor (1 = real time).
+    #[arg(long, value_name = "X")]
+    speed: Option<f64>,
 }
 
 #[derive(clap::Args, Debug)]
 struct CaptureArgs {
+    /// Interface to capture on, live (repeatable).
+    #[arg(
+        short,
+        long = "interface",
+        value_name = "IF",
+        conflicts_with = "replay"
+    )]
+    interface: Vec<String>,
     /// Capture file to sample offline (pcap or pcapng).
     #[arg(long, value_name = "IN.pcap|IN.pcapng")]
     replay: Option<PathBuf>,
+    /// Hooks to sample at (live).
+    #[arg(long, value_enum, default_value = "both")]
+    direction: HooksArg,
+    /// Stop after this long (live), e.g. 30s, 5m.
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "TIME")]
+    duration: Option<std::time::Duration>,
+    /// Stop after this many samples (live).
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Start a new file (OUT-0001.ext, OUT-0002.ext, ...) every TIME or SIZE,
+    /// e.g. 60s or 100MB (live). Each finished part is complete and renamed
+    /// into place.
+    #[arg(long, value_parser = parse_rotate, value_name = "TIME|SIZE")]
+    rotate: Option<Rotate>,
+    /// Ring buffer between kernel and user space, e.g. 8MB (a power of two).
+    #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
+    ring_size: u64,
+    /// Record the routed egress interface of ingress samples (FIB lookup).
+    #[arg(long)]
+    fib: bool,
     /// Take 1 packet in N at random (1 = every packet).
     #[arg(long, short = 'r', value_name = "N")]
     sampling_rate: u32,
@@ -42,7 +93,8 @@ struct CaptureArgs {
     /// output. Default: a fresh seed, recorded in the output's metadata.
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
-    /// Bytes kept of each sampled packet, from the Ethernet header on.
+    /// Bytes kept of each sampled packet, from the Ethernet header on
+    /// (live: at most 256).
     #[arg(long, default_value_t = 128, value_name = "BYTES")]
     snaplen: u32,
     /// Output samples file: .parquet or .pcapng.
@@ -51,9 +103,51 @@ struct CaptureArgs {
     /// Replace the output if it exists.
     #[arg(long)]
     force: bool,
-    /// No progress bar.
+    /// No progress bar or status line.
     #[arg(long, short = 'q')]
     quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum HooksArg {
+    Both,
+    Ingress,
+    Egress,
+}
+
+/// `100MB`, `1GiB`, `4096`: a byte count.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size like 100MB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "unknown unit in '{s}' (use B, KB, MB, GB, KiB, MiB, GiB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+fn parse_rotate(s: &str) -> Result<Rotate, String> {
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(Rotate::Every(d));
+    }
+    parse_size(s)
+        .map(Rotate::Bytes)
+        .map_err(|_| format!("'{s}' is neither a time (60s) nor a size (100MB)"))
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,15 +166,90 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.cmd {
         Command::Capture(a) => capture(a),
         Command::Convert(a) => convert(a),
+        Command::Inject(a) => inject_cmd(a),
     }
+}
+
+fn inject_cmd(a: InjectArgs) -> anyhow::Result<ExitCode> {
+    let opts = InjectOptions {
+        input: a.input,
+        interface: a.interface,
+        pps: a.pps,
+        speed: a.speed,
+    };
+    let s = inject(&opts)?;
+    println!(
+        "sent {} packets ({} bytes) on {} in {:.3}s",
+        s.packets,
+        s.bytes,
+        opts.interface,
+        s.elapsed.as_secs_f64()
+    );
+    if s.truncated > 0 {
+        eprintln!(
+            "pktsample: note: {} frames were cut short in {} and were sent as captured",
+            s.truncated,
+            opts.input.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
+    let opts = LiveOptions {
+        interfaces: a.interface,
+        sampling_rate: a.sampling_rate,
+        hooks: match a.direction {
+            HooksArg::Both => Hooks::Both,
+            HooksArg::Ingress => Hooks::Ingress,
+            HooksArg::Egress => Hooks::Egress,
+        },
+        snaplen: a.snaplen,
+        duration: a.duration,
+        count: a.count,
+        rotate: a.rotate,
+        ring_bytes: u32::try_from(a.ring_size)
+            .map_err(|_| anyhow::anyhow!("--ring-size: at most 2GiB"))?,
+        fib: a.fib,
+        output: a.output,
+        force: a.force,
+        status: !a.quiet,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    let s = capture_live(&opts, stop)?;
+    for p in &s.parts {
+        println!("wrote {}", p.display());
+    }
+    let m = &s.metadata;
+    print_span(m);
+    for i in &m.interfaces {
+        for (d, st) in &i.directions {
+            println!(
+                "  interface {} {}: {} seen, {} sampled, {} dropped",
+                i.name,
+                d.as_str(),
+                st.packets_seen,
+                st.samples,
+                st.drops
+            );
+        }
+    }
+    println!("  elapsed   {:.1}s", s.elapsed.as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     let Some(input) = a.replay else {
-        bail!(
-            "live capture is not available in this build; give --replay FILE to sample a capture offline"
-        );
+        return live(a);
     };
+    if a.duration.is_some() || a.count.is_some() || a.rotate.is_some() || a.fib {
+        bail!(
+            "--duration, --count, --rotate and --fib apply to live capture (-i), not to --replay"
+        );
+    }
     let opts = ReplayOptions {
         input,
         output: a.output,

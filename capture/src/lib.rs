@@ -1,10 +1,14 @@
-//! Packet sampling: the 1-in-N sampler and offline replay of captures.
+//! Packet sampling: live capture at the TCX hooks, offline replay of
+//! captures with the same sampler, and injection of captures into an
+//! interface for end-to-end tests.
 //!
 //! Replay applies exactly the sampler the kernel program uses to a pcap or
 //! pcapng file, so a known trace can be sampled reproducibly (same seed, same
 //! output) and the statistics of analyze can be checked against the truth.
 
 pub mod error;
+pub mod inject;
+pub mod live;
 pub mod replay;
 pub mod sampler;
 
