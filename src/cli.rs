@@ -86,8 +86,9 @@ struct CaptureArgs {
     /// Record the routed egress interface of ingress samples (FIB lookup).
     #[arg(long)]
     fib: bool,
-    /// Take 1 packet in N at random (1 = every packet).
-    #[arg(long, short = 'r', value_name = "N")]
+    /// Take 1 packet in N at random (1 = every packet). The default suits a
+    /// busy 1-10 Gbit/s link, as sFlow agents use.
+    #[arg(long, short = 'r', value_name = "N", default_value_t = 1000)]
     sampling_rate: u32,
     /// Seed of the random sampler (replay); the same seed gives the same
     /// output. Default: a fresh seed, recorded in the output's metadata.
@@ -219,7 +220,15 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    let s = capture_live(&opts, stop)?;
+    let announce = || {
+        eprintln!(
+            "pktsample: capturing on {} (1-in-{}, snaplen {}); Ctrl-C to stop",
+            opts.interfaces.join(", "),
+            opts.sampling_rate,
+            opts.snaplen
+        )
+    };
+    let s = capture_live(&opts, stop, &announce)?;
     for p in &s.parts {
         println!("wrote {}", p.display());
     }

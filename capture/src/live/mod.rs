@@ -357,6 +357,7 @@ pub fn check_options(opts: &LiveOptions) -> Result<(), CaptureError> {
 pub fn capture_live(
     opts: &LiveOptions,
     stop: Arc<AtomicBool>,
+    attached: &dyn Fn(),
 ) -> Result<LiveSummary, CaptureError> {
     check_options(opts)?;
     check_kernel()?;
@@ -433,6 +434,7 @@ pub fn capture_live(
         }
     }
 
+    attached();
     let mut template = CaptureMetadata::new(
         Source::Tcx {
             ring_bytes: Some(opts.ring_bytes as u64),
