@@ -29,3 +29,7 @@ bench-replay:
 # Rebuild the committed BPF object from ebpf/pktsample.bpf.c (needs clang-19).
 ebpf:
     ebpf/build.sh
+
+# Kernel cost per packet and sustained samples/s to Parquet (root; see BENCHMARKS.md).
+bench-capture:
+    bench/capture.sh

@@ -89,6 +89,9 @@ pub struct LiveSummary {
     pub elapsed: Duration,
 }
 
+/// Longest a sample waits in the ring before user space reads it.
+const POLL_MS: i32 = 10;
+
 /// The oldest kernel with TCX.
 const MIN_KERNEL: (u32, u32) = (6, 6);
 const CAP_NET_ADMIN: u32 = 12;
@@ -376,8 +379,10 @@ pub fn capture_live(
     let started = Instant::now();
     let offset = monotonic_to_utc();
 
+    let wakeup_bytes = (opts.ring_bytes / 8) as u64;
     let mut bpf: Ebpf = EbpfLoader::new()
         .map_max_entries("events", opts.ring_bytes)
+        .override_global("wakeup_bytes", &wakeup_bytes, true)
         .load(BPF_OBJECT)
         .map_err(|e| bpf_err("loading the BPF program", e))?;
     {
@@ -517,8 +522,10 @@ pub fn capture_live(
             events: libc::POLLIN,
             revents: 0,
         };
+        // The kernel wakes us only when the ring is an eighth full, so poll
+        // on a short timer too: samples wait at most this long.
         // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, 100) };
+        unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
         if let Err(e) = drain(
             &mut ring,
             &mut part,
