@@ -658,3 +658,128 @@ fn bpf_object_is_not_stale() {
         "ebpf/pktsample.bpf.o is stale: run `just ebpf` and commit it"
     );
 }
+
+/// `--count` stops after that many samples; what the kernel selected beyond
+/// them is accounted as drops, so the identity still holds at 1-in-1.
+#[test]
+fn count_stops_the_capture_and_keeps_the_books() {
+    if !privileged() {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = tmpdir();
+    let out = dir.path().join("c.parquet");
+    let cap = ns.capture(&[
+        "-i",
+        "va",
+        "--direction",
+        "egress",
+        "-r",
+        "1",
+        "--count",
+        "150",
+        "-q",
+        "-o",
+        s(&out),
+    ]);
+    ns.inject(&fixture("mixed.pcap"), &["--pps", "20000"]);
+    let (ok, _, err) = cap.wait();
+    assert!(ok, "{err}");
+    let (batches, meta) = read_all(&out);
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 150);
+    let st = stats(&meta, "va", Direction::Egress);
+    assert_eq!(st.samples, 150);
+    assert_eq!(st.samples + st.drops, st.packets_seen);
+    assert!(st.packets_seen >= 150 && st.packets_seen <= 400, "{st:?}");
+    assert!(
+        !meta.interfaces[0]
+            .directions
+            .contains_key(&Direction::Ingress)
+    );
+}
+
+/// `--duration` ends the capture by itself; SIGTERM, like SIGINT, ends it
+/// with a complete file.
+#[test]
+fn duration_and_sigterm_end_with_complete_files() {
+    if !privileged() {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = tmpdir();
+    let a = dir.path().join("a.parquet");
+    let t0 = Instant::now();
+    let cap = ns.capture(&["-i", "vb", "-r", "1", "--duration", "1s", "-q", "-o", s(&a)]);
+    ns.inject(&fixture("mixed.pcap"), &[]);
+    let (ok, _, err) = cap.wait();
+    assert!(ok, "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(15));
+    assert_eq!(
+        stats(&read_all(&a).1, "vb", Direction::Ingress).samples,
+        400
+    );
+
+    let b = dir.path().join("b.pcapng");
+    let cap = ns.capture(&["-i", "vb", "-r", "1", "-q", "-o", s(&b)]);
+    ns.inject(&fixture("mixed.pcap"), &[]);
+    cap.signal("TERM");
+    let (ok, _, err) = cap.wait();
+    assert!(ok, "{err}");
+    let (batches, meta) = read_all(&b);
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 400);
+    assert_eq!(stats(&meta, "vb", Direction::Ingress).packets_seen, 400);
+}
+
+/// A full disk stops the capture with an error naming the file; parts that
+/// were finished stay readable and nothing stays attached.
+#[test]
+fn full_disk_keeps_finished_parts() {
+    if !privileged() {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = tmpdir();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    sh(&["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", s(&mnt)]);
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(mnt.clone());
+    let trace = small_trace(dir.path(), 60_000);
+    let out = mnt.join("run.pcapng");
+    let cap = ns.capture(&[
+        "-i",
+        "va",
+        "-r",
+        "1",
+        "--snaplen",
+        "256",
+        "--rotate",
+        "150KB",
+        "-q",
+        "-o",
+        s(&out),
+    ]);
+    ns.inject(&trace, &["--pps", "100000"]);
+    let (ok, _, err) = cap.wait();
+    assert!(!ok, "the capture should have failed on a full disk");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("run-0"), "{err}");
+    let parts: Vec<String> = listing(&mnt)
+        .into_iter()
+        .filter(|n| n.starts_with("run-"))
+        .collect();
+    assert!(!parts.is_empty(), "{:?}", listing(&mnt));
+    for p in &parts {
+        let (batches, _) = read_all(&mnt.join(p));
+        assert!(
+            batches.iter().map(|b| b.num_rows()).sum::<usize>() > 0,
+            "{p}"
+        );
+    }
+    assert_eq!(ns.tcx_programs("va"), 0);
+}

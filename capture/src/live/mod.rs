@@ -233,7 +233,8 @@ struct Part {
     base: Vec<[Counters; 2]>,
     first_ns: Option<i64>,
     last_ns: Option<i64>,
-    rows: u64,
+    /// Rows written per interface slot and direction.
+    written: Vec<[u64; 2]>,
     /// Header bytes written, a size estimate for `--rotate SIZE`.
     bytes: u64,
 }
@@ -245,10 +246,17 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// Metadata for counters `now` minus `base`, with `written` rows per slot
+    /// and direction. `samples` is what reached the file; at the end of a
+    /// capture (`last_part`), selected samples never written (left in the ring
+    /// when `--count` stopped the capture) count as drops, so that
+    /// `samples + drops` is every packet selected.
     fn metadata(
         &self,
         now: &[[Counters; 2]],
         base: &[[Counters; 2]],
+        written: &[[u64; 2]],
+        last_part: bool,
         first: Option<i64>,
         last: Option<i64>,
     ) -> CaptureMetadata {
@@ -265,13 +273,18 @@ impl Session<'_> {
                         Direction::Ingress => 0,
                         _ => 1,
                     };
-                    let (n, b) = (now[slot][k], base[slot][k]);
+                    let (n, b, w) = (now[slot][k], base[slot][k], written[slot][k]);
+                    let unwritten = if last_part {
+                        (n.samples - b.samples).saturating_sub(w)
+                    } else {
+                        0
+                    };
                     directions.insert(
                         *d,
                         DirectionStats {
                             packets_seen: n.packets_seen - b.packets_seen,
-                            samples: n.samples - b.samples,
-                            drops: n.drops - b.drops,
+                            samples: w,
+                            drops: n.drops - b.drops + unwritten,
                         },
                     );
                 }
@@ -293,14 +306,15 @@ impl Session<'_> {
             Some(_) => part_path(&self.opts.output, n),
             None => self.opts.output.clone(),
         };
-        let meta = self.metadata(&base, &base, None, None);
+        let none = vec![[0; 2]; base.len()];
+        let meta = self.metadata(&base, &base, &none, false, None, None);
         Ok(Part {
             writer: SampleWriter::create(&path, self.opts.force, &meta)?,
             started: Instant::now(),
             base,
             first_ns: None,
             last_ns: None,
-            rows: 0,
+            written: vec![[0; 2]; self.ifaces.len()],
             bytes: 0,
         })
     }
@@ -310,11 +324,19 @@ impl Session<'_> {
         mut part: Part,
         builder: &mut SampleBatchBuilder,
         now: &[[Counters; 2]],
+        last_part: bool,
     ) -> Result<PathBuf, CaptureError> {
         if !builder.is_empty() {
             part.writer.write(&builder.finish())?;
         }
-        let meta = self.metadata(now, &part.base, part.first_ns, part.last_ns);
+        let meta = self.metadata(
+            now,
+            &part.base,
+            &part.written,
+            last_part,
+            part.first_ns,
+            part.last_ns,
+        );
         Ok(part.writer.finish(&meta)?)
     }
 }
@@ -465,17 +487,19 @@ pub fn capture_live(
     let mut gone: Option<String> = None;
     let mut result: Result<(), CaptureError> = Ok(());
 
-    let names: std::collections::HashMap<u32, String> = session
+    let names: std::collections::HashMap<u32, (String, usize)> = session
         .ifaces
         .iter()
-        .map(|i| (i.ifindex, i.name.clone()))
+        .enumerate()
+        .map(|(slot, i)| (i.ifindex, (i.name.clone(), slot)))
         .collect();
-    let drain = |ring: &mut RingBuf<MapData>,
-                 part: &mut Part,
-                 builder: &mut SampleBatchBuilder,
-                 total_rows: &mut u64,
-                 first_ns: &mut Option<i64>,
-                 last_ns: &mut Option<i64>|
+    let mut total_written = vec![[0u64; 2]; session.ifaces.len()];
+    let mut drain = |ring: &mut RingBuf<MapData>,
+                     part: &mut Part,
+                     builder: &mut SampleBatchBuilder,
+                     total_rows: &mut u64,
+                     first_ns: &mut Option<i64>,
+                     last_ns: &mut Option<i64>|
      -> Result<(), CaptureError> {
         while let Some(item) = ring.next() {
             let Some(e) = Event::from_bytes(&item) else {
@@ -487,7 +511,9 @@ pub fn capture_live(
             } else {
                 Direction::Egress
             };
-            let ifname = names.get(&e.ifindex).map_or("", String::as_str);
+            let Some((ifname, _)) = names.get(&e.ifindex) else {
+                continue;
+            };
             builder.push(&SampleRow {
                 timestamp_ns: ts,
                 ifindex: e.ifindex,
@@ -503,7 +529,9 @@ pub fn capture_live(
             part.last_ns = Some(ts);
             first_ns.get_or_insert(ts);
             *last_ns = Some(ts);
-            part.rows += 1;
+            let (_, slot) = names[&e.ifindex];
+            part.written[slot][e.direction as usize & 1] += 1;
+            total_written[slot][e.direction as usize & 1] += 1;
             part.bytes += e.cap_len as u64 + 64;
             *total_rows += 1;
             if builder.len() >= BATCH_ROWS {
@@ -564,7 +592,7 @@ pub fn capture_live(
             let n = parts.len() as u32 + 2;
             let next = session.open_part(n, now.clone())?;
             let done = std::mem::replace(&mut part, next);
-            parts.push(session.close_part(done, &mut builder, &now)?);
+            parts.push(session.close_part(done, &mut builder, &now, false)?);
         }
         if status && last_status.elapsed() >= Duration::from_secs(1) {
             let c = read_counters(&counters, session.ifaces.len())?;
@@ -600,8 +628,15 @@ pub fn capture_live(
     }
     let now = read_counters(&counters, session.ifaces.len())?;
     result?;
-    parts.push(session.close_part(part, &mut builder, &now)?);
-    let mut metadata = session.metadata(&now, &zero_like(&now), first_ns, last_ns);
+    parts.push(session.close_part(part, &mut builder, &now, true)?);
+    let mut metadata = session.metadata(
+        &now,
+        &zero_like(&now),
+        &total_written,
+        true,
+        first_ns,
+        last_ns,
+    );
     metadata.snaplen = opts.snaplen;
     if let Some(name) = gone {
         return Err(CaptureError::InterfaceGone {
