@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch to the library
 //! crates. Nothing here does real work beyond printing results.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,7 +14,9 @@ use pktsample_capture::inject::{InjectOptions, inject};
 use pktsample_capture::live::{Hooks, LiveOptions, Rotate, capture_live};
 use pktsample_capture::{ReplayOptions, fresh_seed, replay};
 use pktsample_schemas::input::{FileKind, sniff};
-use pktsample_schemas::{CaptureMetadata, SampleWriter, Source, open_parquet, read_samples};
+use pktsample_schemas::{
+    CaptureMetadata, Direction, SampleWriter, Source, open_parquet, read_samples,
+};
 
 /// Sampled packet capture and offline traffic analysis.
 #[derive(Parser, Debug)]
@@ -36,6 +39,73 @@ enum Command {
     /// Send a capture's frames out of an interface (AF_PACKET), e.g. to push
     /// a known trace through the live sampler.
     Inject(InjectArgs),
+    /// Estimate traffic from samples: totals, IPv6 share, protocols,
+    /// interfaces, top talkers, time series and sizes, each with a 95%
+    /// confidence interval.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct AnalyzeArgs {
+    /// Samples files (.parquet, .pcapng; a plain .pcap/.pcapng counts as
+    /// rate 1), directories or globs.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// Only samples at or after this time (RFC 3339, e.g. 2026-11-21T05:00:00Z).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    from: Option<i64>,
+    /// Only samples before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    to: Option<i64>,
+    /// Only this interface (repeatable).
+    #[arg(long = "interface", short = 'i', value_name = "IF")]
+    interfaces: Vec<String>,
+    /// Only this direction (repeatable).
+    #[arg(long = "direction", value_enum, value_name = "DIR")]
+    directions: Vec<DirectionArg>,
+    /// Time series bucket width, e.g. 10s, 1m (default: about 60 buckets).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "TIME")]
+    interval: Option<std::time::Duration>,
+    /// Rows in the top-N sections.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+    /// Sections to show, comma-separated (default: all): summary, ip-versions,
+    /// protocols, interfaces, top-sources, top-destinations, time-series,
+    /// packet-sizes.
+    #[arg(long, value_delimiter = ',', value_name = "SECTIONS")]
+    by: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: FormatArg,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum DirectionArg {
+    Ingress,
+    Egress,
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FormatArg {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    pktsample_schemas::meta::parse_rfc3339_ns(s)
+        .ok_or_else(|| format!("'{s}' is not an RFC 3339 time like 2026-11-21T05:00:00Z"))
 }
 
 #[derive(clap::Args, Debug)]
@@ -168,7 +238,103 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Capture(a) => capture(a),
         Command::Convert(a) => convert(a),
         Command::Inject(a) => inject_cmd(a),
+        Command::Analyze(a) => analyze_cmd(a),
     }
+}
+
+fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    use pktsample_analyze::report::{Csv, Json, Markdown, Render, Table};
+    use pktsample_analyze::{Query, Sections};
+
+    let mut sections = if a.by.is_empty() {
+        Sections::ALL
+    } else {
+        Sections::none()
+    };
+    for name in &a.by {
+        if !sections.enable(name.trim()) {
+            bail!(
+                "--by: unknown section '{name}'; choose from {}",
+                Sections::NAMES.join(", ")
+            );
+        }
+    }
+    if let (Some(f), Some(t)) = (a.from, a.to)
+        && t <= f
+    {
+        bail!("--to must be later than --from");
+    }
+    let interval = match a.interval {
+        Some(d) if d.is_zero() => bail!("--interval must be longer than 0s"),
+        Some(d) => Some(
+            i64::try_from(d.as_nanos()).map_err(|_| anyhow::anyhow!("--interval is too long"))?,
+        ),
+        None => None,
+    };
+    if a.top == 0 {
+        bail!("--top must be at least 1");
+    }
+    // Check the output before the work.
+    let out = match &a.output {
+        Some(p) => Some(pktsample_schemas::output::AtomicFile::create(p, a.force)?),
+        None => None,
+    };
+    let q = Query {
+        inputs: pktsample_analyze::inputs::expand(&a.inputs)?,
+        from: a.from,
+        to: a.to,
+        interfaces: a.interfaces,
+        directions: a
+            .directions
+            .iter()
+            .map(|d| match d {
+                DirectionArg::Ingress => Direction::Ingress,
+                DirectionArg::Egress => Direction::Egress,
+                DirectionArg::Unknown => Direction::Unknown,
+            })
+            .collect(),
+        interval,
+        sections,
+    };
+    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} analyze {human_pos} samples {per_sec}",
+            )
+            .expect("valid template"),
+        );
+        pb
+    });
+    let progress = |n: u64| {
+        if let Some(pb) = &bar {
+            pb.inc(n);
+        }
+    };
+    let analysis = pktsample_analyze::run(&q, &progress)?;
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let report = pktsample_analyze::report(&analysis, a.top);
+    let renderer: &dyn Render = match a.format {
+        FormatArg::Table => &Table,
+        FormatArg::Json => &Json,
+        FormatArg::Csv => &Csv,
+        FormatArg::Markdown => &Markdown,
+    };
+    match out {
+        Some(f) => {
+            let mut w = f.writer()?;
+            renderer.render(&report, &mut w)?;
+            f.commit(w)?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            renderer.render(&report, &mut lock)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn inject_cmd(a: InjectArgs) -> anyhow::Result<ExitCode> {

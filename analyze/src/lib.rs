@@ -1,5 +1,20 @@
-//! Analysis of samples files: scaled traffic estimates with confidence
-//! intervals. Reads only through `pktsample-schemas`, never the capture side.
+//! Analysis of samples files: scaled traffic estimates, each with a 95 %
+//! confidence interval.
 //!
-//! Empty until the analyze issue; the crate exists so the workspace layout and
-//! dependency direction (binary → {capture, analyze} → schemas) are fixed now.
+//! Reads Parquet and pcapng samples (and plain captures, as rate 1) only
+//! through `pktsample-schemas`, never the capture side. [`engine`] aggregates
+//! in parallel, [`estimate`] turns sums into estimates with the estimators of
+//! [`stats`], and [`report`] renders them as a table, JSON, CSV or Markdown.
+
+pub mod engine;
+pub mod error;
+pub mod estimate;
+pub mod inputs;
+pub mod names;
+pub mod report;
+pub mod stats;
+
+pub use engine::{Analysis, Query, Sections, run};
+pub use error::AnalyzeError;
+pub use estimate::report;
+pub use report::{Render, Report};

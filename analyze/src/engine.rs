@@ -1,0 +1,770 @@
+//! The aggregation engine: reads samples files in parallel and sums, per
+//! stratum (file, interface, direction, rate), what every report section
+//! needs. Estimation happens afterwards, in [`crate::estimate`].
+//!
+//! Work is split by Parquet row group (and by file for pcap/pcapng), spread
+//! over threads with rayon, and each thread folds into its own partial
+//! aggregate; partials are merged at the end. Only the columns the chosen
+//! sections need are read. Addresses are read as dictionary arrays: rows
+//! accumulate by dictionary key, and each distinct address is parsed and
+//! hashed once per batch, not once per row. Memory grows with the number of
+//! groups (addresses, time buckets), not with the number of rows.
+
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type};
+use arrow_array::{Array, DictionaryArray, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use pktsample_schemas::input::{FileKind, sniff};
+use pktsample_schemas::schema::col;
+use pktsample_schemas::{CaptureMetadata, Direction, FormatError, open_parquet, read_samples};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::error::AnalyzeError;
+use crate::stats::Cell;
+
+/// Which sections to compute (and so which columns to read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sections {
+    pub summary: bool,
+    pub ip_versions: bool,
+    pub protocols: bool,
+    pub interfaces: bool,
+    pub top_sources: bool,
+    pub top_destinations: bool,
+    pub time_series: bool,
+    pub packet_sizes: bool,
+}
+
+impl Sections {
+    pub const ALL: Sections = Sections {
+        summary: true,
+        ip_versions: true,
+        protocols: true,
+        interfaces: true,
+        top_sources: true,
+        top_destinations: true,
+        time_series: true,
+        packet_sizes: true,
+    };
+    pub const NAMES: [&'static str; 8] = [
+        "summary",
+        "ip-versions",
+        "protocols",
+        "interfaces",
+        "top-sources",
+        "top-destinations",
+        "time-series",
+        "packet-sizes",
+    ];
+
+    pub fn none() -> Sections {
+        Sections {
+            summary: false,
+            ip_versions: false,
+            protocols: false,
+            interfaces: false,
+            top_sources: false,
+            top_destinations: false,
+            time_series: false,
+            packet_sizes: false,
+        }
+    }
+
+    /// Enable a section by its name in [`Sections::NAMES`].
+    pub fn enable(&mut self, name: &str) -> bool {
+        let f = match name {
+            "summary" => &mut self.summary,
+            "ip-versions" => &mut self.ip_versions,
+            "protocols" => &mut self.protocols,
+            "interfaces" => &mut self.interfaces,
+            "top-sources" => &mut self.top_sources,
+            "top-destinations" => &mut self.top_destinations,
+            "time-series" => &mut self.time_series,
+            "packet-sizes" => &mut self.packet_sizes,
+            _ => return false,
+        };
+        *f = true;
+        true
+    }
+
+    fn addresses(&self) -> bool {
+        self.top_sources || self.top_destinations || self.ip_versions
+    }
+}
+
+/// What to analyse.
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub inputs: Vec<PathBuf>,
+    /// Keep samples with `from <= timestamp < to` (ns since the epoch).
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Only these interfaces (names); empty = all.
+    pub interfaces: Vec<String>,
+    /// Only these directions; empty = all.
+    pub directions: Vec<Direction>,
+    /// Time series bucket width (ns); `None` = chosen from the time span.
+    pub interval: Option<i64>,
+    pub sections: Sections,
+}
+
+/// A stratum: samples of one file, interface, direction and rate.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StratumKey {
+    pub file: u32,
+    pub ifindex: u32,
+    pub direction: Direction,
+    pub rate: u32,
+}
+
+/// Size classes of the packet-size distribution (RMON-style, jumbo last).
+pub const SIZE_CLASSES: [(u32, u32); 8] = [
+    (0, 63),
+    (64, 64),
+    (65, 127),
+    (128, 255),
+    (256, 511),
+    (512, 1023),
+    (1024, 1518),
+    (1519, u32::MAX),
+];
+
+#[inline]
+fn size_class(len: u32) -> usize {
+    match len {
+        0..=63 => 0,
+        64 => 1,
+        65..=127 => 2,
+        128..=255 => 3,
+        256..=511 => 4,
+        512..=1023 => 5,
+        1024..=1518 => 6,
+        _ => 7,
+    }
+}
+
+/// Well-known service of a TCP/UDP/SCTP packet: the known port of the two,
+/// else the lower one if it is below 1024.
+#[inline]
+pub fn service_port(sport: u16, dport: u16) -> Option<u16> {
+    if crate::names::service_name(dport).is_some() {
+        Some(dport)
+    } else if crate::names::service_name(sport).is_some() {
+        Some(sport)
+    } else {
+        let m = sport.min(dport);
+        (m < 1024).then_some(m)
+    }
+}
+
+/// Sums of one stratum.
+#[derive(Clone, Debug, Default)]
+pub struct StratumAgg {
+    /// Samples in the stratum before the time filter (the design's n).
+    pub rows: u64,
+    pub total: Cell,
+    /// Index 0: not IP, 1: IPv4, 2: IPv6.
+    pub ip_version: [Cell; 3],
+    pub eth_type: FxHashMap<u16, Cell>,
+    pub ip_proto: FxHashMap<u8, Cell>,
+    /// (IP protocol, service port or None for "other").
+    pub service: FxHashMap<(u8, Option<u16>), Cell>,
+    pub size: [Cell; SIZE_CLASSES.len()],
+    /// Bucket index (timestamp / interval) -> sums.
+    pub time: FxHashMap<i64, Cell>,
+    pub src: FxHashMap<IpAddr, Cell>,
+    pub dst: FxHashMap<IpAddr, Cell>,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+}
+
+fn merge_map<K: std::hash::Hash + Eq>(a: &mut FxHashMap<K, Cell>, b: FxHashMap<K, Cell>) {
+    if a.is_empty() {
+        *a = b;
+        return;
+    }
+    for (k, c) in b {
+        a.entry(k).or_default().merge(&c);
+    }
+}
+
+impl StratumAgg {
+    fn merge(&mut self, o: StratumAgg) {
+        self.rows += o.rows;
+        self.total.merge(&o.total);
+        for i in 0..3 {
+            self.ip_version[i].merge(&o.ip_version[i]);
+        }
+        for i in 0..SIZE_CLASSES.len() {
+            self.size[i].merge(&o.size[i]);
+        }
+        merge_map(&mut self.eth_type, o.eth_type);
+        merge_map(&mut self.ip_proto, o.ip_proto);
+        merge_map(&mut self.service, o.service);
+        merge_map(&mut self.time, o.time);
+        merge_map(&mut self.src, o.src);
+        merge_map(&mut self.dst, o.dst);
+        self.first_ns = match (self.first_ns, o.first_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ns = match (self.last_ns, o.last_ns) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// A partial (then the final) aggregate.
+#[derive(Debug, Default)]
+pub struct Aggregate {
+    pub strata: FxHashMap<StratumKey, StratumAgg>,
+}
+
+impl Aggregate {
+    fn merge(mut self, o: Aggregate) -> Aggregate {
+        if self.strata.len() < o.strata.len() {
+            return o.merge(self);
+        }
+        for (k, s) in o.strata {
+            match self.strata.get_mut(&k) {
+                Some(t) => t.merge(s),
+                None => {
+                    self.strata.insert(k, s);
+                }
+            }
+        }
+        self
+    }
+}
+
+/// An input file and its metadata.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: PathBuf,
+    pub kind: FileKind,
+    pub meta: CaptureMetadata,
+    parquet: Option<ArrowReaderMetadata>,
+}
+
+/// Everything aggregated, with the inputs it came from.
+#[derive(Debug)]
+pub struct Analysis {
+    pub inputs: Vec<Input>,
+    pub agg: Aggregate,
+    pub interval_ns: i64,
+    pub query: Query,
+}
+
+fn columns(s: &Sections) -> Vec<&'static str> {
+    let mut c = vec![
+        col::TIMESTAMP,
+        col::IFINDEX,
+        col::DIRECTION,
+        col::SAMPLING_RATE,
+        col::PKT_LEN,
+        col::IP_VERSION,
+    ];
+    if s.protocols {
+        c.extend([col::ETH_TYPE, col::IP_PROTO, col::SRC_PORT, col::DST_PORT]);
+    }
+    if s.addresses() {
+        c.extend([col::SRC_ADDR, col::DST_ADDR]);
+    }
+    c
+}
+
+/// The reader schema: the file's, with addresses read as dictionaries.
+fn dictionary_hint(schema: &Schema) -> Schema {
+    Schema::new_with_metadata(
+        schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if f.name() == col::SRC_ADDR || f.name() == col::DST_ADDR {
+                    Arc::new(Field::new(
+                        f.name(),
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                        true,
+                    ))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect::<Vec<_>>(),
+        schema.metadata().clone(),
+    )
+}
+
+fn open_input(path: &Path) -> Result<Input, AnalyzeError> {
+    let kind = sniff(path)?;
+    match kind {
+        FileKind::Parquet => {
+            let (b, meta) = open_parquet(path)?;
+            let hint = Arc::new(dictionary_hint(b.schema()));
+            let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
+            let md = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new().with_schema(hint))
+                .map_err(|e| FormatError::Parquet {
+                    path: path.into(),
+                    err: e,
+                })?;
+            Ok(Input {
+                path: path.into(),
+                kind,
+                meta,
+                parquet: Some(md),
+            })
+        }
+        _ => Ok(Input {
+            path: path.into(),
+            kind,
+            // Known after reading (a pcapng carries it at its end).
+            meta: CaptureMetadata::new(
+                pktsample_schemas::Source::Capture {
+                    input: path.display().to_string(),
+                },
+                0,
+            ),
+            parquet: None,
+        }),
+    }
+}
+
+/// Per-batch state for the rows of one file.
+struct Folder<'a> {
+    file: u32,
+    q: &'a Query,
+    interval: i64,
+    /// Strata excluded by the interface/direction filters.
+    excluded: &'a dyn Fn(u32, Direction, u32) -> bool,
+    agg: Aggregate,
+}
+
+/// Direction of each dictionary value.
+fn directions(d: &DictionaryArray<Int32Type>) -> Vec<Direction> {
+    let v = d.values().as_string::<i32>();
+    (0..v.len())
+        .map(|i| Direction::parse(v.value(i)).unwrap_or(Direction::Unknown))
+        .collect()
+}
+
+/// Parse each dictionary value of an address column once.
+fn addresses(d: &DictionaryArray<Int32Type>) -> Vec<Option<IpAddr>> {
+    let v = d.values().as_string::<i32>();
+    (0..v.len())
+        .map(|i| v.is_valid(i).then(|| v.value(i).parse().ok()).flatten())
+        .collect()
+}
+
+fn dict_column<'b>(
+    b: &'b RecordBatch,
+    name: &str,
+) -> Result<Option<DictionaryArray<Int32Type>>, AnalyzeError> {
+    let Some(c) = b.column_by_name(name) else {
+        return Ok(None);
+    };
+    if let Some(d) = c.as_dictionary_opt::<Int32Type>() {
+        return Ok(Some(d.clone()));
+    }
+    // A plain string column (pcap input): make it a dictionary.
+    let d = arrow_cast_dictionary(c.as_ref())?;
+    Ok(Some(d))
+}
+
+fn arrow_cast_dictionary(a: &dyn Array) -> Result<DictionaryArray<Int32Type>, AnalyzeError> {
+    let s = a
+        .as_string_opt::<i32>()
+        .ok_or_else(|| AnalyzeError::Schema("address column is not a string".into()))?;
+    let mut b = arrow_array::builder::StringDictionaryBuilder::<Int32Type>::new();
+    for i in 0..s.len() {
+        if s.is_valid(i) {
+            b.append_value(s.value(i));
+        } else {
+            b.append_null();
+        }
+    }
+    Ok(b.finish())
+}
+
+/// Accumulate an address column by dictionary key, then by address.
+struct AddrAcc {
+    addrs: Vec<Option<IpAddr>>,
+    /// (key * strata_in_batch + local stratum) -> sums.
+    cells: Vec<Cell>,
+}
+
+impl Folder<'_> {
+    fn fold(&mut self, b: &RecordBatch) -> Result<(), AnalyzeError> {
+        let n = b.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let schema_err =
+            |c: &str| AnalyzeError::Schema(format!("column '{c}' is missing or of the wrong type"));
+        let ts = b
+            .column_by_name(col::TIMESTAMP)
+            .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
+            .ok_or_else(|| schema_err(col::TIMESTAMP))?;
+        let ifindex = b
+            .column_by_name(col::IFINDEX)
+            .and_then(|c| c.as_primitive_opt::<UInt32Type>())
+            .ok_or_else(|| schema_err(col::IFINDEX))?;
+        let rate = b
+            .column_by_name(col::SAMPLING_RATE)
+            .and_then(|c| c.as_primitive_opt::<UInt32Type>())
+            .ok_or_else(|| schema_err(col::SAMPLING_RATE))?;
+        let len = b
+            .column_by_name(col::PKT_LEN)
+            .and_then(|c| c.as_primitive_opt::<UInt32Type>())
+            .ok_or_else(|| schema_err(col::PKT_LEN))?;
+        let ver = b
+            .column_by_name(col::IP_VERSION)
+            .and_then(|c| c.as_primitive_opt::<UInt8Type>())
+            .ok_or_else(|| schema_err(col::IP_VERSION))?;
+        let dir = dict_column(b, col::DIRECTION)?.ok_or_else(|| schema_err(col::DIRECTION))?;
+        let dir_of = directions(&dir);
+        let dir_keys = dir.keys();
+        let protos = if self.q.sections.protocols {
+            Some((
+                b.column_by_name(col::ETH_TYPE)
+                    .and_then(|c| c.as_primitive_opt::<UInt16Type>())
+                    .ok_or_else(|| schema_err(col::ETH_TYPE))?,
+                b.column_by_name(col::IP_PROTO)
+                    .and_then(|c| c.as_primitive_opt::<UInt8Type>())
+                    .ok_or_else(|| schema_err(col::IP_PROTO))?,
+                b.column_by_name(col::SRC_PORT)
+                    .and_then(|c| c.as_primitive_opt::<UInt16Type>())
+                    .ok_or_else(|| schema_err(col::SRC_PORT))?,
+                b.column_by_name(col::DST_PORT)
+                    .and_then(|c| c.as_primitive_opt::<UInt16Type>())
+                    .ok_or_else(|| schema_err(col::DST_PORT))?,
+            ))
+        } else {
+            None
+        };
+        let addr_cols = if self.q.sections.addresses() {
+            let s = dict_column(b, col::SRC_ADDR)?.ok_or_else(|| schema_err(col::SRC_ADDR))?;
+            let d = dict_column(b, col::DST_ADDR)?.ok_or_else(|| schema_err(col::DST_ADDR))?;
+            Some((s, d))
+        } else {
+            None
+        };
+
+        // Strata present in this batch, in order of appearance.
+        let mut local: Vec<StratumKey> = Vec::new();
+        let mut local_idx: FxHashMap<(u32, u8, u32), usize> = FxHashMap::default();
+        let mut row_stratum: Vec<u32> = Vec::with_capacity(n);
+        let mut last: Option<((u32, u8, u32), usize)> = None;
+        for i in 0..n {
+            let key = (ifindex.value(i), dir_keys.value(i) as u8, rate.value(i));
+            let idx = match last {
+                Some((k, idx)) if k == key => idx,
+                _ => {
+                    let idx = *local_idx.entry(key).or_insert_with(|| {
+                        local.push(StratumKey {
+                            file: self.file,
+                            ifindex: key.0,
+                            direction: dir_of[key.1 as usize],
+                            rate: key.2,
+                        });
+                        local.len() - 1
+                    });
+                    last = Some((key, idx));
+                    idx
+                }
+            };
+            row_stratum.push(idx as u32);
+        }
+        let excluded: Vec<bool> = local
+            .iter()
+            .map(|k| (self.excluded)(k.ifindex, k.direction, k.rate))
+            .collect();
+        let ns = local.len();
+        let mut aggs: Vec<StratumAgg> = local
+            .iter()
+            .map(|k| self.agg.strata.remove(k).unwrap_or_default())
+            .collect();
+        let mut acc = addr_cols.as_ref().map(|(s, d)| {
+            let mk = |a: &DictionaryArray<Int32Type>| AddrAcc {
+                addrs: addresses(a),
+                cells: vec![Cell::default(); a.values().len() * ns],
+            };
+            (mk(s), mk(d))
+        });
+        let (from, to) = (
+            self.q.from.unwrap_or(i64::MIN),
+            self.q.to.unwrap_or(i64::MAX),
+        );
+        let interval = self.interval;
+        let mut cur_bucket: Option<(usize, i64)> = None;
+        let mut cur_cell = Cell::default();
+        for i in 0..n {
+            let s = row_stratum[i] as usize;
+            if excluded[s] {
+                continue;
+            }
+            let a = &mut aggs[s];
+            a.rows += 1;
+            let t = ts.value(i);
+            if t < from || t >= to {
+                continue;
+            }
+            let l = len.value(i);
+            a.total.add(l);
+            a.first_ns = Some(a.first_ns.map_or(t, |f| f.min(t)));
+            a.last_ns = Some(a.last_ns.map_or(t, |f| f.max(t)));
+            let v = if ver.is_null(i) {
+                0
+            } else {
+                match ver.value(i) {
+                    4 => 1,
+                    6 => 2,
+                    _ => 0,
+                }
+            };
+            a.ip_version[v].add(l);
+            a.size[size_class(l)].add(l);
+            if self.q.sections.time_series {
+                let bkt = t.div_euclid(interval);
+                match cur_bucket {
+                    Some((cs, cb)) if cs == s && cb == bkt => {}
+                    _ => {
+                        if let Some((cs, cb)) = cur_bucket {
+                            aggs[cs].time.entry(cb).or_default().merge(&cur_cell);
+                        }
+                        cur_bucket = Some((s, bkt));
+                        cur_cell = Cell::default();
+                    }
+                }
+                cur_cell.add(l);
+            }
+            let a = &mut aggs[s];
+            if let Some((eth, proto, sp, dp)) = &protos {
+                a.eth_type.entry(eth.value(i)).or_default().add(l);
+                if proto.is_valid(i) {
+                    let p = proto.value(i);
+                    a.ip_proto.entry(p).or_default().add(l);
+                    if matches!(p, 6 | 17 | 132 | 136) {
+                        let port = if sp.is_valid(i) && dp.is_valid(i) {
+                            service_port(sp.value(i), dp.value(i))
+                        } else {
+                            None
+                        };
+                        a.service.entry((p, port)).or_default().add(l);
+                    }
+                }
+            }
+            if let (Some((sa, da)), Some((sacc, dacc))) = (&addr_cols, &mut acc) {
+                if sa.is_valid(i) {
+                    sacc.cells[sa.keys().value(i) as usize * ns + s].add(l);
+                }
+                if da.is_valid(i) {
+                    dacc.cells[da.keys().value(i) as usize * ns + s].add(l);
+                }
+            }
+        }
+        if let Some((cs, cb)) = cur_bucket {
+            aggs[cs].time.entry(cb).or_default().merge(&cur_cell);
+        }
+        if let Some((sacc, dacc)) = acc {
+            for (accum, is_src) in [(sacc, true), (dacc, false)] {
+                for (key, addr) in accum.addrs.iter().enumerate() {
+                    let Some(addr) = addr else { continue };
+                    for (s, agg) in aggs.iter_mut().enumerate() {
+                        let c = accum.cells[key * ns + s];
+                        if c.n > 0 {
+                            let m = if is_src { &mut agg.src } else { &mut agg.dst };
+                            m.entry(*addr).or_default().merge(&c);
+                        }
+                    }
+                }
+            }
+        }
+        for (k, a) in local.into_iter().zip(aggs) {
+            self.agg.strata.insert(k, a);
+        }
+        Ok(())
+    }
+}
+
+/// Choose a bucket width giving at most about 60 buckets over `span` ns.
+pub fn auto_interval(span_ns: i64) -> i64 {
+    const S: i64 = 1_000_000_000;
+    let steps = [
+        S / 1000,
+        S / 100,
+        S / 10,
+        S,
+        10 * S,
+        60 * S,
+        5 * 60 * S,
+        15 * 60 * S,
+        3600 * S,
+        6 * 3600 * S,
+        86400 * S,
+    ];
+    steps
+        .into_iter()
+        .find(|&st| span_ns / st <= 60)
+        .unwrap_or(86400 * S)
+}
+
+enum Unit {
+    RowGroup(usize, usize),
+    File(usize),
+}
+
+/// Read every input and aggregate.
+pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, AnalyzeError> {
+    if q.inputs.is_empty() {
+        return Err(AnalyzeError::NoInputs);
+    }
+    let mut inputs: Vec<Input> = q
+        .inputs
+        .par_iter()
+        .map(|p| open_input(p))
+        .collect::<Result<_, _>>()?;
+    // The time span, for the automatic interval: from the metadata where the
+    // files have it, clipped by the filter.
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(pktsample_schemas::meta::parse_rfc3339_ns)
+    };
+    let start = inputs
+        .iter()
+        .filter_map(|i| parse(&i.meta.start_time))
+        .min();
+    let end = inputs.iter().filter_map(|i| parse(&i.meta.end_time)).max();
+    let span = match (q.from.or(start), q.to.or(end)) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => 60_000_000_000,
+    };
+    let interval = q.interval.unwrap_or_else(|| auto_interval(span));
+
+    let mut units = Vec::new();
+    for (fi, inp) in inputs.iter().enumerate() {
+        match &inp.parquet {
+            Some(md) => {
+                for rg in 0..md.metadata().num_row_groups() {
+                    units.push(Unit::RowGroup(fi, rg));
+                }
+            }
+            None => units.push(Unit::File(fi)),
+        }
+    }
+    let names: Vec<String> = q.interfaces.clone();
+    let file_meta: Vec<Option<CaptureMetadata>> = inputs
+        .iter()
+        .map(|i| i.parquet.is_some().then(|| i.meta.clone()))
+        .collect();
+    let results: Vec<Result<(Aggregate, Option<(usize, CaptureMetadata)>), AnalyzeError>> = units
+        .par_iter()
+        .map(|u| -> Result<_, AnalyzeError> {
+            let fi = match u {
+                Unit::RowGroup(f, _) | Unit::File(f) => *f,
+            };
+            let inp = &inputs[fi];
+            // Interface names come from the metadata; a pcap's is known only
+            // after reading, so its filter is applied to the rows' ifname
+            // through the metadata read at the end (see below).
+            let meta = file_meta[fi].clone();
+            let excluded = |ifindex: u32, d: Direction, rate: u32| -> bool {
+                if !q.directions.is_empty() && !q.directions.contains(&d) {
+                    return true;
+                }
+                let Some(m) = meta.as_ref().filter(|_| !names.is_empty()) else {
+                    // No name filter, or names known only after reading (then
+                    // filtered by stratum below).
+                    return false;
+                };
+                !m.interface(ifindex, rate)
+                    .is_some_and(|i| names.contains(&i.name))
+            };
+            let mut folder = Folder {
+                file: fi as u32,
+                q,
+                interval,
+                excluded: &excluded,
+                agg: Aggregate::default(),
+            };
+            match u {
+                Unit::RowGroup(_, rg) => {
+                    let md = inp.parquet.clone().expect("parquet unit");
+                    let f = File::open(&inp.path).map_err(|e| FormatError::io(&inp.path, e))?;
+                    let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, md);
+                    let mask = ProjectionMask::columns(b.parquet_schema(), columns(&q.sections));
+                    let reader = b
+                        .with_row_groups(vec![*rg])
+                        .with_projection(mask)
+                        .with_batch_size(256 * 1024)
+                        .build()
+                        .map_err(|e| FormatError::Parquet {
+                            path: inp.path.clone(),
+                            err: e,
+                        })?;
+                    for batch in reader {
+                        let batch = batch.map_err(|e| FormatError::Parquet {
+                            path: inp.path.clone(),
+                            err: e.into(),
+                        })?;
+                        folder.fold(&batch)?;
+                        progress(batch.num_rows() as u64);
+                    }
+                    Ok((folder.agg, None))
+                }
+                Unit::File(_) => {
+                    // Interface filters need names: collect unfiltered by
+                    // name, filter by stratum afterwards.
+                    let meta = read_samples(&inp.path, |b| -> Result<(), AnalyzeError> {
+                        folder.fold(&b)?;
+                        progress(b.num_rows() as u64);
+                        Ok(())
+                    })?;
+                    Ok((folder.agg, Some((fi, meta))))
+                }
+            }
+        })
+        .collect();
+    let mut agg = Aggregate::default();
+    for r in results {
+        let (a, meta) = r?;
+        if let Some((fi, m)) = meta {
+            inputs[fi].meta = m;
+        }
+        agg = agg.merge(a);
+    }
+    // Name filters for inputs whose metadata came at the end.
+    if !q.interfaces.is_empty() {
+        agg.strata.retain(|k, _| {
+            inputs[k.file as usize]
+                .meta
+                .interface(k.ifindex, k.rate)
+                .is_some_and(|i| q.interfaces.contains(&i.name))
+        });
+    }
+    Ok(Analysis {
+        inputs,
+        agg,
+        interval_ns: interval,
+        query: q.clone(),
+    })
+}
+
+impl Input {
+    /// Rows the file holds, if known without reading it.
+    pub fn rows(&self) -> Option<u64> {
+        self.parquet
+            .as_ref()
+            .map(|m| m.metadata().file_metadata().num_rows() as u64)
+    }
+}

@@ -1,0 +1,20 @@
+//! Analyze errors: each names the file, pattern or flag at fault.
+
+use pktsample_schemas::FormatError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("no input files: give sample files (.parquet, .pcapng, .pcap), directories or globs")]
+    NoInputs,
+    #[error("{pattern}: matches no file")]
+    NothingMatches { pattern: String },
+    #[error("{pattern}: {detail}")]
+    BadPattern { pattern: String, detail: String },
+    #[error("{flag}: {detail}")]
+    Flag { flag: &'static str, detail: String },
+    #[error("samples: {0}")]
+    Schema(String),
+}

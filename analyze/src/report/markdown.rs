@@ -1,0 +1,72 @@
+//! Markdown: a heading and a table per section, for tickets and wikis.
+
+use std::io::Write;
+
+use super::{Render, Report, interval_text, share_text, text_sections};
+
+pub struct Markdown;
+
+impl Render for Markdown {
+    fn render(&self, r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+        let s = &r.summary;
+        writeln!(out, "# Traffic report\n")?;
+        writeln!(out, "| | estimate [95% interval] |")?;
+        writeln!(out, "|---|---|")?;
+        if let (Some(a), Some(b)) = (&s.start, &s.end) {
+            writeln!(out, "| time | {a} – {b} ({:.3} s) |", s.duration_seconds)?;
+        }
+        writeln!(out, "| samples | {} |", s.samples)?;
+        writeln!(out, "| packets | {} |", interval_text(&s.packets))?;
+        writeln!(out, "| bytes | {} |", interval_text(&s.bytes))?;
+        if let (Some(p), Some(b)) = (&s.pps, &s.bps) {
+            writeln!(out, "| packets/s | {} |", interval_text(p))?;
+            writeln!(out, "| bits/s | {} |", interval_text(b))?;
+        }
+        writeln!(
+            out,
+            "| IPv6 share of IP packets | {} |",
+            share_text(&r.ipv6_share.packets)
+        )?;
+        writeln!(
+            out,
+            "| IPv6 share of IP bytes | {} |",
+            share_text(&r.ipv6_share.bytes)
+        )?;
+        if let Some(d) = &r.distinct_addresses {
+            writeln!(
+                out,
+                "| distinct addresses seen (lower bound) | {} IPv4, {} IPv6 |",
+                d.ipv4, d.ipv6
+            )?;
+        }
+        writeln!(
+            out,
+            "| drops | {} ({:.2}%) |",
+            s.drops,
+            100.0 * s.drop_share
+        )?;
+        for sec in text_sections(r) {
+            writeln!(out, "\n## {}\n", sec.title)?;
+            writeln!(
+                out,
+                "| {} | samples | packets | bytes |",
+                sec.key_names.join(" | ")
+            )?;
+            writeln!(out, "|{}---:|---|---|", "---|".repeat(sec.key_names.len()))?;
+            for row in &sec.rows {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    row.key.join(" | ").replace('|', "\\|"),
+                    row.m.samples,
+                    interval_text(&row.m.packets),
+                    interval_text(&row.m.bytes)
+                )?;
+            }
+        }
+        for w in &r.warnings {
+            writeln!(out, "\n> **warning:** {w}")?;
+        }
+        Ok(())
+    }
+}
