@@ -9,6 +9,10 @@ Usage:
       DuckDB SQL; read also with polars and pandas; metadata with pyarrow.
   check.py count SAMPLES.parquet
       Print the number of rows (DuckDB).
+  check.py report REPORT.json SCHEMA.json
+      Validate an analyze JSON report against the documented JSON Schema.
+  check.py sql SAMPLES.parquet QUERY
+      Print a DuckDB query's rows as JSON (the table is `s`).
 """
 import json
 import sys
@@ -94,6 +98,19 @@ def main():
     cmd = sys.argv[1]
     if cmd == "truth":
         truth(sys.argv[2], sys.argv[3], "--ignore-truncated" in sys.argv[4:])
+    elif cmd == "report":
+        import jsonschema
+
+        jsonschema.validate(
+            json.load(open(sys.argv[2])),
+            json.load(open(sys.argv[3])),
+            format_checker=jsonschema.FormatChecker(),
+        )
+    elif cmd == "sql":
+        con = duckdb.connect()
+        con.execute(f"CREATE VIEW s AS SELECT * FROM read_parquet('{sys.argv[2]}')")
+        print(json.dumps([list(r) for r in con.execute(sys.argv[3]).fetchall()], default=str))
+        return
     elif cmd == "count":
         (n,) = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{sys.argv[2]}')").fetchone()
         print(n)
