@@ -153,17 +153,148 @@ fn size_class(len: u32) -> usize {
     }
 }
 
-/// Well-known service of a TCP/UDP/SCTP packet: the known port of the two,
-/// else the lower one if it is below 1024.
-#[inline]
+/// Ports as dense slots: every port below 1024, then the named ports above,
+/// then one slot for "other". Built once.
+struct PortTable {
+    known: Vec<bool>,
+    slot: Vec<u16>,
+    port: Vec<u16>,
+}
+
+fn ports() -> &'static PortTable {
+    static T: std::sync::OnceLock<PortTable> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let known: Vec<bool> = (0..=u16::MAX)
+            .map(|p| crate::names::service_name(p).is_some())
+            .collect();
+        let mut port: Vec<u16> = (0..1024).collect();
+        port.extend((1024..=u16::MAX).filter(|&p| known[p as usize]));
+        let mut slot = vec![u16::MAX; 65536];
+        for (i, &p) in port.iter().enumerate() {
+            slot[p as usize] = i as u16;
+        }
+        PortTable { known, slot, port }
+    })
+}
+
+/// Slots per transport: the named/low ports and "other".
+fn port_slots() -> usize {
+    ports().port.len() + 1
+}
+
+/// Well-known service of a TCP/UDP/SCTP packet: the named port of the two
+/// (destination first), else the lower one if it is below 1024.
 pub fn service_port(sport: u16, dport: u16) -> Option<u16> {
-    if crate::names::service_name(dport).is_some() {
+    service_port_in(ports(), sport, dport)
+}
+
+#[inline(always)]
+fn service_port_in(t: &PortTable, sport: u16, dport: u16) -> Option<u16> {
+    if t.known[dport as usize] {
         Some(dport)
-    } else if crate::names::service_name(sport).is_some() {
+    } else if t.known[sport as usize] {
         Some(sport)
     } else {
         let m = sport.min(dport);
         (m < 1024).then_some(m)
+    }
+}
+
+/// Transports with ports, in slot order.
+const TRANSPORTS: [u8; 4] = [6, 17, 132, 136];
+
+#[inline]
+fn transport_index(p: u8) -> Option<usize> {
+    match p {
+        6 => Some(0),
+        17 => Some(1),
+        132 => Some(2),
+        136 => Some(3),
+        _ => None,
+    }
+}
+
+/// Dense protocol sums of one stratum.
+#[derive(Clone, Debug)]
+pub struct Protocols {
+    /// Few distinct EtherTypes: a short list searched linearly.
+    eth_type: Vec<(u16, Cell)>,
+    ip_proto: Vec<Cell>,
+    /// transport index * port_slots() + slot.
+    service: Vec<Cell>,
+}
+
+impl Default for Protocols {
+    fn default() -> Self {
+        Protocols {
+            eth_type: Vec::new(),
+            ip_proto: vec![Cell::default(); 256],
+            service: vec![Cell::default(); TRANSPORTS.len() * port_slots()],
+        }
+    }
+}
+
+impl Protocols {
+    #[inline(always)]
+    fn add_eth(&mut self, t: u16, l: u32) {
+        // Almost always the first or second entry.
+        if let Some((k, c)) = self.eth_type.first_mut()
+            && *k == t
+        {
+            c.add(l);
+            return;
+        }
+        match self.eth_type.iter_mut().find(|(k, _)| *k == t) {
+            Some((_, c)) => c.add(l),
+            None => {
+                let mut c = Cell::default();
+                c.add(l);
+                self.eth_type.push((t, c));
+            }
+        }
+    }
+
+    fn merge(&mut self, o: &Protocols) {
+        for (t, c) in &o.eth_type {
+            match self.eth_type.iter_mut().find(|(k, _)| k == t) {
+                Some((_, d)) => d.merge(c),
+                None => self.eth_type.push((*t, *c)),
+            }
+        }
+        for (a, b) in self.ip_proto.iter_mut().zip(&o.ip_proto) {
+            a.merge(b);
+        }
+        for (a, b) in self.service.iter_mut().zip(&o.service) {
+            a.merge(b);
+        }
+    }
+
+    pub fn eth_types(&self) -> Vec<(u16, Cell)> {
+        self.eth_type.clone()
+    }
+
+    pub fn ip_protos(&self) -> Vec<(u8, Cell)> {
+        self.ip_proto
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.n > 0)
+            .map(|(p, c)| (p as u8, *c))
+            .collect()
+    }
+
+    /// ((IP protocol, service port or None = other), sums).
+    pub fn services(&self) -> Vec<((u8, Option<u16>), Cell)> {
+        let t = ports();
+        let n = port_slots();
+        self.service
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.n > 0)
+            .map(|(i, c)| {
+                let (ti, slot) = (i / n, i % n);
+                ((TRANSPORTS[ti], t.port.get(slot).copied()), *c)
+            })
+            .collect()
     }
 }
 
@@ -175,10 +306,8 @@ pub struct StratumAgg {
     pub total: Cell,
     /// Index 0: not IP, 1: IPv4, 2: IPv6.
     pub ip_version: [Cell; 3],
-    pub eth_type: FxHashMap<u16, Cell>,
-    pub ip_proto: FxHashMap<u8, Cell>,
-    /// (IP protocol, service port or None for "other").
-    pub service: FxHashMap<(u8, Option<u16>), Cell>,
+    /// EtherTypes, IP protocols and services (when asked for).
+    pub protocols: Option<Box<Protocols>>,
     pub size: [Cell; SIZE_CLASSES.len()],
     /// Bucket index (timestamp / interval) -> sums.
     pub time: FxHashMap<i64, Cell>,
@@ -208,9 +337,11 @@ impl StratumAgg {
         for i in 0..SIZE_CLASSES.len() {
             self.size[i].merge(&o.size[i]);
         }
-        merge_map(&mut self.eth_type, o.eth_type);
-        merge_map(&mut self.ip_proto, o.ip_proto);
-        merge_map(&mut self.service, o.service);
+        match (&mut self.protocols, o.protocols) {
+            (Some(a), Some(b)) => a.merge(&b),
+            (a @ None, b) => *a = b,
+            (_, None) => {}
+        }
         merge_map(&mut self.time, o.time);
         merge_map(&mut self.src, o.src);
         merge_map(&mut self.dst, o.dst);
@@ -508,6 +639,32 @@ impl Folder<'_> {
         let interval = self.interval;
         let mut cur_bucket: Option<(usize, i64)> = None;
         let mut cur_cell = Cell::default();
+        // Plain slices and validity bitmaps: no per-value bounds checks.
+        let (tsv, lenv, verv) = (ts.values(), len.values(), ver.values());
+        let ver_nulls = ver.nulls();
+        let valid =
+            |n: Option<&arrow_buffer::NullBuffer>, i: usize| n.is_none_or(|n| n.is_valid(i));
+        let proto_cols = protos.as_ref().map(|(eth, proto, sp, dp)| {
+            (
+                eth.values(),
+                proto.values(),
+                proto.nulls(),
+                sp.values(),
+                dp.values(),
+                sp.nulls(),
+                dp.nulls(),
+            )
+        });
+        if proto_cols.is_some() {
+            for a in aggs.iter_mut() {
+                if a.protocols.is_none() {
+                    a.protocols = Some(Box::default());
+                }
+            }
+        }
+        let slots = port_slots();
+        let ptable = ports();
+        let time_series = self.q.sections.time_series;
         for i in 0..n {
             let s = row_stratum[i] as usize;
             if excluded[s] {
@@ -515,18 +672,18 @@ impl Folder<'_> {
             }
             let a = &mut aggs[s];
             a.rows += 1;
-            let t = ts.value(i);
+            let t = tsv[i];
             if t < from || t >= to {
                 continue;
             }
-            let l = len.value(i);
+            let l = lenv[i];
             a.total.add(l);
             a.first_ns = Some(a.first_ns.map_or(t, |f| f.min(t)));
             a.last_ns = Some(a.last_ns.map_or(t, |f| f.max(t)));
-            let v = if ver.is_null(i) {
+            let v = if !valid(ver_nulls, i) {
                 0
             } else {
-                match ver.value(i) {
+                match verv[i] {
                     4 => 1,
                     6 => 2,
                     _ => 0,
@@ -534,7 +691,24 @@ impl Folder<'_> {
             };
             a.ip_version[v].add(l);
             a.size[size_class(l)].add(l);
-            if self.q.sections.time_series {
+            if let Some((eth, proto, pn, sp, dp, spn, dpn)) = &proto_cols {
+                let pr = a.protocols.as_mut().expect("allocated above");
+                pr.add_eth(eth[i], l);
+                if valid(*pn, i) {
+                    let p = proto[i];
+                    pr.ip_proto[p as usize].add(l);
+                    if let Some(ti) = transport_index(p) {
+                        let port = if valid(*spn, i) && valid(*dpn, i) {
+                            service_port_in(ptable, sp[i], dp[i])
+                        } else {
+                            None
+                        };
+                        let slot = port.map_or(slots - 1, |p| ptable.slot[p as usize] as usize);
+                        pr.service[ti * slots + slot].add(l);
+                    }
+                }
+            }
+            if time_series {
                 let bkt = t.div_euclid(interval);
                 match cur_bucket {
                     Some((cs, cb)) if cs == s && cb == bkt => {}
@@ -548,28 +722,12 @@ impl Folder<'_> {
                 }
                 cur_cell.add(l);
             }
-            let a = &mut aggs[s];
-            if let Some((eth, proto, sp, dp)) = &protos {
-                a.eth_type.entry(eth.value(i)).or_default().add(l);
-                if proto.is_valid(i) {
-                    let p = proto.value(i);
-                    a.ip_proto.entry(p).or_default().add(l);
-                    if matches!(p, 6 | 17 | 132 | 136) {
-                        let port = if sp.is_valid(i) && dp.is_valid(i) {
-                            service_port(sp.value(i), dp.value(i))
-                        } else {
-                            None
-                        };
-                        a.service.entry((p, port)).or_default().add(l);
-                    }
-                }
-            }
             if let (Some((sa, da)), Some((sacc, dacc))) = (&addr_cols, &mut acc) {
                 if sa.is_valid(i) {
-                    sacc.cells[sa.keys().value(i) as usize * ns + s].add(l);
+                    sacc.cells[sa.keys().values()[i] as usize * ns + s].add(l);
                 }
                 if da.is_valid(i) {
-                    dacc.cells[da.keys().value(i) as usize * ns + s].add(l);
+                    dacc.cells[da.keys().values()[i] as usize * ns + s].add(l);
                 }
             }
         }

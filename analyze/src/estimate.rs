@@ -286,7 +286,10 @@ pub fn report(a: &Analysis, top: usize) -> Report {
 
     let (eth_types, ip_protocols, services) = if sec.protocols {
         let e = by_packets(groups(&st, |a| {
-            a.eth_type.iter().map(|(k, c)| (*k, *c)).collect()
+            a.protocols
+                .as_ref()
+                .map(|p| p.eth_types())
+                .unwrap_or_default()
         }))
         .into_iter()
         .map(|(k, g)| EthTypeRow {
@@ -296,7 +299,10 @@ pub fn report(a: &Analysis, top: usize) -> Report {
         })
         .collect();
         let p = by_packets(groups(&st, |a| {
-            a.ip_proto.iter().map(|(k, c)| (*k, *c)).collect()
+            a.protocols
+                .as_ref()
+                .map(|p| p.ip_protos())
+                .unwrap_or_default()
         }))
         .into_iter()
         .map(|(k, g)| ProtoRow {
@@ -306,7 +312,10 @@ pub fn report(a: &Analysis, top: usize) -> Report {
         })
         .collect();
         let sv = by_packets(groups(&st, |a| {
-            a.service.iter().map(|(k, c)| (*k, *c)).collect()
+            a.protocols
+                .as_ref()
+                .map(|p| p.services())
+                .unwrap_or_default()
         }))
         .into_iter()
         .map(|((proto, port), g)| ServiceRow {
