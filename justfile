@@ -33,3 +33,7 @@ ebpf:
 # Kernel cost per packet and sustained samples/s to Parquet (root; see BENCHMARKS.md).
 bench-capture:
     bench/capture.sh
+
+# Analyze vs DuckDB on a 20M-row samples file (see BENCHMARKS.md).
+bench-analyze:
+    bench/analyze.sh

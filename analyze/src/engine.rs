@@ -156,19 +156,41 @@ fn size_class(len: u32) -> usize {
 /// Ports as dense slots: every port below 1024, then the named ports above,
 /// then one slot for "other". Built once.
 struct PortTable {
-    known: Vec<bool>,
+    /// One bit per port: has a service name (8 KiB, stays in L1).
+    known: Vec<u64>,
+    /// Port -> slot, for ports of 1024 and above (below, slot = port).
     slot: Vec<u16>,
+    /// Slot -> port.
     port: Vec<u16>,
+}
+
+impl PortTable {
+    #[inline(always)]
+    fn is_known(&self, p: u16) -> bool {
+        self.known[(p >> 6) as usize] & (1 << (p & 63)) != 0
+    }
+
+    #[inline(always)]
+    fn slot_of(&self, p: u16) -> usize {
+        if p < 1024 {
+            p as usize
+        } else {
+            self.slot[p as usize] as usize
+        }
+    }
 }
 
 fn ports() -> &'static PortTable {
     static T: std::sync::OnceLock<PortTable> = std::sync::OnceLock::new();
     T.get_or_init(|| {
-        let known: Vec<bool> = (0..=u16::MAX)
-            .map(|p| crate::names::service_name(p).is_some())
-            .collect();
+        let mut known = vec![0u64; 1024];
+        for p in 0..=u16::MAX {
+            if crate::names::service_name(p).is_some() {
+                known[(p >> 6) as usize] |= 1 << (p & 63);
+            }
+        }
         let mut port: Vec<u16> = (0..1024).collect();
-        port.extend((1024..=u16::MAX).filter(|&p| known[p as usize]));
+        port.extend((1024..=u16::MAX).filter(|&p| known[(p >> 6) as usize] & (1 << (p & 63)) != 0));
         let mut slot = vec![u16::MAX; 65536];
         for (i, &p) in port.iter().enumerate() {
             slot[p as usize] = i as u16;
@@ -190,9 +212,9 @@ pub fn service_port(sport: u16, dport: u16) -> Option<u16> {
 
 #[inline(always)]
 fn service_port_in(t: &PortTable, sport: u16, dport: u16) -> Option<u16> {
-    if t.known[dport as usize] {
+    if t.is_known(dport) {
         Some(dport)
-    } else if t.known[sport as usize] {
+    } else if t.is_known(sport) {
         Some(sport)
     } else {
         let m = sport.min(dport);
@@ -481,6 +503,12 @@ struct Folder<'a> {
     agg: Aggregate,
 }
 
+/// Validity as raw bits: a null buffer's bitmap and offset (None: no nulls).
+fn bits(n: Option<&arrow_buffer::NullBuffer>) -> Option<(&[u8], usize)> {
+    n.filter(|n| n.null_count() > 0)
+        .map(|n| (n.inner().values(), n.inner().offset()))
+}
+
 /// Direction of each dictionary value.
 fn directions(d: &DictionaryArray<Int32Type>) -> Vec<Direction> {
     let v = d.values().as_string::<i32>();
@@ -641,18 +669,20 @@ impl Folder<'_> {
         let mut cur_cell = Cell::default();
         // Plain slices and validity bitmaps: no per-value bounds checks.
         let (tsv, lenv, verv) = (ts.values(), len.values(), ver.values());
-        let ver_nulls = ver.nulls();
-        let valid =
-            |n: Option<&arrow_buffer::NullBuffer>, i: usize| n.is_none_or(|n| n.is_valid(i));
+        // Validity as raw bits: a null buffer's bitmap and offset.
+        let ver_nulls = bits(ver.nulls());
+        let valid = |b: Option<(&[u8], usize)>, i: usize| {
+            b.is_none_or(|(v, o)| arrow_buffer::bit_util::get_bit(v, o + i))
+        };
         let proto_cols = protos.as_ref().map(|(eth, proto, sp, dp)| {
             (
                 eth.values(),
                 proto.values(),
-                proto.nulls(),
+                bits(proto.nulls()),
                 sp.values(),
                 dp.values(),
-                sp.nulls(),
-                dp.nulls(),
+                bits(sp.nulls()),
+                bits(dp.nulls()),
             )
         });
         if proto_cols.is_some() {
@@ -665,21 +695,29 @@ impl Folder<'_> {
         let slots = port_slots();
         let ptable = ports();
         let time_series = self.q.sections.time_series;
+        // Per batch and stratum: one histogram over (IP version, size class)
+        // from which total, versions and sizes are summed afterwards (one
+        // cell update per row instead of three), and the time span.
+        const NS: usize = SIZE_CLASSES.len();
+        let mut combo: Vec<[Cell; 3 * NS]> = vec![[Cell::default(); 3 * NS]; ns];
+        let mut span: Vec<(i64, i64)> = vec![(i64::MAX, i64::MIN); ns];
+        let mut rows: Vec<u64> = vec![0; ns];
+        // The current time bucket as a range, so most rows need no division.
+        let (mut b_lo, mut b_hi) = (i64::MAX, i64::MIN);
         for i in 0..n {
             let s = row_stratum[i] as usize;
             if excluded[s] {
                 continue;
             }
-            let a = &mut aggs[s];
-            a.rows += 1;
+            rows[s] += 1;
             let t = tsv[i];
             if t < from || t >= to {
                 continue;
             }
             let l = lenv[i];
-            a.total.add(l);
-            a.first_ns = Some(a.first_ns.map_or(t, |f| f.min(t)));
-            a.last_ns = Some(a.last_ns.map_or(t, |f| f.max(t)));
+            let sp_ = &mut span[s];
+            sp_.0 = sp_.0.min(t);
+            sp_.1 = sp_.1.max(t);
             let v = if !valid(ver_nulls, i) {
                 0
             } else {
@@ -689,8 +727,21 @@ impl Folder<'_> {
                     _ => 0,
                 }
             };
-            a.ip_version[v].add(l);
-            a.size[size_class(l)].add(l);
+            combo[s][v * NS + size_class(l)].add(l);
+            if time_series {
+                if !(b_lo..b_hi).contains(&t) || cur_bucket.is_none_or(|(cs, _)| cs != s) {
+                    let bkt = t.div_euclid(interval);
+                    if let Some((cs, cb)) = cur_bucket {
+                        aggs[cs].time.entry(cb).or_default().merge(&cur_cell);
+                    }
+                    cur_bucket = Some((s, bkt));
+                    cur_cell = Cell::default();
+                    b_lo = bkt.saturating_mul(interval);
+                    b_hi = b_lo.saturating_add(interval);
+                }
+                cur_cell.add(l);
+            }
+            let a = &mut aggs[s];
             if let Some((eth, proto, pn, sp, dp, spn, dpn)) = &proto_cols {
                 let pr = a.protocols.as_mut().expect("allocated above");
                 pr.add_eth(eth[i], l);
@@ -703,24 +754,10 @@ impl Folder<'_> {
                         } else {
                             None
                         };
-                        let slot = port.map_or(slots - 1, |p| ptable.slot[p as usize] as usize);
+                        let slot = port.map_or(slots - 1, |p| ptable.slot_of(p));
                         pr.service[ti * slots + slot].add(l);
                     }
                 }
-            }
-            if time_series {
-                let bkt = t.div_euclid(interval);
-                match cur_bucket {
-                    Some((cs, cb)) if cs == s && cb == bkt => {}
-                    _ => {
-                        if let Some((cs, cb)) = cur_bucket {
-                            aggs[cs].time.entry(cb).or_default().merge(&cur_cell);
-                        }
-                        cur_bucket = Some((s, bkt));
-                        cur_cell = Cell::default();
-                    }
-                }
-                cur_cell.add(l);
             }
             if let (Some((sa, da)), Some((sacc, dacc))) = (&addr_cols, &mut acc) {
                 if sa.is_valid(i) {
@@ -733,6 +770,22 @@ impl Folder<'_> {
         }
         if let Some((cs, cb)) = cur_bucket {
             aggs[cs].time.entry(cb).or_default().merge(&cur_cell);
+        }
+        for (s, a) in aggs.iter_mut().enumerate() {
+            a.rows += rows[s];
+            for v in 0..3 {
+                for z in 0..NS {
+                    let c = combo[s][v * NS + z];
+                    a.total.merge(&c);
+                    a.ip_version[v].merge(&c);
+                    a.size[z].merge(&c);
+                }
+            }
+            let (lo, hi) = span[s];
+            if lo <= hi {
+                a.first_ns = Some(a.first_ns.map_or(lo, |f| f.min(lo)));
+                a.last_ns = Some(a.last_ns.map_or(hi, |f| f.max(hi)));
+            }
         }
         if let Some((sacc, dacc)) = acc {
             for (accum, is_src) in [(sacc, true), (dacc, false)] {
