@@ -346,17 +346,18 @@ mod tests {
 
     #[test]
     fn clopper_pearson_known_values() {
-        // R: binom.test(5, 20)$conf.int = 0.0865667 0.4910459
+        // Independent values: bisection on the binomial tails,
+        // P(X >= 5 | 20, lo) = 0.025 and P(X <= 5 | 20, hi) = 0.025.
         let (lo, hi) = clopper_pearson(5, 20);
-        assert!((lo - 0.0865667).abs() < 1e-6, "{lo}");
-        assert!((hi - 0.4910459).abs() < 1e-6, "{hi}");
+        assert!((lo - 0.086_571_469).abs() < 1e-8, "{lo}");
+        assert!((hi - 0.491_045_872).abs() < 1e-8, "{hi}");
         assert_eq!(clopper_pearson(0, 10).0, 0.0);
         assert_eq!(clopper_pearson(10, 10).1, 1.0);
     }
 
     #[test]
     fn garwood_known_values() {
-        // R: poisson.test(1)$conf.int = 0.02531781 5.57164339
+        // Independent values: lo = -ln(0.975); hi solves e^-u (1 + u) = 0.025.
         let (lo, hi) = garwood(1);
         assert!((lo - 0.02531781).abs() < 1e-6, "{lo}");
         assert!((hi - 5.57164339).abs() < 1e-6, "{hi}");
