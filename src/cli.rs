@@ -316,6 +316,7 @@ fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         pb.finish_and_clear();
     }
     let report = pktsample_analyze::report(&analysis, a.top);
+
     let renderer: &dyn Render = match a.format {
         FormatArg::Table => &Table,
         FormatArg::Json => &Json,

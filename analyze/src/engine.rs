@@ -139,7 +139,49 @@ pub const SIZE_CLASSES: [(u32, u32); 8] = [
     (1519, u32::MAX),
 ];
 
-#[inline]
+/// IP version byte -> 0 (not IP), 1 (IPv4), 2 (IPv6).
+static VERSION_INDEX: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[4] = 1;
+    t[6] = 2;
+    t
+};
+
+/// Packet length -> size class, by table (lengths past 1518 share a class).
+static SIZE_INDEX: [u8; 1520] = {
+    let mut t = [0u8; 1520];
+    let mut l = 0;
+    while l < 1520 {
+        t[l] = match l {
+            0..=63 => 0,
+            64 => 1,
+            65..=127 => 2,
+            128..=255 => 3,
+            256..=511 => 4,
+            512..=1023 => 5,
+            1024..=1518 => 6,
+            _ => 7,
+        };
+        l += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn size_index(len: u32) -> usize {
+    SIZE_INDEX[(len as usize).min(1519)] as usize
+}
+
+#[cfg(test)]
+#[test]
+fn size_table_matches_classes() {
+    for l in 0..3000u32 {
+        assert_eq!(size_index(l), size_class(l), "{l}");
+    }
+}
+
+/// The size classes as code: the reference for [`SIZE_INDEX`].
+#[cfg(test)]
 fn size_class(len: u32) -> usize {
     match len {
         0..=63 => 0,
@@ -158,25 +200,16 @@ fn size_class(len: u32) -> usize {
 struct PortTable {
     /// One bit per port: has a service name (8 KiB, stays in L1).
     known: Vec<u64>,
-    /// Port -> slot, for ports of 1024 and above (below, slot = port).
-    slot: Vec<u16>,
     /// Slot -> port.
     port: Vec<u16>,
+    /// Port -> slot for every port with one (below 1024 or named).
+    slot_full: Vec<u16>,
 }
 
 impl PortTable {
     #[inline(always)]
     fn is_known(&self, p: u16) -> bool {
         self.known[(p >> 6) as usize] & (1 << (p & 63)) != 0
-    }
-
-    #[inline(always)]
-    fn slot_of(&self, p: u16) -> usize {
-        if p < 1024 {
-            p as usize
-        } else {
-            self.slot[p as usize] as usize
-        }
     }
 }
 
@@ -195,7 +228,14 @@ fn ports() -> &'static PortTable {
         for (i, &p) in port.iter().enumerate() {
             slot[p as usize] = i as u16;
         }
-        PortTable { known, slot, port }
+        let slot_full: Vec<u16> = (0..=u16::MAX)
+            .map(|p| if p < 1024 { p } else { slot[p as usize] })
+            .collect();
+        PortTable {
+            known,
+            port,
+            slot_full,
+        }
     })
 }
 
@@ -225,16 +265,15 @@ fn service_port_in(t: &PortTable, sport: u16, dport: u16) -> Option<u16> {
 /// Transports with ports, in slot order.
 const TRANSPORTS: [u8; 4] = [6, 17, 132, 136];
 
-#[inline]
-fn transport_index(p: u8) -> Option<usize> {
-    match p {
-        6 => Some(0),
-        17 => Some(1),
-        132 => Some(2),
-        136 => Some(3),
-        _ => None,
-    }
-}
+/// IP protocol -> index in TRANSPORTS, or u8::MAX.
+static TRANSPORT_INDEX: [u8; 256] = {
+    let mut t = [u8::MAX; 256];
+    t[6] = 0;
+    t[17] = 1;
+    t[132] = 2;
+    t[136] = 3;
+    t
+};
 
 /// Dense protocol sums of one stratum.
 #[derive(Clone, Debug)]
@@ -273,6 +312,13 @@ impl Protocols {
                 c.add(l);
                 self.eth_type.push((t, c));
             }
+        }
+    }
+
+    fn add_eth_cell(&mut self, t: u16, c: &Cell) {
+        match self.eth_type.iter_mut().find(|(k, _)| *k == t) {
+            Some((_, d)) => d.merge(c),
+            None => self.eth_type.push((t, *c)),
         }
     }
 
@@ -501,12 +547,37 @@ struct Folder<'a> {
     /// Strata excluded by the interface/direction filters.
     excluded: &'a dyn Fn(u32, Direction, u32) -> bool,
     agg: Aggregate,
+    /// EtherType -> slot (u8::MAX: none yet), and slot -> EtherType.
+    eth_slot: Vec<u8>,
+    eth_keys: Vec<u16>,
 }
 
 /// Validity as raw bits: a null buffer's bitmap and offset (None: no nulls).
 fn bits(n: Option<&arrow_buffer::NullBuffer>) -> Option<(&[u8], usize)> {
     n.filter(|n| n.null_count() > 0)
         .map(|n| (n.inner().values(), n.inner().offset()))
+}
+
+/// Whether bit i of a validity bitmap is set (no bitmap: valid).
+#[inline(always)]
+fn valid(b: Option<(&[u8], usize)>, i: usize) -> bool {
+    b.is_none_or(|(v, o)| arrow_buffer::bit_util::get_bit(v, o + i))
+}
+
+/// Call `f(row, stratum)` for the selected rows: all rows of stratum 0 when
+/// there is no selection vector, else the rows whose entry is not skipped.
+#[inline(always)]
+fn each(n: usize, sel: Option<&[u32]>, mut f: impl FnMut(usize, usize)) {
+    match sel {
+        None => (0..n).for_each(|i| f(i, 0)),
+        Some(sel) => {
+            for (i, &s) in sel.iter().enumerate() {
+                if s != u32::MAX {
+                    f(i, s as usize);
+                }
+            }
+        }
+    }
 }
 
 /// Direction of each dictionary value.
@@ -622,27 +693,42 @@ impl Folder<'_> {
         // Strata present in this batch, in order of appearance.
         let mut local: Vec<StratumKey> = Vec::new();
         let mut local_idx: FxHashMap<(u32, u8, u32), usize> = FxHashMap::default();
-        let mut row_stratum: Vec<u32> = Vec::with_capacity(n);
-        let mut last: Option<((u32, u8, u32), usize)> = None;
-        for i in 0..n {
-            let key = (ifindex.value(i), dir_keys.value(i) as u8, rate.value(i));
-            let idx = match last {
-                Some((k, idx)) if k == key => idx,
-                _ => {
-                    let idx = *local_idx.entry(key).or_insert_with(|| {
-                        local.push(StratumKey {
-                            file: self.file,
-                            ifindex: key.0,
-                            direction: dir_of[key.1 as usize],
-                            rate: key.2,
+        let (ifv, dkv, rv) = (ifindex.values(), dir_keys.values(), rate.values());
+        // Usually the whole batch is one stratum: a vectorisable check.
+        let constant = ifv.iter().all(|&x| x == ifv[0])
+            && dkv.iter().all(|&x| x == dkv[0])
+            && rv.iter().all(|&x| x == rv[0]);
+        let mut row_stratum: Vec<u32> = Vec::new();
+        if constant {
+            local.push(StratumKey {
+                file: self.file,
+                ifindex: ifv[0],
+                direction: dir_of[dkv[0] as usize],
+                rate: rv[0],
+            });
+        } else {
+            row_stratum.reserve(n);
+            let mut last: Option<((u32, u8, u32), usize)> = None;
+            for i in 0..n {
+                let key = (ifv[i], dkv[i] as u8, rv[i]);
+                let idx = match last {
+                    Some((k, idx)) if k == key => idx,
+                    _ => {
+                        let idx = *local_idx.entry(key).or_insert_with(|| {
+                            local.push(StratumKey {
+                                file: self.file,
+                                ifindex: key.0,
+                                direction: dir_of[key.1 as usize],
+                                rate: key.2,
+                            });
+                            local.len() - 1
                         });
-                        local.len() - 1
-                    });
-                    last = Some((key, idx));
-                    idx
-                }
-            };
-            row_stratum.push(idx as u32);
+                        last = Some((key, idx));
+                        idx
+                    }
+                };
+                row_stratum.push(idx as u32);
+            }
         }
         let excluded: Vec<bool> = local
             .iter()
@@ -665,111 +751,158 @@ impl Folder<'_> {
             self.q.to.unwrap_or(i64::MAX),
         );
         let interval = self.interval;
-        let mut cur_bucket: Option<(usize, i64)> = None;
-        let mut cur_cell = Cell::default();
-        // Plain slices and validity bitmaps: no per-value bounds checks.
         let (tsv, lenv, verv) = (ts.values(), len.values(), ver.values());
-        // Validity as raw bits: a null buffer's bitmap and offset.
         let ver_nulls = bits(ver.nulls());
-        let valid = |b: Option<(&[u8], usize)>, i: usize| {
-            b.is_none_or(|(v, o)| arrow_buffer::bit_util::get_bit(v, o + i))
-        };
-        let proto_cols = protos.as_ref().map(|(eth, proto, sp, dp)| {
-            (
-                eth.values(),
-                proto.values(),
-                bits(proto.nulls()),
-                sp.values(),
-                dp.values(),
-                bits(sp.nulls()),
-                bits(dp.nulls()),
-            )
-        });
-        if proto_cols.is_some() {
-            for a in aggs.iter_mut() {
-                if a.protocols.is_none() {
-                    a.protocols = Some(Box::default());
-                }
+
+        // Row selection. Usually a batch is one stratum with no filter: then
+        // every pass below runs over plain slices with a constant stratum.
+        // Otherwise `sel` gives each row's stratum, or SKIP.
+        const SKIP: u32 = u32::MAX;
+        let mut rows: Vec<u64> = vec![0; ns];
+        let sel: Option<Vec<u32>> = if ns == 1 && !excluded[0] && from == i64::MIN && to == i64::MAX
+        {
+            rows[0] = n as u64;
+            None
+        } else {
+            if row_stratum.is_empty() {
+                row_stratum = vec![0; n];
             }
-        }
-        let slots = port_slots();
-        let ptable = ports();
-        let time_series = self.q.sections.time_series;
-        // Per batch and stratum: one histogram over (IP version, size class)
-        // from which total, versions and sizes are summed afterwards (one
-        // cell update per row instead of three), and the time span.
+            Some(
+                row_stratum
+                    .iter()
+                    .zip(tsv)
+                    .map(|(&s, &t)| {
+                        if excluded[s as usize] {
+                            return SKIP;
+                        }
+                        rows[s as usize] += 1;
+                        if t < from || t >= to { SKIP } else { s }
+                    })
+                    .collect(),
+            )
+        };
+        let sel = sel.as_deref();
+        // Totals, IP versions and sizes: one histogram over (version, size
+        // class) per stratum, summed afterwards; and the time span.
         const NS: usize = SIZE_CLASSES.len();
         let mut combo: Vec<[Cell; 3 * NS]> = vec![[Cell::default(); 3 * NS]; ns];
         let mut span: Vec<(i64, i64)> = vec![(i64::MAX, i64::MIN); ns];
-        let mut rows: Vec<u64> = vec![0; ns];
-        // The current time bucket as a range, so most rows need no division.
-        let (mut b_lo, mut b_hi) = (i64::MAX, i64::MIN);
-        for i in 0..n {
-            let s = row_stratum[i] as usize;
-            if excluded[s] {
-                continue;
-            }
-            rows[s] += 1;
-            let t = tsv[i];
-            if t < from || t >= to {
-                continue;
-            }
-            let l = lenv[i];
-            let sp_ = &mut span[s];
-            sp_.0 = sp_.0.min(t);
-            sp_.1 = sp_.1.max(t);
-            let v = if !valid(ver_nulls, i) {
-                0
-            } else {
-                match verv[i] {
-                    4 => 1,
-                    6 => 2,
-                    _ => 0,
-                }
-            };
-            combo[s][v * NS + size_class(l)].add(l);
-            if time_series {
-                if !(b_lo..b_hi).contains(&t) || cur_bucket.is_none_or(|(cs, _)| cs != s) {
-                    let bkt = t.div_euclid(interval);
-                    if let Some((cs, cb)) = cur_bucket {
-                        aggs[cs].time.entry(cb).or_default().merge(&cur_cell);
+        each(n, sel, |i, s| {
+            let (t, l) = (tsv[i], lenv[i]);
+            let sp = &mut span[s];
+            sp.0 = sp.0.min(t);
+            sp.1 = sp.1.max(t);
+            // Table lookups, not branches: versions and sizes are random
+            // from row to row, and mispredicted branches would dominate.
+            let v = VERSION_INDEX[verv[i] as usize] as usize * valid(ver_nulls, i) as usize;
+            combo[s][v * NS + size_index(l)].add(l);
+        });
+        if self.q.sections.time_series {
+            // The current bucket as a range: most rows need no division.
+            let mut cur: Option<(usize, i64)> = None;
+            let mut cell = Cell::default();
+            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+            each(n, sel, |i, s| {
+                let t = tsv[i];
+                if t < lo || t >= hi || cur.is_none_or(|(cs, _)| cs != s) {
+                    if let Some((cs, cb)) = cur {
+                        aggs[cs].time.entry(cb).or_default().merge(&cell);
                     }
-                    cur_bucket = Some((s, bkt));
-                    cur_cell = Cell::default();
-                    b_lo = bkt.saturating_mul(interval);
-                    b_hi = b_lo.saturating_add(interval);
+                    let b = t.div_euclid(interval);
+                    cur = Some((s, b));
+                    cell = Cell::default();
+                    lo = b.saturating_mul(interval);
+                    hi = lo.saturating_add(interval);
                 }
-                cur_cell.add(l);
-            }
-            let a = &mut aggs[s];
-            if let Some((eth, proto, pn, sp, dp, spn, dpn)) = &proto_cols {
-                let pr = a.protocols.as_mut().expect("allocated above");
-                pr.add_eth(eth[i], l);
-                if valid(*pn, i) {
-                    let p = proto[i];
-                    pr.ip_proto[p as usize].add(l);
-                    if let Some(ti) = transport_index(p) {
-                        let port = if valid(*spn, i) && valid(*dpn, i) {
-                            service_port_in(ptable, sp[i], dp[i])
-                        } else {
-                            None
-                        };
-                        let slot = port.map_or(slots - 1, |p| ptable.slot_of(p));
-                        pr.service[ti * slots + slot].add(l);
-                    }
-                }
-            }
-            if let (Some((sa, da)), Some((sacc, dacc))) = (&addr_cols, &mut acc) {
-                if sa.is_valid(i) {
-                    sacc.cells[sa.keys().values()[i] as usize * ns + s].add(l);
-                }
-                if da.is_valid(i) {
-                    dacc.cells[da.keys().values()[i] as usize * ns + s].add(l);
-                }
+                cell.add(lenv[i]);
+            });
+            if let Some((cs, cb)) = cur {
+                aggs[cs].time.entry(cb).or_default().merge(&cell);
             }
         }
-        if let Some((cs, cb)) = cur_bucket {
-            aggs[cs].time.entry(cb).or_default().merge(&cur_cell);
+        if let Some((eth, proto, sp, dp)) = &protos {
+            let mut pr: Vec<Box<Protocols>> = aggs
+                .iter_mut()
+                .map(|a| a.protocols.take().unwrap_or_default())
+                .collect();
+            // EtherTypes through a slot table (a new type is rare and
+            // predictable; the per-row update has no data-dependent branch).
+            let ethv = eth.values();
+            let mut eth_local = vec![Cell::default(); ns * 256];
+            let table = &mut self.eth_slot;
+            let keys = &mut self.eth_keys;
+            each(n, sel, |i, s| {
+                let e = ethv[i];
+                let mut sl = table[e as usize];
+                if sl == u8::MAX {
+                    if keys.len() < 255 {
+                        sl = keys.len() as u8;
+                        keys.push(e);
+                        table[e as usize] = sl;
+                    } else {
+                        // Pathological: over 255 EtherTypes. Slow path.
+                        pr[s].add_eth(e, lenv[i]);
+                        return;
+                    }
+                }
+                eth_local[s * 256 + sl as usize].add(lenv[i]);
+            });
+            for (s, p) in pr.iter_mut().enumerate() {
+                for (sl, &k) in keys.iter().enumerate() {
+                    let c = &eth_local[s * 256 + sl];
+                    if c.n > 0 {
+                        p.add_eth_cell(k, c);
+                    }
+                }
+            }
+            let (pv, pn) = (proto.values(), bits(proto.nulls()));
+            let (spv, dpv, spn) = (sp.values(), dp.values(), bits(sp.nulls()));
+            let slots = port_slots();
+            let ptable = ports();
+            each(n, sel, |i, s| {
+                if !valid(pn, i) {
+                    return;
+                }
+                let (p, l) = (pv[i], lenv[i]);
+                let pr = &mut pr[s];
+                pr.ip_proto[p as usize].add(l);
+                let ti = TRANSPORT_INDEX[p as usize];
+                if ti != u8::MAX {
+                    // Ports are written together: both or neither. Selects,
+                    // not branches (the ports are random from row to row).
+                    let (sp, dp) = (spv[i], dpv[i]);
+                    let (kd, ks) = (ptable.is_known(dp), ptable.is_known(sp));
+                    let m = sp.min(dp);
+                    let port = if kd {
+                        dp
+                    } else if ks {
+                        sp
+                    } else {
+                        m
+                    };
+                    let has = (kd | ks | (m < 1024)) & valid(spn, i);
+                    let slot = if has {
+                        ptable.slot_full[port as usize] as usize
+                    } else {
+                        slots - 1
+                    };
+                    pr.service[ti as usize * slots + slot].add(l);
+                }
+            });
+            for (a, p) in aggs.iter_mut().zip(pr) {
+                a.protocols = Some(p);
+            }
+        }
+        if let (Some((sa, da)), Some((sacc, dacc))) = (&addr_cols, &mut acc) {
+            for (col, accum) in [(sa, sacc), (da, dacc)] {
+                let keys = col.keys().values();
+                let kn = bits(col.keys().nulls());
+                each(n, sel, |i, s| {
+                    if valid(kn, i) {
+                        accum.cells[keys[i] as usize * ns + s].add(lenv[i]);
+                    }
+                });
+            }
         }
         for (s, a) in aggs.iter_mut().enumerate() {
             a.rows += rows[s];
@@ -907,6 +1040,8 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                 interval,
                 excluded: &excluded,
                 agg: Aggregate::default(),
+                eth_slot: vec![u8::MAX; 65536],
+                eth_keys: Vec::new(),
             };
             match u {
                 Unit::RowGroup(_, rg) => {
