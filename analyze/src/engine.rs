@@ -342,8 +342,14 @@ impl Protocols {
     }
 
     pub fn ip_protos(&self) -> Vec<(u8, Cell)> {
-        self.ip_proto
-            .iter()
+        let mut all = self.ip_proto.clone();
+        let n = port_slots();
+        for (ti, &p) in TRANSPORTS.iter().enumerate() {
+            for c in &self.service[ti * n..(ti + 1) * n] {
+                all[p as usize].merge(c);
+            }
+        }
+        all.iter()
             .enumerate()
             .filter(|(_, c)| c.n > 0)
             .map(|(p, c)| (p as u8, *c))
@@ -865,9 +871,13 @@ impl Folder<'_> {
                 }
                 let (p, l) = (pv[i], lenv[i]);
                 let pr = &mut pr[s];
-                pr.ip_proto[p as usize].add(l);
                 let ti = TRANSPORT_INDEX[p as usize];
-                if ti != u8::MAX {
+                if ti == u8::MAX {
+                    pr.ip_proto[p as usize].add(l);
+                } else {
+                    // Transport protocols are counted once, by service; their
+                    // IP protocol rows are summed from those (ip_protos).
+
                     // Ports are written together: both or neither. Selects,
                     // not branches (the ports are random from row to row).
                     let (sp, dp) = (spv[i], dpv[i]);

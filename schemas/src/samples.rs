@@ -15,9 +15,10 @@ use std::thread::JoinHandle;
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::error::FormatError;
 use crate::input::{CaptureReader, FileKind, Interface, Packet, Visitor, sniff};
@@ -27,7 +28,7 @@ use crate::meta::{
 use crate::output::AtomicFile;
 use crate::pcapng::PcapngSampleWriter;
 use crate::record::{SampleBatchBuilder, SampleColumns, SampleRow};
-use crate::schema::{SCHEMA_MAJOR, samples_schema};
+use crate::schema::{SCHEMA_MAJOR, col, samples_schema};
 
 /// Rows per Arrow batch handed between stages.
 pub const BATCH_ROWS: usize = 64 * 1024;
@@ -153,11 +154,22 @@ impl SampleWriter {
 
 fn parquet_props() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).expect("valid level"),
-        ))
+        // The analysis columns decompress fast with Snappy; the header
+        // bytes, most of the file and rarely read, compress better with zstd.
+        .set_compression(Compression::SNAPPY)
+        .set_column_compression(
+            ColumnPath::from(col::HEADER),
+            Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")),
+        )
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("pktsample {}", env!("CARGO_PKG_VERSION")))
+        // Timestamps rise almost monotonically: delta encoding makes them a
+        // few bits each, where a dictionary (or plain values) would not.
+        .set_column_dictionary_enabled(ColumnPath::from(col::TIMESTAMP), false)
+        .set_column_encoding(
+            ColumnPath::from(col::TIMESTAMP),
+            Encoding::DELTA_BINARY_PACKED,
+        )
         .build()
 }
 
