@@ -676,3 +676,81 @@ fn directories_and_globs() {
     assert_eq!(by_dir["summary"], by_glob["summary"]);
     exact(&by_dir["summary"]["packets"], 800, "two exact pools of 400");
 }
+
+/// Drops: the exact pool corrects the estimate (samples written are a random
+/// subset of those selected), and material drops are shown with a warning.
+#[test]
+fn drops_are_corrected_by_the_pool_and_reported() {
+    use pktsample_schemas::{
+        CaptureMetadata, Direction, DirectionStats, InterfaceMeta, SampleBatchBuilder, SampleRow,
+        SampleWriter, Source,
+    };
+    let dir = tmpdir();
+    let f = dir.path().join("drops.parquet");
+    let frame = std::fs::read(fixture("mixed.pcapng")).unwrap();
+    let hdr = &frame[200..328];
+    let mut meta = CaptureMetadata::new(
+        Source::Tcx {
+            ring_bytes: Some(16384),
+        },
+        128,
+    );
+    let mut dirs = std::collections::BTreeMap::new();
+    // At 1-in-1, 150 packets were seen; the ring dropped 50 of them.
+    dirs.insert(
+        Direction::Ingress,
+        DirectionStats {
+            packets_seen: 150,
+            samples: 100,
+            drops: 50,
+        },
+    );
+    meta.interfaces.push(InterfaceMeta {
+        ifindex: 3,
+        name: "veth0".into(),
+        mac: None,
+        mtu: None,
+        sampling_rate: 1,
+        directions: dirs,
+    });
+    meta.set_time_range(Some(1_000_000_000), Some(2_000_000_000));
+    let mut w = SampleWriter::create(&f, false, &meta).unwrap();
+    let mut b = SampleBatchBuilder::new();
+    for i in 0..100 {
+        b.push(&SampleRow {
+            timestamp_ns: 1_000_000_000 + i * 10_000_000,
+            ifindex: 3,
+            ifname: "veth0",
+            direction: Direction::Ingress,
+            sampling_rate: 1,
+            pkt_len: 1000,
+            header: hdr,
+            ingress_ifindex: Some(3),
+            routed_ifindex: None,
+        });
+    }
+    w.write(&b.finish()).unwrap();
+    w.finish(&meta).unwrap();
+    let r = analyze_json(&[s(&f)]);
+    exact(&r["summary"]["packets"], 150, "pool-corrected total");
+    exact(
+        &r["summary"]["bytes"],
+        150_000,
+        "every packet is 1000 bytes",
+    );
+    assert_eq!(r["summary"]["drops"], 50);
+    assert!((r["summary"]["drop_share"].as_f64().unwrap() - 50.0 / 150.0).abs() < 1e-12);
+    assert!(
+        r["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("50 selected packets (33.3%) were dropped"),
+        "{}",
+        r["warnings"]
+    );
+    let table = ok(&["analyze", s(&f)]);
+    assert!(
+        table.contains("drops     50 (33.33% of selected)"),
+        "{table}"
+    );
+}

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type};
-use arrow_array::{Array, DictionaryArray, RecordBatch};
+use arrow_array::{Array, ArrayRef, DictionaryArray, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
@@ -556,12 +556,20 @@ struct Folder<'a> {
     /// EtherType -> slot (u8::MAX: none yet), and slot -> EtherType.
     eth_slot: Vec<u8>,
     eth_keys: Vec<u16>,
+    addr_cache: Option<AddrCache>,
 }
 
 /// Validity as raw bits: a null buffer's bitmap and offset (None: no nulls).
 fn bits(n: Option<&arrow_buffer::NullBuffer>) -> Option<(&[u8], usize)> {
     n.filter(|n| n.null_count() > 0)
         .map(|n| (n.inner().values(), n.inner().offset()))
+}
+
+/// `if c { a } else { b }` without a branch (the conditions are random from
+/// row to row, so a branch would mispredict half the time).
+#[inline(always)]
+fn select(c: bool, a: u16, b: u16) -> u16 {
+    b ^ ((a ^ b) & 0u16.wrapping_sub(c as u16))
 }
 
 /// Whether bit i of a validity bitmap is set (no bitmap: valid).
@@ -632,6 +640,16 @@ fn arrow_cast_dictionary(a: &dyn Array) -> Result<DictionaryArray<Int32Type>, An
     Ok(b.finish())
 }
 
+/// Address sums of the current dictionaries, carried across batches.
+struct AddrCache {
+    src_values: ArrayRef,
+    dst_values: ArrayRef,
+    /// The batch-local strata the cells are indexed by.
+    strata: Vec<StratumKey>,
+    src: AddrAcc,
+    dst: AddrAcc,
+}
+
 /// Accumulate an address column by dictionary key, then by address.
 struct AddrAcc {
     addrs: Vec<Option<IpAddr>>,
@@ -640,6 +658,36 @@ struct AddrAcc {
 }
 
 impl Folder<'_> {
+    /// Move the cached address sums into the strata: those of this batch
+    /// (`aggs`, indexed like `local`) or those already in the aggregate.
+    fn flush_addresses(&mut self, aggs: &mut [StratumAgg], local: &[StratumKey]) {
+        let Some(c) = self.addr_cache.take() else {
+            return;
+        };
+        let ns = c.strata.len();
+        for (s, key) in c.strata.iter().enumerate() {
+            let agg = match local.iter().position(|k| k == key) {
+                Some(i) => &mut aggs[i],
+                None => self.agg.strata.entry(key.clone()).or_default(),
+            };
+            for (accum, is_src) in [(&c.src, true), (&c.dst, false)] {
+                let m = if is_src { &mut agg.src } else { &mut agg.dst };
+                for (k, addr) in accum.addrs.iter().enumerate() {
+                    let cell = accum.cells[k * ns + s];
+                    if let (Some(addr), true) = (addr, cell.n > 0) {
+                        m.entry(*addr).or_default().merge(&cell);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The unit's aggregate, with everything flushed.
+    fn finish(mut self) -> Aggregate {
+        self.flush_addresses(&mut [], &[]);
+        self.agg
+    }
+
     fn fold(&mut self, b: &RecordBatch) -> Result<(), AnalyzeError> {
         let n = b.num_rows();
         if n == 0 {
@@ -745,13 +793,42 @@ impl Folder<'_> {
             .iter()
             .map(|k| self.agg.strata.remove(k).unwrap_or_default())
             .collect();
-        let mut acc = addr_cols.as_ref().map(|(s, d)| {
-            let mk = |a: &DictionaryArray<Int32Type>| AddrAcc {
-                addrs: addresses(a),
-                cells: vec![Cell::default(); a.values().len() * ns],
-            };
-            (mk(s), mk(d))
-        });
+        // Address sums by dictionary key. Batches of one row group share
+        // their dictionaries: keep accumulating by key across them, and
+        // parse and hash each distinct address once per dictionary.
+        let mut acc = match &addr_cols {
+            Some((sa, da)) => {
+                let same = self.addr_cache.as_ref().is_some_and(|c| {
+                    Arc::ptr_eq(&c.src_values, sa.values())
+                        && Arc::ptr_eq(&c.dst_values, da.values())
+                        && c.strata == local
+                });
+                if !same {
+                    self.flush_addresses(&mut aggs, &local);
+                    let mk = |a: &DictionaryArray<Int32Type>| AddrAcc {
+                        addrs: addresses(a),
+                        cells: vec![Cell::default(); a.values().len() * ns],
+                    };
+                    self.addr_cache = Some(AddrCache {
+                        src_values: sa.values().clone(),
+                        dst_values: da.values().clone(),
+                        strata: local.clone(),
+                        src: mk(sa),
+                        dst: mk(da),
+                    });
+                }
+                self.addr_cache.take().map(|c| {
+                    (
+                        c.src_values.clone(),
+                        c.dst_values.clone(),
+                        c.strata.clone(),
+                        c.src,
+                        c.dst,
+                    )
+                })
+            }
+            None => None,
+        };
         let (from, to) = (
             self.q.from.unwrap_or(i64::MIN),
             self.q.to.unwrap_or(i64::MAX),
@@ -883,19 +960,10 @@ impl Folder<'_> {
                     let (sp, dp) = (spv[i], dpv[i]);
                     let (kd, ks) = (ptable.is_known(dp), ptable.is_known(sp));
                     let m = sp.min(dp);
-                    let port = if kd {
-                        dp
-                    } else if ks {
-                        sp
-                    } else {
-                        m
-                    };
+                    let port = select(kd, dp, select(ks, sp, m));
                     let has = (kd | ks | (m < 1024)) & valid(spn, i);
-                    let slot = if has {
-                        ptable.slot_full[port as usize] as usize
-                    } else {
-                        slots - 1
-                    };
+                    let slot =
+                        select(has, ptable.slot_full[port as usize], (slots - 1) as u16) as usize;
                     pr.service[ti as usize * slots + slot].add(l);
                 }
             });
@@ -903,7 +971,7 @@ impl Folder<'_> {
                 a.protocols = Some(p);
             }
         }
-        if let (Some((sa, da)), Some((sacc, dacc))) = (&addr_cols, &mut acc) {
+        if let (Some((sa, da)), Some((_, _, _, sacc, dacc))) = (&addr_cols, &mut acc) {
             for (col, accum) in [(sa, sacc), (da, dacc)] {
                 let keys = col.keys().values();
                 let kn = bits(col.keys().nulls());
@@ -930,19 +998,14 @@ impl Folder<'_> {
                 a.last_ns = Some(a.last_ns.map_or(hi, |f| f.max(hi)));
             }
         }
-        if let Some((sacc, dacc)) = acc {
-            for (accum, is_src) in [(sacc, true), (dacc, false)] {
-                for (key, addr) in accum.addrs.iter().enumerate() {
-                    let Some(addr) = addr else { continue };
-                    for (s, agg) in aggs.iter_mut().enumerate() {
-                        let c = accum.cells[key * ns + s];
-                        if c.n > 0 {
-                            let m = if is_src { &mut agg.src } else { &mut agg.dst };
-                            m.entry(*addr).or_default().merge(&c);
-                        }
-                    }
-                }
-            }
+        if let Some((src_values, dst_values, strata, src, dst)) = acc {
+            self.addr_cache = Some(AddrCache {
+                src_values,
+                dst_values,
+                strata,
+                src,
+                dst,
+            });
         }
         for (k, a) in local.into_iter().zip(aggs) {
             self.agg.strata.insert(k, a);
@@ -1052,6 +1115,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                 agg: Aggregate::default(),
                 eth_slot: vec![u8::MAX; 65536],
                 eth_keys: Vec::new(),
+                addr_cache: None,
             };
             match u {
                 Unit::RowGroup(_, rg) => {
@@ -1062,7 +1126,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                     let reader = b
                         .with_row_groups(vec![*rg])
                         .with_projection(mask)
-                        .with_batch_size(256 * 1024)
+                        .with_batch_size(64 * 1024)
                         .build()
                         .map_err(|e| FormatError::Parquet {
                             path: inp.path.clone(),
@@ -1076,7 +1140,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                         folder.fold(&batch)?;
                         progress(batch.num_rows() as u64);
                     }
-                    Ok((folder.agg, None))
+                    Ok((folder.finish(), None))
                 }
                 Unit::File(_) => {
                     // Interface filters need names: collect unfiltered by
@@ -1086,7 +1150,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                         progress(b.num_rows() as u64);
                         Ok(())
                     })?;
-                    Ok((folder.agg, Some((fi, meta))))
+                    Ok((folder.finish(), Some((fi, meta))))
                 }
             }
         })
