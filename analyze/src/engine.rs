@@ -972,15 +972,18 @@ impl Folder<'_> {
             }
         }
         if let (Some((sa, da)), Some((_, _, _, sacc, dacc))) = (&addr_cols, &mut acc) {
-            for (col, accum) in [(sa, sacc), (da, dacc)] {
-                let keys = col.keys().values();
-                let kn = bits(col.keys().nulls());
-                each(n, sel, |i, s| {
-                    if valid(kn, i) {
-                        accum.cells[keys[i] as usize * ns + s].add(lenv[i]);
-                    }
-                });
-            }
+            // Source and destination in one pass over the rows.
+            let (sk, dk) = (sa.keys().values(), da.keys().values());
+            let (sn, dn) = (bits(sa.keys().nulls()), bits(da.keys().nulls()));
+            each(n, sel, |i, s| {
+                let l = lenv[i];
+                if valid(sn, i) {
+                    sacc.cells[sk[i] as usize * ns + s].add(l);
+                }
+                if valid(dn, i) {
+                    dacc.cells[dk[i] as usize * ns + s].add(l);
+                }
+            });
         }
         for (s, a) in aggs.iter_mut().enumerate() {
             a.rows += rows[s];
