@@ -13,7 +13,7 @@ fn replay_fails(input: &Path, extra: &[&str]) -> String {
     let dir = tmpdir();
     let out = dir.path().join("out.parquet");
     let mut args = vec!["capture", "--replay", s(input), "-o", s(&out)];
-    args.extend_from_slice(if extra.iter().any(|a| *a == "-r") {
+    args.extend_from_slice(if extra.contains(&"-r") {
         &[]
     } else {
         &["-r", "1"]

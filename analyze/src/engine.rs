@@ -610,8 +610,8 @@ fn addresses(d: &DictionaryArray<Int32Type>) -> Vec<Option<IpAddr>> {
         .collect()
 }
 
-fn dict_column<'b>(
-    b: &'b RecordBatch,
+fn dict_column(
+    b: &RecordBatch,
     name: &str,
 ) -> Result<Option<DictionaryArray<Int32Type>>, AnalyzeError> {
     let Some(c) = b.column_by_name(name) else {
@@ -817,15 +817,7 @@ impl Folder<'_> {
                         dst: mk(da),
                     });
                 }
-                self.addr_cache.take().map(|c| {
-                    (
-                        c.src_values.clone(),
-                        c.dst_values.clone(),
-                        c.strata.clone(),
-                        c.src,
-                        c.dst,
-                    )
-                })
+                self.addr_cache.take()
             }
             None => None,
         };
@@ -971,7 +963,15 @@ impl Folder<'_> {
                 a.protocols = Some(p);
             }
         }
-        if let (Some((sa, da)), Some((_, _, _, sacc, dacc))) = (&addr_cols, &mut acc) {
+        if let (
+            Some((sa, da)),
+            Some(AddrCache {
+                src: sacc,
+                dst: dacc,
+                ..
+            }),
+        ) = (&addr_cols, &mut acc)
+        {
             // Source and destination in one pass over the rows.
             let (sk, dk) = (sa.keys().values(), da.keys().values());
             let (sn, dn) = (bits(sa.keys().nulls()), bits(da.keys().nulls()));
@@ -1001,15 +1001,8 @@ impl Folder<'_> {
                 a.last_ns = Some(a.last_ns.map_or(hi, |f| f.max(hi)));
             }
         }
-        if let Some((src_values, dst_values, strata, src, dst)) = acc {
-            self.addr_cache = Some(AddrCache {
-                src_values,
-                dst_values,
-                strata,
-                src,
-                dst,
-            });
-        }
+        // Kept for the next batch of the same dictionaries.
+        self.addr_cache = acc;
         for (k, a) in local.into_iter().zip(aggs) {
             self.agg.strata.insert(k, a);
         }
@@ -1087,7 +1080,10 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         .iter()
         .map(|i| i.parquet.is_some().then(|| i.meta.clone()))
         .collect();
-    let results: Vec<Result<(Aggregate, Option<(usize, CaptureMetadata)>), AnalyzeError>> = units
+    // Each unit's aggregate, and for a pcap/pcapng file its metadata (known
+    // only once read).
+    type UnitResult = Result<(Aggregate, Option<(usize, CaptureMetadata)>), AnalyzeError>;
+    let results: Vec<UnitResult> = units
         .par_iter()
         .map(|u| -> Result<_, AnalyzeError> {
             let fi = match u {

@@ -127,7 +127,7 @@ fn duration_ns(ns: i64) -> Result<Duration, String> {
 /// tell padding from data (custom blocks have no length of their own).
 fn padded_json(meta: &CaptureMetadata) -> Vec<u8> {
     let mut j = meta.to_json().into_bytes();
-    while j.len() % 4 != 0 {
+    while !j.len().is_multiple_of(4) {
         j.push(b' ');
     }
     j
