@@ -150,7 +150,7 @@ struct CaptureArgs {
     /// into place.
     #[arg(long, value_parser = parse_rotate, value_name = "TIME|SIZE")]
     rotate: Option<Rotate>,
-    /// Ring buffer between kernel and user space, e.g. 8MB (a power of two).
+    /// Ring buffer between kernel and user space, a power of two, e.g. 8MiB.
     #[arg(long, value_parser = parse_size, default_value = "8MiB", value_name = "SIZE")]
     ring_size: u64,
     /// Record the routed egress interface of ingress samples (FIB lookup).

@@ -783,3 +783,105 @@ fn full_disk_keeps_finished_parts() {
     }
     assert_eq!(ns.tcx_programs("va"), 0);
 }
+
+/// `--fib`: ingress samples carry the egress interface the kernel's FIB
+/// picks for their destination (IPv4 here; forwarding on, another interface
+/// owning 203.0.113.0/24, no route to 198.51.100.0/24).
+#[test]
+fn fib_lookup_records_the_routed_interface() {
+    if !privileged() {
+        return;
+    }
+    let ns = Netns::new();
+    ns.exec_ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    // A second veth pair stands in for an uplink (this kernel has no dummy).
+    sh(&[
+        "ip", "-n", &ns.name, "link", "add", "vc", "type", "veth", "peer", "name", "vd",
+    ]);
+    // MTU as large as the jumbo frames, or the lookup answers "fragment".
+    sh(&[
+        "ip", "-n", &ns.name, "link", "set", "vc", "mtu", "9000", "up",
+    ]);
+    sh(&[
+        "ip", "-n", &ns.name, "link", "set", "vd", "mtu", "9000", "up",
+    ]);
+    // .254: no generated destination is the local address itself.
+    sh(&[
+        "ip",
+        "-n",
+        &ns.name,
+        "addr",
+        "add",
+        "203.0.113.254/24",
+        "dev",
+        "vc",
+    ]);
+    sh(&[
+        "ip",
+        "-n",
+        &ns.name,
+        "addr",
+        "add",
+        "192.0.2.1/24",
+        "dev",
+        "vb",
+    ]);
+    let idx = |d: &str| -> u32 {
+        ns.exec_ok(&["cat", &format!("/sys/class/net/{d}/ifindex")])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (vb, vc) = (idx("vb"), idx("vc"));
+    let dir = tmpdir();
+    let out = dir.path().join("fib.parquet");
+    let cap = ns.capture(&[
+        "-i",
+        "vb",
+        "--direction",
+        "ingress",
+        "-r",
+        "1",
+        "--fib",
+        "-q",
+        "-o",
+        s(&out),
+    ]);
+    ns.inject(&fixture("mixed.pcap"), &[]);
+    cap.stop();
+    let (batches, _) = read_all(&out);
+    let b = concat(&batches);
+    let cols = pktsample_schemas::SampleColumns::new(&b).unwrap();
+    let dst = b.column_by_name("dst_addr").unwrap().as_string::<i32>();
+    let ver = b
+        .column_by_name("ip_version")
+        .unwrap()
+        .as_primitive::<UInt8Type>();
+    let (mut routed, mut unrouted) = (0, 0);
+    for i in 0..b.num_rows() {
+        let r = cols.row(i).unwrap();
+        if ver.is_null(i) || ver.value(i) != 4 {
+            assert_eq!(r.routed_ifindex, None, "non-IPv4 row {i}");
+            continue;
+        }
+        let d = dst.value(i);
+        if d.starts_with("203.0.113.") {
+            assert_eq!(r.routed_ifindex, Some(vc), "{d}");
+            routed += 1;
+        } else if d.starts_with("198.51.100.") {
+            assert_eq!(r.routed_ifindex, None, "{d} has no route");
+            unrouted += 1;
+        } else if d == "192.0.2.1" {
+            assert_eq!(
+                r.routed_ifindex, None,
+                "{d} is local: delivered, not routed"
+            );
+        } else if d.starts_with("192.0.2.") {
+            assert_eq!(r.routed_ifindex, Some(vb), "{d} is on vb's own subnet");
+        }
+    }
+    assert!(
+        routed > 20 && unrouted > 20,
+        "{routed} routed, {unrouted} unrouted"
+    );
+}
