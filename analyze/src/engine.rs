@@ -857,31 +857,67 @@ impl Folder<'_> {
             )
         };
         let sel = sel.as_deref();
-        // Totals, IP versions and sizes: one histogram over (version, size
-        // class) per stratum, summed afterwards; and the time span.
+        // One pass over the rows feeds every section: per-row work has no
+        // data-dependent branches (table lookups and selects instead: the
+        // values are random from row to row and mispredictions would cost
+        // more than the arithmetic).
         const NS: usize = SIZE_CLASSES.len();
         let mut combo: Vec<[Cell; 3 * NS]> = vec![[Cell::default(); 3 * NS]; ns];
         let mut span: Vec<(i64, i64)> = vec![(i64::MAX, i64::MIN); ns];
+        let time_series = self.q.sections.time_series;
+        // The current time bucket as a range: most rows need no division.
+        let mut cur: Option<(usize, i64)> = None;
+        let mut cell = Cell::default();
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        let mut pr: Vec<Box<Protocols>> = if protos.is_some() {
+            aggs.iter_mut()
+                .map(|a| a.protocols.take().unwrap_or_default())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut eth_local = vec![Cell::default(); if protos.is_some() { ns * 256 } else { 0 }];
+        let table = &mut self.eth_slot;
+        let keys = &mut self.eth_keys;
+        let empty: &[u16] = &[];
+        let empty8: &[u8] = &[];
+        let (ethv, pv, pn, spv, dpv, spn) = match &protos {
+            Some((eth, proto, sp, dp)) => (
+                eth.values().as_ref(),
+                proto.values().as_ref(),
+                bits(proto.nulls()),
+                sp.values().as_ref(),
+                dp.values().as_ref(),
+                bits(sp.nulls()),
+            ),
+            None => (empty, empty8, None, empty, empty, None),
+        };
+        let with_protos = protos.is_some();
+        let slots = port_slots();
+        let ptable = ports();
+        let (mut sacc, mut dacc, sk, dk, sn, dn) = match (&addr_cols, &mut acc) {
+            (Some((sa, da)), Some(c)) => (
+                Some(&mut c.src),
+                Some(&mut c.dst),
+                sa.keys().values().as_ref(),
+                da.keys().values().as_ref(),
+                bits(sa.keys().nulls()),
+                bits(da.keys().nulls()),
+            ),
+            _ => (None, None, &[][..], &[][..], None, None),
+        };
+        let times = &mut aggs;
         each(n, sel, |i, s| {
             let (t, l) = (tsv[i], lenv[i]);
             let sp = &mut span[s];
             sp.0 = sp.0.min(t);
             sp.1 = sp.1.max(t);
-            // Table lookups, not branches: versions and sizes are random
-            // from row to row, and mispredicted branches would dominate.
             let v = VERSION_INDEX[verv[i] as usize] as usize * valid(ver_nulls, i) as usize;
             combo[s][v * NS + size_index(l)].add(l);
-        });
-        if self.q.sections.time_series {
-            // The current bucket as a range: most rows need no division.
-            let mut cur: Option<(usize, i64)> = None;
-            let mut cell = Cell::default();
-            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-            each(n, sel, |i, s| {
-                let t = tsv[i];
+            if time_series {
                 if t < lo || t >= hi || cur.is_none_or(|(cs, _)| cs != s) {
                     if let Some((cs, cb)) = cur {
-                        aggs[cs].time.entry(cb).or_default().merge(&cell);
+                        times[cs].time.entry(cb).or_default().merge(&cell);
                     }
                     let b = t.div_euclid(interval);
                     cur = Some((s, b));
@@ -889,24 +925,9 @@ impl Folder<'_> {
                     lo = b.saturating_mul(interval);
                     hi = lo.saturating_add(interval);
                 }
-                cell.add(lenv[i]);
-            });
-            if let Some((cs, cb)) = cur {
-                aggs[cs].time.entry(cb).or_default().merge(&cell);
+                cell.add(l);
             }
-        }
-        if let Some((eth, proto, sp, dp)) = &protos {
-            let mut pr: Vec<Box<Protocols>> = aggs
-                .iter_mut()
-                .map(|a| a.protocols.take().unwrap_or_default())
-                .collect();
-            // EtherTypes through a slot table (a new type is rare and
-            // predictable; the per-row update has no data-dependent branch).
-            let ethv = eth.values();
-            let mut eth_local = vec![Cell::default(); ns * 256];
-            let table = &mut self.eth_slot;
-            let keys = &mut self.eth_keys;
-            each(n, sel, |i, s| {
+            if with_protos {
                 let e = ethv[i];
                 let mut sl = table[e as usize];
                 if sl == u8::MAX {
@@ -916,74 +937,60 @@ impl Folder<'_> {
                         table[e as usize] = sl;
                     } else {
                         // Pathological: over 255 EtherTypes. Slow path.
-                        pr[s].add_eth(e, lenv[i]);
-                        return;
+                        pr[s].add_eth(e, l);
+                        sl = u8::MAX;
                     }
                 }
-                eth_local[s * 256 + sl as usize].add(lenv[i]);
-            });
+                if sl != u8::MAX {
+                    eth_local[s * 256 + sl as usize].add(l);
+                }
+                if valid(pn, i) {
+                    let p = pv[i];
+                    let pr = &mut pr[s];
+                    let ti = TRANSPORT_INDEX[p as usize];
+                    if ti == u8::MAX {
+                        pr.ip_proto[p as usize].add(l);
+                    } else {
+                        // Transport protocols are counted once, by service;
+                        // their IP protocol rows are summed from those. Ports
+                        // are written together: both or neither.
+                        let (sp, dp) = (spv[i], dpv[i]);
+                        let (kd, ks) = (ptable.is_known(dp), ptable.is_known(sp));
+                        let m = sp.min(dp);
+                        let port = select(kd, dp, select(ks, sp, m));
+                        let has = (kd | ks | (m < 1024)) & valid(spn, i);
+                        let slot = select(has, ptable.slot_full[port as usize], (slots - 1) as u16)
+                            as usize;
+                        pr.service[ti as usize * slots + slot].add(l);
+                    }
+                }
+            }
+            if let Some(a) = sacc.as_mut()
+                && valid(sn, i)
+            {
+                a.cells[sk[i] as usize * ns + s].add(l);
+            }
+            if let Some(a) = dacc.as_mut()
+                && valid(dn, i)
+            {
+                a.cells[dk[i] as usize * ns + s].add(l);
+            }
+        });
+        if let Some((cs, cb)) = cur {
+            aggs[cs].time.entry(cb).or_default().merge(&cell);
+        }
+        if with_protos {
             for (s, p) in pr.iter_mut().enumerate() {
-                for (sl, &k) in keys.iter().enumerate() {
+                for (sl, &k) in self.eth_keys.iter().enumerate() {
                     let c = &eth_local[s * 256 + sl];
                     if c.n > 0 {
                         p.add_eth_cell(k, c);
                     }
                 }
             }
-            let (pv, pn) = (proto.values(), bits(proto.nulls()));
-            let (spv, dpv, spn) = (sp.values(), dp.values(), bits(sp.nulls()));
-            let slots = port_slots();
-            let ptable = ports();
-            each(n, sel, |i, s| {
-                if !valid(pn, i) {
-                    return;
-                }
-                let (p, l) = (pv[i], lenv[i]);
-                let pr = &mut pr[s];
-                let ti = TRANSPORT_INDEX[p as usize];
-                if ti == u8::MAX {
-                    pr.ip_proto[p as usize].add(l);
-                } else {
-                    // Transport protocols are counted once, by service; their
-                    // IP protocol rows are summed from those (ip_protos).
-
-                    // Ports are written together: both or neither. Selects,
-                    // not branches (the ports are random from row to row).
-                    let (sp, dp) = (spv[i], dpv[i]);
-                    let (kd, ks) = (ptable.is_known(dp), ptable.is_known(sp));
-                    let m = sp.min(dp);
-                    let port = select(kd, dp, select(ks, sp, m));
-                    let has = (kd | ks | (m < 1024)) & valid(spn, i);
-                    let slot =
-                        select(has, ptable.slot_full[port as usize], (slots - 1) as u16) as usize;
-                    pr.service[ti as usize * slots + slot].add(l);
-                }
-            });
             for (a, p) in aggs.iter_mut().zip(pr) {
                 a.protocols = Some(p);
             }
-        }
-        if let (
-            Some((sa, da)),
-            Some(AddrCache {
-                src: sacc,
-                dst: dacc,
-                ..
-            }),
-        ) = (&addr_cols, &mut acc)
-        {
-            // Source and destination in one pass over the rows.
-            let (sk, dk) = (sa.keys().values(), da.keys().values());
-            let (sn, dn) = (bits(sa.keys().nulls()), bits(da.keys().nulls()));
-            each(n, sel, |i, s| {
-                let l = lenv[i];
-                if valid(sn, i) {
-                    sacc.cells[sk[i] as usize * ns + s].add(l);
-                }
-                if valid(dn, i) {
-                    dacc.cells[dk[i] as usize * ns + s].add(l);
-                }
-            });
         }
         for (s, a) in aggs.iter_mut().enumerate() {
             a.rows += rows[s];
