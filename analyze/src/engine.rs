@@ -559,6 +559,18 @@ struct Folder<'a> {
     addr_cache: Option<AddrCache>,
 }
 
+/// A primitive column of the batch, or a schema error naming it.
+fn prim<'b, T: arrow_array::ArrowPrimitiveType>(
+    b: &'b RecordBatch,
+    name: &str,
+) -> Result<&'b arrow_array::PrimitiveArray<T>, AnalyzeError> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<T>())
+        .ok_or_else(|| {
+            AnalyzeError::Schema(format!("column '{name}' is missing or of the wrong type"))
+        })
+}
+
 /// Validity as raw bits: a null buffer's bitmap and offset (None: no nulls).
 fn bits(n: Option<&arrow_buffer::NullBuffer>) -> Option<(&[u8], usize)> {
     n.filter(|n| n.null_count() > 0)
@@ -695,43 +707,20 @@ impl Folder<'_> {
         }
         let schema_err =
             |c: &str| AnalyzeError::Schema(format!("column '{c}' is missing or of the wrong type"));
-        let ts = b
-            .column_by_name(col::TIMESTAMP)
-            .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
-            .ok_or_else(|| schema_err(col::TIMESTAMP))?;
-        let ifindex = b
-            .column_by_name(col::IFINDEX)
-            .and_then(|c| c.as_primitive_opt::<UInt32Type>())
-            .ok_or_else(|| schema_err(col::IFINDEX))?;
-        let rate = b
-            .column_by_name(col::SAMPLING_RATE)
-            .and_then(|c| c.as_primitive_opt::<UInt32Type>())
-            .ok_or_else(|| schema_err(col::SAMPLING_RATE))?;
-        let len = b
-            .column_by_name(col::PKT_LEN)
-            .and_then(|c| c.as_primitive_opt::<UInt32Type>())
-            .ok_or_else(|| schema_err(col::PKT_LEN))?;
-        let ver = b
-            .column_by_name(col::IP_VERSION)
-            .and_then(|c| c.as_primitive_opt::<UInt8Type>())
-            .ok_or_else(|| schema_err(col::IP_VERSION))?;
+        let ts = prim::<TimestampNanosecondType>(b, col::TIMESTAMP)?;
+        let ifindex = prim::<UInt32Type>(b, col::IFINDEX)?;
+        let rate = prim::<UInt32Type>(b, col::SAMPLING_RATE)?;
+        let len = prim::<UInt32Type>(b, col::PKT_LEN)?;
+        let ver = prim::<UInt8Type>(b, col::IP_VERSION)?;
         let dir = dict_column(b, col::DIRECTION)?.ok_or_else(|| schema_err(col::DIRECTION))?;
         let dir_of = directions(&dir);
         let dir_keys = dir.keys();
         let protos = if self.q.sections.protocols {
             Some((
-                b.column_by_name(col::ETH_TYPE)
-                    .and_then(|c| c.as_primitive_opt::<UInt16Type>())
-                    .ok_or_else(|| schema_err(col::ETH_TYPE))?,
-                b.column_by_name(col::IP_PROTO)
-                    .and_then(|c| c.as_primitive_opt::<UInt8Type>())
-                    .ok_or_else(|| schema_err(col::IP_PROTO))?,
-                b.column_by_name(col::SRC_PORT)
-                    .and_then(|c| c.as_primitive_opt::<UInt16Type>())
-                    .ok_or_else(|| schema_err(col::SRC_PORT))?,
-                b.column_by_name(col::DST_PORT)
-                    .and_then(|c| c.as_primitive_opt::<UInt16Type>())
-                    .ok_or_else(|| schema_err(col::DST_PORT))?,
+                prim::<UInt16Type>(b, col::ETH_TYPE)?,
+                prim::<UInt8Type>(b, col::IP_PROTO)?,
+                prim::<UInt16Type>(b, col::SRC_PORT)?,
+                prim::<UInt16Type>(b, col::DST_PORT)?,
             ))
         } else {
             None
