@@ -174,6 +174,15 @@ fn size_index(len: u32) -> usize {
 
 #[cfg(test)]
 #[test]
+fn port_slots_match_the_port_list() {
+    let t = ports();
+    for (slot, &p) in t.port.iter().enumerate() {
+        assert_eq!(t.slot(p) as usize, slot, "port {p}");
+    }
+}
+
+#[cfg(test)]
+#[test]
 fn size_table_matches_classes() {
     for l in 0..3000u32 {
         assert_eq!(size_index(l), size_class(l), "{l}");
@@ -202,14 +211,26 @@ struct PortTable {
     known: Vec<u64>,
     /// Slot -> port.
     port: Vec<u16>,
-    /// Port -> slot for every port with one (below 1024 or named).
-    slot_full: Vec<u16>,
+    /// Named ports of 1024 and above before each 64-port word: with the
+    /// bitmap, the rank of a named high port (2 KiB, stays in L1).
+    rank: Vec<u16>,
 }
 
 impl PortTable {
     #[inline(always)]
     fn is_known(&self, p: u16) -> bool {
         self.known[(p >> 6) as usize] & (1 << (p & 63)) != 0
+    }
+
+    /// Slot of a port below 1024 or a named one: the port itself below
+    /// 1024, else 1024 + its rank among the named high ports. Arithmetic on
+    /// L1-resident tables, no branch.
+    #[inline(always)]
+    fn slot(&self, p: u16) -> u16 {
+        let w = (p >> 6) as usize;
+        let below = self.known[w] & ((1u64 << (p & 63)) - 1);
+        let high = 1024 + self.rank[w] + below.count_ones() as u16;
+        select(p < 1024, p, high)
     }
 }
 
@@ -224,18 +245,15 @@ fn ports() -> &'static PortTable {
         }
         let mut port: Vec<u16> = (0..1024).collect();
         port.extend((1024..=u16::MAX).filter(|&p| known[(p >> 6) as usize] & (1 << (p & 63)) != 0));
-        let mut slot = vec![u16::MAX; 65536];
-        for (i, &p) in port.iter().enumerate() {
-            slot[p as usize] = i as u16;
+        let mut rank = vec![0u16; 1024];
+        let mut count = 0u16;
+        for (w, r) in rank.iter_mut().enumerate() {
+            *r = count;
+            if w >= 16 {
+                count += known[w].count_ones() as u16;
+            }
         }
-        let slot_full: Vec<u16> = (0..=u16::MAX)
-            .map(|p| if p < 1024 { p } else { slot[p as usize] })
-            .collect();
-        PortTable {
-            known,
-            port,
-            slot_full,
-        }
+        PortTable { known, port, rank }
     })
 }
 
@@ -372,6 +390,10 @@ impl Protocols {
     }
 }
 
+/// Sums per address. Std's hasher, not Fx: Fx hashes addresses that differ
+/// only in a few bytes (2001:db8:…::1, ::2, …) into long probe chains.
+pub type AddrMap = std::collections::HashMap<IpAddr, Cell>;
+
 /// Sums of one stratum.
 #[derive(Clone, Debug, Default)]
 pub struct StratumAgg {
@@ -385,13 +407,16 @@ pub struct StratumAgg {
     pub size: [Cell; SIZE_CLASSES.len()],
     /// Bucket index (timestamp / interval) -> sums.
     pub time: FxHashMap<i64, Cell>,
-    pub src: FxHashMap<IpAddr, Cell>,
-    pub dst: FxHashMap<IpAddr, Cell>,
+    pub src: AddrMap,
+    pub dst: AddrMap,
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
 }
 
-fn merge_map<K: std::hash::Hash + Eq>(a: &mut FxHashMap<K, Cell>, b: FxHashMap<K, Cell>) {
+fn merge_map<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
+    a: &mut std::collections::HashMap<K, Cell, S>,
+    b: std::collections::HashMap<K, Cell, S>,
+) {
     if a.is_empty() {
         *a = b;
         return;
@@ -948,8 +973,7 @@ impl Folder<'_> {
                         let m = sp.min(dp);
                         let port = select(kd, dp, select(ks, sp, m));
                         let has = (kd | ks | (m < 1024)) & valid(spn, i);
-                        let slot = select(has, ptable.slot_full[port as usize], (slots - 1) as u16)
-                            as usize;
+                        let slot = select(has, ptable.slot(port), (slots - 1) as u16) as usize;
                         pr.service[ti as usize * slots + slot].add(l);
                     }
                 }

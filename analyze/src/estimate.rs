@@ -373,7 +373,7 @@ pub fn report(a: &Analysis, top: usize) -> Report {
         rows
     });
 
-    let top_rows = |f: fn(&StratumAgg) -> &rustc_hash::FxHashMap<IpAddr, Cell>| -> Vec<AddressRow> {
+    let top_rows = |f: fn(&StratumAgg) -> &crate::engine::AddrMap| -> Vec<AddressRow> {
         // Rank by the point estimate; the interval travels with it.
         let mut m: HashMap<IpAddr, GroupEst> = HashMap::new();
         for s in &st {
