@@ -496,15 +496,11 @@ pub struct Analysis {
     pub query: Query,
 }
 
-fn columns(s: &Sections) -> Vec<&'static str> {
-    let mut c = vec![
-        col::TIMESTAMP,
-        col::IFINDEX,
-        col::DIRECTION,
-        col::SAMPLING_RATE,
-        col::PKT_LEN,
-        col::IP_VERSION,
-    ];
+fn columns(s: &Sections, constant_stratum: bool) -> Vec<&'static str> {
+    let mut c = vec![col::TIMESTAMP, col::PKT_LEN, col::IP_VERSION];
+    if !constant_stratum {
+        c.extend([col::IFINDEX, col::DIRECTION, col::SAMPLING_RATE]);
+    }
     if s.protocols {
         c.extend([col::ETH_TYPE, col::IP_PROTO, col::SRC_PORT, col::DST_PORT]);
     }
@@ -582,6 +578,9 @@ struct Folder<'a> {
     eth_slot: Vec<u8>,
     eth_keys: Vec<u16>,
     addr_cache: Option<AddrCache>,
+    /// The unit's one stratum (ifindex, direction, rate), when the Parquet
+    /// statistics show those columns constant: they are then not read.
+    constant: Option<(u32, Direction, u32)>,
 }
 
 /// A primitive column of the batch, or a schema error naming it.
@@ -733,13 +732,22 @@ impl Folder<'_> {
         let schema_err =
             |c: &str| AnalyzeError::Schema(format!("column '{c}' is missing or of the wrong type"));
         let ts = prim::<TimestampNanosecondType>(b, col::TIMESTAMP)?;
-        let ifindex = prim::<UInt32Type>(b, col::IFINDEX)?;
-        let rate = prim::<UInt32Type>(b, col::SAMPLING_RATE)?;
         let len = prim::<UInt32Type>(b, col::PKT_LEN)?;
         let ver = prim::<UInt8Type>(b, col::IP_VERSION)?;
-        let dir = dict_column(b, col::DIRECTION)?.ok_or_else(|| schema_err(col::DIRECTION))?;
-        let dir_of = directions(&dir);
-        let dir_keys = dir.keys();
+        // The stratum columns, unless the statistics made them constant.
+        let strata_cols = match self.constant {
+            Some(_) => None,
+            None => {
+                let dir =
+                    dict_column(b, col::DIRECTION)?.ok_or_else(|| schema_err(col::DIRECTION))?;
+                Some((
+                    prim::<UInt32Type>(b, col::IFINDEX)?,
+                    prim::<UInt32Type>(b, col::SAMPLING_RATE)?,
+                    directions(&dir),
+                    dir,
+                ))
+            }
+        };
         let protos = if self.q.sections.protocols {
             Some((
                 prim::<UInt16Type>(b, col::ETH_TYPE)?,
@@ -761,20 +769,29 @@ impl Folder<'_> {
         // Strata present in this batch, in order of appearance.
         let mut local: Vec<StratumKey> = Vec::new();
         let mut local_idx: FxHashMap<(u32, u8, u32), usize> = FxHashMap::default();
-        let (ifv, dkv, rv) = (ifindex.values(), dir_keys.values(), rate.values());
-        // Usually the whole batch is one stratum: a vectorisable check.
-        let constant = ifv.iter().all(|&x| x == ifv[0])
-            && dkv.iter().all(|&x| x == dkv[0])
-            && rv.iter().all(|&x| x == rv[0]);
+        // Usually the whole batch is one stratum: known from the statistics,
+        // or by a vectorisable check.
+        let one = match (&self.constant, &strata_cols) {
+            (Some(k), _) => Some(*k),
+            (None, Some((ifindex, rate, dir_of, dir))) => {
+                let (ifv, dkv, rv) = (ifindex.values(), dir.keys().values(), rate.values());
+                (ifv.iter().all(|&x| x == ifv[0])
+                    && dkv.iter().all(|&x| x == dkv[0])
+                    && rv.iter().all(|&x| x == rv[0]))
+                .then(|| (ifv[0], dir_of[dkv[0] as usize], rv[0]))
+            }
+            (None, None) => unreachable!("columns read when not constant"),
+        };
         let mut row_stratum: Vec<u32> = Vec::new();
-        if constant {
+        if let Some((ifindex, direction, rate)) = one {
             local.push(StratumKey {
                 file: self.file,
-                ifindex: ifv[0],
-                direction: dir_of[dkv[0] as usize],
-                rate: rv[0],
+                ifindex,
+                direction,
+                rate,
             });
-        } else {
+        } else if let Some((ifindex, rate, dir_of, dir)) = &strata_cols {
+            let (ifv, dkv, rv) = (ifindex.values(), dir.keys().values(), rate.values());
             row_stratum.reserve(n);
             let mut last: Option<((u32, u8, u32), usize)> = None;
             for i in 0..n {
@@ -1030,6 +1047,36 @@ impl Folder<'_> {
     }
 }
 
+/// The row group's single (ifindex, direction, rate), if its column
+/// statistics show each of those columns holding one value and no null.
+fn constant_stratum(
+    rg: &parquet::file::metadata::RowGroupMetaData,
+) -> Option<(u32, Direction, u32)> {
+    use parquet::file::statistics::Statistics;
+    let stats = |name: &str| {
+        rg.columns()
+            .iter()
+            .find(|c| c.column_path().string() == name)
+            .and_then(|c| c.statistics())
+            .filter(|s| s.null_count_opt() == Some(0))
+    };
+    let int = |name: &str| match stats(name)? {
+        Statistics::Int32(s) => match (s.min_opt(), s.max_opt()) {
+            (Some(a), Some(b)) if a == b => Some(*a as u32),
+            _ => None,
+        },
+        _ => None,
+    };
+    let direction = match stats(col::DIRECTION)? {
+        Statistics::ByteArray(s) => match (s.min_opt(), s.max_opt()) {
+            (Some(a), Some(b)) if a == b => Direction::parse(std::str::from_utf8(a.data()).ok()?)?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some((int(col::IFINDEX)?, direction, int(col::SAMPLING_RATE)?))
+}
+
 /// Choose a bucket width giving at most about 60 buckets over `span` ns.
 pub fn auto_interval(span_ns: i64) -> i64 {
     const S: i64 = 1_000_000_000;
@@ -1135,13 +1182,18 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                 eth_slot: vec![u8::MAX; 65536],
                 eth_keys: Vec::new(),
                 addr_cache: None,
+                constant: None,
             };
             match u {
                 Unit::RowGroup(_, rg) => {
                     let md = inp.parquet.clone().expect("parquet unit");
                     let f = File::open(&inp.path).map_err(|e| FormatError::io(&inp.path, e))?;
+                    folder.constant = constant_stratum(md.metadata().row_group(*rg));
                     let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, md);
-                    let mask = ProjectionMask::columns(b.parquet_schema(), columns(&q.sections));
+                    let mask = ProjectionMask::columns(
+                        b.parquet_schema(),
+                        columns(&q.sections, folder.constant.is_some()),
+                    );
                     let reader = b
                         .with_row_groups(vec![*rg])
                         .with_projection(mask)
