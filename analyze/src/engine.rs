@@ -938,11 +938,21 @@ impl Folder<'_> {
             _ => (None, None, &[][..], &[][..], None, None),
         };
         let times = &mut aggs;
+        // Time span: one vectorised min/max when every row counts, per row
+        // otherwise.
+        let per_row_span = sel.is_some();
+        if !per_row_span {
+            span[0] = tsv
+                .iter()
+                .fold((i64::MAX, i64::MIN), |(a, b), &t| (a.min(t), b.max(t)));
+        }
         each(n, sel, |i, s| {
             let (t, l) = (tsv[i], lenv[i]);
-            let sp = &mut span[s];
-            sp.0 = sp.0.min(t);
-            sp.1 = sp.1.max(t);
+            if per_row_span {
+                let sp = &mut span[s];
+                sp.0 = sp.0.min(t);
+                sp.1 = sp.1.max(t);
+            }
             let v = VERSION_INDEX[verv[i] as usize] as usize * valid(ver_nulls, i) as usize;
             combo[s][v * NS + size_index(l)].add(l);
             if time_series {
