@@ -153,7 +153,26 @@ pub struct Interval {
     pub high: f64,
 }
 
+/// Snap a float that is an integer up to rounding error (M/n·c sums) to it,
+/// so an exact count prints as 177, not 177.00000000000003.
+fn tidy(x: f64) -> f64 {
+    let r = x.round();
+    if (x - r).abs() <= 1e-9 * x.abs().max(1.0) {
+        r
+    } else {
+        x
+    }
+}
+
 impl Interval {
+    fn tidy(self) -> Interval {
+        Interval {
+            estimate: tidy(self.estimate),
+            low: tidy(self.low),
+            high: tidy(self.high),
+        }
+    }
+
     pub fn exact(v: f64) -> Interval {
         Interval {
             estimate: v,
@@ -212,6 +231,10 @@ pub fn garwood(x: u64) -> (f64, f64) {
 
 /// Interval for an estimated packet count.
 pub fn packet_interval(e: &Est) -> Interval {
+    packet_interval_raw(e).tidy()
+}
+
+fn packet_interval_raw(e: &Est) -> Interval {
     if e.var <= 0.0 {
         return Interval::exact(e.value);
     }
@@ -254,6 +277,10 @@ fn normal(e: &Est) -> Interval {
 /// whose exact relative bounds widen the normal interval when samples are
 /// few (the normal approximation is poor there).
 pub fn byte_interval(e: &Est, pk: &Est) -> Interval {
+    byte_interval_raw(e, pk).tidy()
+}
+
+fn byte_interval_raw(e: &Est, pk: &Est) -> Interval {
     let n = normal(e);
     if e.var <= 0.0 {
         return n;
