@@ -158,16 +158,7 @@ fn rate_one_top_talkers_equal_duckdb() {
         return;
     };
     let dir = tmpdir();
-    let pq = dir.path().join("m.parquet");
-    ok(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcapng")),
-        "-r",
-        "1",
-        "-o",
-        s(&pq),
-    ]);
+    let pq = samples(dir.path(), "mixed.pcapng", 1);
     let r = analyze_json(&[s(&pq), "--top", "15"]);
     for (sec, col) in [
         ("top_sources", "src_addr"),
@@ -602,33 +593,17 @@ fn bad_inputs_fail_with_one_line() {
     let e = fails(&["analyze", s(&fixture("broken/empty.pcap"))]);
     assert!(e.contains("empty.pcap: the file is empty"), "{e}");
     // A Parquet file cut in half.
-    let pq = dir.path().join("s.parquet");
-    ok(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        s(&pq),
-    ]);
-    let bytes = std::fs::read(&pq).unwrap();
+    let pq = samples(dir.path(), "mixed.pcap", 1);
     let cut = dir.path().join("cut.parquet");
-    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    cut_in_half(&pq, &cut);
     let e = fails(&["analyze", s(&cut)]);
     assert!(
         e.contains("cut.parquet: not a readable Parquet file"),
         "{e}"
     );
     // A newer schema.
-    let (batches, mut meta) = read_all(&pq);
-    meta.schema_version = "2.1".into();
     let newer = dir.path().join("newer.parquet");
-    let mut w = pktsample_schemas::SampleWriter::create(&newer, false, &meta).unwrap();
-    for b in &batches {
-        w.write(b).unwrap();
-    }
-    w.finish(&meta).unwrap();
+    with_schema_version(&pq, &newer, "2.1");
     let e = fails(&["analyze", s(&newer)]);
     assert!(
         e.contains("newer.parquet: written with samples schema 2.1"),

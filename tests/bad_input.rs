@@ -96,19 +96,12 @@ fn non_ethernet_link_type() {
 #[test]
 fn parquet_given_as_capture() {
     let dir = tmpdir();
-    let pq = dir.path().join("samples.parquet");
-    ok(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        s(&pq),
-    ]);
+    let pq = samples(dir.path(), "mixed.pcap", 1);
     let err = replay_fails(&pq, &[]);
     assert!(
-        err.contains("samples.parquet: this is a Parquet file, expected a pcap or pcapng capture"),
+        err.contains(
+            "mixed.pcap.r1.parquet: this is a Parquet file, expected a pcap or pcapng capture"
+        ),
         "{err}"
     );
 }
@@ -161,19 +154,9 @@ fn arrow_schema_for_test() -> arrow_schema::Schema {
 #[test]
 fn truncated_parquet_is_refused_by_convert() {
     let dir = tmpdir();
-    let pq = dir.path().join("s.parquet");
-    ok(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        s(&pq),
-    ]);
-    let bytes = std::fs::read(&pq).unwrap();
+    let pq = samples(dir.path(), "mixed.pcap", 1);
     let cut = dir.path().join("cut.parquet");
-    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    cut_in_half(&pq, &cut);
     let err = fails(&["convert", s(&cut), "-o", s(&dir.path().join("x.pcapng"))]);
     assert!(
         err.contains("cut.parquet: not a readable Parquet file"),
@@ -184,25 +167,10 @@ fn truncated_parquet_is_refused_by_convert() {
 #[test]
 fn newer_schema_major_is_refused() {
     let dir = tmpdir();
-    let pq = dir.path().join("s.parquet");
-    ok(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        s(&pq),
-    ]);
+    let pq = samples(dir.path(), "mixed.pcap", 1);
     // Rewrite the file with schema_version 2.0 in its metadata.
-    let (batches, mut meta) = read_all(&pq);
-    meta.schema_version = "2.0".into();
     let newer = dir.path().join("newer.parquet");
-    let mut w = pktsample_schemas::SampleWriter::create(&newer, false, &meta).unwrap();
-    for b in &batches {
-        w.write(b).unwrap();
-    }
-    w.finish(&meta).unwrap();
+    with_schema_version(&pq, &newer, "2.0");
     let err = fails(&["convert", s(&newer), "-o", s(&dir.path().join("x.pcapng"))]);
     assert!(err.contains("newer.parquet: written with samples schema 2.0, newer than this pktsample reads (1.x); upgrade pktsample"), "{err}");
 }
@@ -326,16 +294,7 @@ fn zero_rate_and_absurd_snaplen() {
 #[test]
 fn convert_onto_its_input() {
     let dir = tmpdir();
-    let pq = dir.path().join("s.parquet");
-    ok(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        s(&pq),
-    ]);
+    let pq = samples(dir.path(), "mixed.pcap", 1);
     let before = std::fs::read(&pq).unwrap();
     let err = fails(&["convert", s(&pq), "-o", s(&pq), "--force"]);
     assert!(err.contains("input and output are the same file"), "{err}");

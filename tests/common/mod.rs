@@ -152,3 +152,38 @@ pub fn tshark(args: &[&str]) -> String {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Replay a fixture at 1-in-`rate` into `dir`; returns the samples file.
+pub fn samples(dir: &Path, name: &str, rate: u32) -> PathBuf {
+    let out = dir.join(format!("{name}.r{rate}.parquet"));
+    let rate = rate.to_string();
+    ok(&[
+        "capture",
+        "--replay",
+        s(&fixture(name)),
+        "-r",
+        &rate,
+        "--seed",
+        "1",
+        "-o",
+        s(&out),
+    ]);
+    out
+}
+
+/// Copy the first half of `src` to `dst`: a truncated file.
+pub fn cut_in_half(src: &Path, dst: &Path) {
+    let bytes = std::fs::read(src).unwrap();
+    std::fs::write(dst, &bytes[..bytes.len() / 2]).unwrap();
+}
+
+/// Rewrite a samples file with another schema version in its metadata.
+pub fn with_schema_version(src: &Path, dst: &Path, version: &str) {
+    let (batches, mut meta) = read_all(src);
+    meta.schema_version = version.into();
+    let mut w = pktsample_schemas::SampleWriter::create(dst, false, &meta).unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.finish(&meta).unwrap();
+}
