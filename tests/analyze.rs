@@ -12,13 +12,8 @@ use std::path::Path;
 
 use common::*;
 use pktsample_analyze::{Query, Sections};
-use pktsample_tracegen::{Format, Mix, Spec, Truth, generate};
+use pktsample_tracegen::{Format, Mix, Spec, generate};
 use serde_json::Value;
-
-fn truth(name: &str) -> Truth {
-    serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{name}.truth.json"))).unwrap())
-        .unwrap()
-}
 
 fn analyze_json(args: &[&str]) -> Value {
     let mut full = vec!["analyze", "--format", "json", "-q"];
@@ -460,18 +455,7 @@ fn json_report_validates_against_the_schema() {
         return;
     };
     let dir = tmpdir();
-    let pq = dir.path().join("m.parquet");
-    ok(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcapng")),
-        "-r",
-        "10",
-        "--seed",
-        "3",
-        "-o",
-        s(&pq),
-    ]);
+    let pq = samples(dir.path(), "mixed.pcapng", 10);
     let schema = root().join("schemas/report-v1.schema.json");
     for args in [
         vec![s(&pq)],
@@ -507,18 +491,7 @@ fn json_report_validates_against_the_schema() {
 #[test]
 fn table_output_matches_golden_file() {
     let dir = tmpdir();
-    let pq = dir.path().join("m.parquet");
-    ok(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcapng")),
-        "-r",
-        "10",
-        "--seed",
-        "1",
-        "-o",
-        s(&pq),
-    ]);
+    let pq = samples(dir.path(), "mixed.pcapng", 10);
     let table = ok(&["analyze", s(&pq), "--interval", "20ms"]);
     // The input path is not part of the table, so the output is stable.
     let golden = root().join("tests/golden/analyze-mixed-r10.txt");

@@ -342,9 +342,7 @@ fn rate_one_samples_equal_the_trace() {
 
     let (batches, meta) = read_all(&out);
     let b = concat(&batches);
-    let t: Truth =
-        serde_json::from_str(&std::fs::read_to_string(fixture("mixed.pcapng.truth.json")).unwrap())
-            .unwrap();
+    let t = truth("mixed.pcapng");
     let got = tally(&b);
     let mut want = truth_tally(&t, "va/egress");
     want.extend(truth_tally(&t, "vb/ingress"));

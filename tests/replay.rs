@@ -12,7 +12,7 @@ use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt8Type, UInt16Type, UInt32Type};
 use common::*;
-use pktsample_tracegen::{Format, Mix, Spec, Truth, generate};
+use pktsample_tracegen::{Format, Mix, Spec, generate};
 
 const TRACES: [&str; 5] = [
     "mixed.pcapng",
@@ -21,11 +21,6 @@ const TRACES: [&str; 5] = [
     "mixed-ns-be.pcap",
     "snap96.pcap",
 ];
-
-fn truth(name: &str) -> Truth {
-    let p = fixture(&format!("{name}.truth.json"));
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
 
 #[test]
 fn rate_one_equals_truth_for_every_fixture() {

@@ -147,21 +147,17 @@ static VERSION_INDEX: [u8; 256] = {
     t
 };
 
-/// Packet length -> size class, by table (lengths past 1518 share a class).
+/// Packet length -> index in [`SIZE_CLASSES`], by table, built from those
+/// classes (lengths past 1518 share the last).
 static SIZE_INDEX: [u8; 1520] = {
     let mut t = [0u8; 1520];
     let mut l = 0;
     while l < 1520 {
-        t[l] = match l {
-            0..=63 => 0,
-            64 => 1,
-            65..=127 => 2,
-            128..=255 => 3,
-            256..=511 => 4,
-            512..=1023 => 5,
-            1024..=1518 => 6,
-            _ => 7,
-        };
+        let mut c = 0;
+        while (l as u32) > SIZE_CLASSES[c].1 {
+            c += 1;
+        }
+        t[l] = c as u8;
         l += 1;
     }
     t
@@ -185,22 +181,8 @@ fn port_slots_match_the_port_list() {
 #[test]
 fn size_table_matches_classes() {
     for l in 0..3000u32 {
-        assert_eq!(size_index(l), size_class(l), "{l}");
-    }
-}
-
-/// The size classes as code: the reference for [`SIZE_INDEX`].
-#[cfg(test)]
-fn size_class(len: u32) -> usize {
-    match len {
-        0..=63 => 0,
-        64 => 1,
-        65..=127 => 2,
-        128..=255 => 3,
-        256..=511 => 4,
-        512..=1023 => 5,
-        1024..=1518 => 6,
-        _ => 7,
+        let (lo, hi) = SIZE_CLASSES[size_index(l)];
+        assert!((lo..=hi).contains(&l), "{l}");
     }
 }
 
@@ -537,13 +519,17 @@ fn open_input(path: &Path) -> Result<Input, AnalyzeError> {
     match kind {
         FileKind::Parquet => {
             let (b, meta) = open_parquet(path)?;
+            // Reuse the footer open_parquet parsed, with addresses read as
+            // dictionaries.
             let hint = Arc::new(dictionary_hint(b.schema()));
-            let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
-            let md = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new().with_schema(hint))
-                .map_err(|e| FormatError::Parquet {
-                    path: path.into(),
-                    err: e,
-                })?;
+            let md = ArrowReaderMetadata::try_new(
+                b.metadata().clone(),
+                ArrowReaderOptions::new().with_schema(hint),
+            )
+            .map_err(|e| FormatError::Parquet {
+                path: path.into(),
+                err: e,
+            })?;
             Ok(Input {
                 path: path.into(),
                 kind,
@@ -1126,15 +1112,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         .collect::<Result<_, _>>()?;
     // The time span, for the automatic interval: from the metadata where the
     // files have it, clipped by the filter.
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(pktsample_schemas::meta::parse_rfc3339_ns)
-    };
-    let start = inputs
-        .iter()
-        .filter_map(|i| parse(&i.meta.start_time))
-        .min();
-    let end = inputs.iter().filter_map(|i| parse(&i.meta.end_time)).max();
+    let (start, end) = capture_span(&inputs);
     let span = match (q.from.or(start), q.to.or(end)) {
         (Some(a), Some(b)) if b > a => b - a,
         _ => 60_000_000_000,
@@ -1261,11 +1239,12 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     })
 }
 
-impl Input {
-    /// Rows the file holds, if known without reading it.
-    pub fn rows(&self) -> Option<u64> {
-        self.parquet
-            .as_ref()
-            .map(|m| m.metadata().file_metadata().num_rows() as u64)
-    }
+/// The span the inputs' metadata covers: the earliest start, the latest end.
+pub fn capture_span(inputs: &[Input]) -> (Option<i64>, Option<i64>) {
+    let ranges: Vec<(Option<i64>, Option<i64>)> =
+        inputs.iter().map(|i| i.meta.time_range_ns()).collect();
+    (
+        ranges.iter().filter_map(|r| r.0).min(),
+        ranges.iter().filter_map(|r| r.1).max(),
+    )
 }

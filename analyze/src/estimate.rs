@@ -173,20 +173,7 @@ pub fn report(a: &Analysis, top: usize) -> Report {
     let last = st.iter().filter_map(|s| s.agg.last_ns).max();
     // The span the pool covers: the capture's, from the metadata, clipped by
     // the filter; else the samples' own.
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(pktsample_schemas::meta::parse_rfc3339_ns)
-    };
-    let meta_start = a
-        .inputs
-        .iter()
-        .filter_map(|i| parse(&i.meta.start_time))
-        .min();
-    let meta_end = a
-        .inputs
-        .iter()
-        .filter_map(|i| parse(&i.meta.end_time))
-        .max();
+    let (meta_start, meta_end) = crate::engine::capture_span(&a.inputs);
     let start = match (meta_start.or(first), q.from) {
         (Some(s), Some(f)) => Some(s.max(f)),
         (s, f) => s.or(f),

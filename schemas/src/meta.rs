@@ -179,6 +179,12 @@ impl CaptureMetadata {
         self.end_time = last_ns.map(format_rfc3339_ns);
     }
 
+    /// `start_time`/`end_time` as nanoseconds since the Unix epoch.
+    pub fn time_range_ns(&self) -> (Option<i64>, Option<i64>) {
+        let ns = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339_ns);
+        (ns(&self.start_time), ns(&self.end_time))
+    }
+
     pub fn interface(&self, ifindex: u32, rate: u32) -> Option<&InterfaceMeta> {
         self.interfaces
             .iter()

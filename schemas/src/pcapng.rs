@@ -40,7 +40,7 @@ use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeade
 use pcap_file::{DataLink, Endianness};
 use serde::{Deserialize, Serialize};
 
-use crate::meta::{CaptureMetadata, parse_rfc3339_ns};
+use crate::meta::CaptureMetadata;
 use crate::record::SampleRow;
 
 /// Private Enterprise Number under which pktsample's custom options and block
@@ -264,8 +264,7 @@ impl<W: Write> PcapngSampleWriter<W> {
         for i in &meta.interfaces {
             self.add_interface(i.ifindex, &i.name, i.sampling_rate, i.mac.as_deref(), i.mtu)?;
         }
-        let start = meta.start_time.as_deref().and_then(parse_rfc3339_ns);
-        let end = meta.end_time.as_deref().and_then(parse_rfc3339_ns);
+        let (start, end) = meta.time_range_ns();
         let json = meta.to_json();
         // The metadata rides in the last statistics block, as a custom option:
         // Wireshark 4.0 shows a custom *block* as an extra packet. An option

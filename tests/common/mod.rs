@@ -187,3 +187,9 @@ pub fn with_schema_version(src: &Path, dst: &Path, version: &str) {
     }
     w.finish(&meta).unwrap();
 }
+
+/// The generator's truth for a committed fixture trace.
+pub fn truth(name: &str) -> pktsample_tracegen::Truth {
+    let p = fixture(&format!("{name}.truth.json"));
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}

@@ -462,13 +462,12 @@ pub fn capture_live(
     }
 
     attached();
-    let mut template = CaptureMetadata::new(
+    let template = CaptureMetadata::new(
         Source::Tcx {
             ring_bytes: Some(opts.ring_bytes as u64),
         },
         opts.snaplen,
     );
-    template.tool_version = env!("CARGO_PKG_VERSION").into();
     let session = Session {
         opts,
         ifaces,
