@@ -71,9 +71,16 @@ struct AnalyzeArgs {
     top: usize,
     /// Sections to show, comma-separated (default: all): summary, ip-versions,
     /// protocols, interfaces, top-sources, top-destinations, time-series,
-    /// packet-sizes.
+    /// packet-sizes; with --asn-db also src-as, dst-as, remote-as, as-pairs,
+    /// as-ipv6.
     #[arg(long, value_delimiter = ',', value_name = "SECTIONS")]
     by: Vec<String>,
+    /// IP-to-AS database for the per-AS sections (repeatable; later files
+    /// override earlier ones for the same prefix): MaxMind DB (.mmdb),
+    /// iptoasn/ip-location-db ranges, CAIDA pfx2as or prefix/len lists,
+    /// gzip or plain.
+    #[arg(long = "asn-db", value_name = "FILE")]
+    asn_db: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: FormatArg,
@@ -101,6 +108,38 @@ enum FormatArg {
     Json,
     Csv,
     Markdown,
+}
+
+/// The AS columns of samples files, from an ASN database.
+#[derive(Debug)]
+struct AsnEnrich(Arc<pktsample_asn::AsDb>);
+
+impl pktsample_schemas::Enrich for AsnEnrich {
+    fn origin(&self, ip: std::net::IpAddr) -> (Option<u32>, Option<&str>) {
+        let o = self.0.lookup(ip);
+        (o.asn(), self.0.origin_name(o))
+    }
+
+    fn describe(&self) -> Vec<String> {
+        self.0
+            .files()
+            .iter()
+            .map(|f| format!("{} ({})", f.path.display(), f.format.as_str()))
+            .collect()
+    }
+}
+
+/// Load --asn-db files for the enrichment columns (none: no enrichment).
+fn load_enrich(paths: &[PathBuf]) -> anyhow::Result<Option<Arc<dyn pktsample_schemas::Enrich>>> {
+    Ok(load_asn(paths)?.map(|db| Arc::new(AsnEnrich(db)) as Arc<dyn pktsample_schemas::Enrich>))
+}
+
+/// Load the --asn-db files (none: no per-AS data).
+fn load_asn(paths: &[PathBuf]) -> anyhow::Result<Option<std::sync::Arc<pktsample_asn::AsDb>>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(std::sync::Arc::new(pktsample_asn::AsDb::load(paths)?)))
 }
 
 fn parse_time(s: &str) -> Result<i64, String> {
@@ -177,6 +216,11 @@ struct CaptureArgs {
     /// No progress bar or status line.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Fill the AS columns (src_as, dst_as, src_as_name, dst_as_name) from
+    /// this IP-to-AS database (repeatable; later files override earlier
+    /// ones for the same prefix).
+    #[arg(long = "asn-db", value_name = "FILE")]
+    asn_db: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -231,6 +275,11 @@ struct ConvertArgs {
     /// Replace the output if it exists.
     #[arg(long)]
     force: bool,
+    /// Fill the AS columns (src_as, dst_as, src_as_name, dst_as_name) from
+    /// this IP-to-AS database (repeatable; later files override earlier
+    /// ones for the same prefix).
+    #[arg(long = "asn-db", value_name = "FILE")]
+    asn_db: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -258,6 +307,12 @@ fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 Sections::NAMES.join(", ")
             );
         }
+    }
+    if a.asn_db.is_empty() {
+        if !a.by.is_empty() && sections.any_as() {
+            bail!("--by: the per-AS sections need an ASN database: add --asn-db FILE");
+        }
+        sections = sections.without_as();
     }
     if let (Some(f), Some(t)) = (a.from, a.to)
         && t <= f
@@ -295,6 +350,7 @@ fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             .collect(),
         interval,
         sections,
+        asn: load_asn(&a.asn_db)?,
     };
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
@@ -382,6 +438,7 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         output: a.output,
         force: a.force,
         status: !a.quiet,
+        asn: load_enrich(&a.asn_db)?,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -434,6 +491,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         snaplen: a.snaplen,
         force: a.force,
         progress: !a.quiet,
+        asn: load_enrich(&a.asn_db)?,
     };
     let s = replay(&opts)?;
     let secs = s.elapsed.as_secs_f64().max(1e-9);
@@ -489,7 +547,8 @@ fn convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
             0,
         )
     });
-    let mut w = SampleWriter::create(&a.output, a.force, &provisional)?;
+    let enrich = load_enrich(&a.asn_db)?;
+    let mut w = SampleWriter::create_enriched(&a.output, a.force, &provisional, enrich)?;
     let mut rows = 0u64;
     let meta = read_samples(&a.input, |b| -> anyhow::Result<()> {
         rows += b.num_rows() as u64;

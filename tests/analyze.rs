@@ -270,6 +270,7 @@ fn replay_lib(input: &Path, out: &Path, rate: u32, seed: u64) {
         snaplen: 128,
         force: true,
         progress: false,
+        asn: None,
     })
     .unwrap();
 }
@@ -282,7 +283,8 @@ fn analyze_lib(inputs: Vec<std::path::PathBuf>) -> pktsample_analyze::Report {
         interfaces: vec![],
         directions: vec![],
         interval: None,
-        sections: Sections::ALL,
+        sections: Sections::ALL.without_as(),
+        asn: None,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     pktsample_analyze::report(&a, 10)

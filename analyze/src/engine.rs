@@ -31,6 +31,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::AnalyzeError;
 use crate::stats::Cell;
+use pktsample_asn::AsDb;
 
 /// Which sections to compute (and so which columns to read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +44,12 @@ pub struct Sections {
     pub top_destinations: bool,
     pub time_series: bool,
     pub packet_sizes: bool,
+    /// Per-AS sections (need an ASN database).
+    pub src_as: bool,
+    pub dst_as: bool,
+    pub remote_as: bool,
+    pub as_pairs: bool,
+    pub as_ipv6: bool,
 }
 
 impl Sections {
@@ -55,8 +62,13 @@ impl Sections {
         top_destinations: true,
         time_series: true,
         packet_sizes: true,
+        src_as: true,
+        dst_as: true,
+        remote_as: true,
+        as_pairs: true,
+        as_ipv6: true,
     };
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 13] = [
         "summary",
         "ip-versions",
         "protocols",
@@ -65,6 +77,11 @@ impl Sections {
         "top-destinations",
         "time-series",
         "packet-sizes",
+        "src-as",
+        "dst-as",
+        "remote-as",
+        "as-pairs",
+        "as-ipv6",
     ];
 
     pub fn none() -> Sections {
@@ -77,7 +94,27 @@ impl Sections {
             top_destinations: false,
             time_series: false,
             packet_sizes: false,
+            src_as: false,
+            dst_as: false,
+            remote_as: false,
+            as_pairs: false,
+            as_ipv6: false,
         }
+    }
+
+    /// Whether any per-AS section is on.
+    pub fn any_as(&self) -> bool {
+        self.src_as || self.dst_as || self.remote_as || self.as_pairs || self.as_ipv6
+    }
+
+    /// Turn the per-AS sections off (no ASN database).
+    pub fn without_as(mut self) -> Sections {
+        self.src_as = false;
+        self.dst_as = false;
+        self.remote_as = false;
+        self.as_pairs = false;
+        self.as_ipv6 = false;
+        self
     }
 
     /// Enable a section by its name in [`Sections::NAMES`].
@@ -91,6 +128,11 @@ impl Sections {
             "top-destinations" => &mut self.top_destinations,
             "time-series" => &mut self.time_series,
             "packet-sizes" => &mut self.packet_sizes,
+            "src-as" => &mut self.src_as,
+            "dst-as" => &mut self.dst_as,
+            "remote-as" => &mut self.remote_as,
+            "as-pairs" => &mut self.as_pairs,
+            "as-ipv6" => &mut self.as_ipv6,
             _ => return false,
         };
         *f = true;
@@ -98,7 +140,7 @@ impl Sections {
     }
 
     fn addresses(&self) -> bool {
-        self.top_sources || self.top_destinations || self.ip_versions
+        self.top_sources || self.top_destinations || self.ip_versions || self.any_as()
     }
 }
 
@@ -116,6 +158,8 @@ pub struct Query {
     /// Time series bucket width (ns); `None` = chosen from the time span.
     pub interval: Option<i64>,
     pub sections: Sections,
+    /// The ASN database for the per-AS sections.
+    pub asn: Option<Arc<AsDb>>,
 }
 
 /// A stratum: samples of one file, interface, direction and rate.
@@ -391,6 +435,12 @@ pub struct StratumAgg {
     pub time: FxHashMap<i64, Cell>,
     pub src: AddrMap,
     pub dst: AddrMap,
+    /// (source origin key, destination origin key) -> sums; see
+    /// [`Origin::key`].
+    pub as_pairs: FxHashMap<(u64, u64), Cell>,
+    /// Pair sums by the folder's origin slots (packed src << 32 | dst),
+    /// while a unit is being read; moved to `as_pairs` at its end.
+    pair_slots: FxHashMap<u64, Cell>,
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
 }
@@ -426,6 +476,7 @@ impl StratumAgg {
         merge_map(&mut self.time, o.time);
         merge_map(&mut self.src, o.src);
         merge_map(&mut self.dst, o.dst);
+        merge_map(&mut self.as_pairs, o.as_pairs);
         self.first_ns = match (self.first_ns, o.first_ns) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -564,6 +615,10 @@ struct Folder<'a> {
     eth_slot: Vec<u8>,
     eth_keys: Vec<u16>,
     addr_cache: Option<AddrCache>,
+    /// Origins (AS or class) met so far, as dense slots for the AS pairs:
+    /// origin key -> slot, and slot -> key.
+    origin_slot: FxHashMap<u64, u32>,
+    origin_keys: Vec<u64>,
     /// The unit's one stratum (ifindex, direction, rate), when the Parquet
     /// statistics show those columns constant: they are then not read.
     constant: Option<(u32, Direction, u32)>,
@@ -675,6 +730,9 @@ struct AddrCache {
 /// Accumulate an address column by dictionary key, then by address.
 struct AddrAcc {
     addrs: Vec<Option<IpAddr>>,
+    /// Origin slot of each dictionary value (u32::MAX: none), for the AS
+    /// pairs; empty when they are not asked for.
+    slots: Vec<u32>,
     /// (key * strata_in_batch + local stratum) -> sums.
     cells: Vec<Cell>,
 }
@@ -707,7 +765,31 @@ impl Folder<'_> {
     /// The unit's aggregate, with everything flushed.
     fn finish(mut self) -> Aggregate {
         self.flush_addresses(&mut [], &[]);
+        let keys = &self.origin_keys;
+        for a in self.agg.strata.values_mut() {
+            for (k, c) in a.pair_slots.drain() {
+                let pair = (keys[(k >> 32) as usize], keys[(k & 0xffff_ffff) as usize]);
+                a.as_pairs.entry(pair).or_default().merge(&c);
+            }
+        }
         self.agg
+    }
+
+    /// Origin slots of a dictionary's addresses.
+    fn origin_slots(&mut self, db: &AsDb, addrs: &[Option<IpAddr>]) -> Vec<u32> {
+        addrs
+            .iter()
+            .map(|a| match a {
+                None => u32::MAX,
+                Some(ip) => {
+                    let k = db.lookup(*ip).key();
+                    *self.origin_slot.entry(k).or_insert_with(|| {
+                        self.origin_keys.push(k);
+                        (self.origin_keys.len() - 1) as u32
+                    })
+                }
+            })
+            .collect()
     }
 
     fn fold(&mut self, b: &RecordBatch) -> Result<(), AnalyzeError> {
@@ -824,14 +906,20 @@ impl Folder<'_> {
                     self.flush_addresses(&mut aggs, &local);
                     let mk = |a: &DictionaryArray<Int32Type>| AddrAcc {
                         addrs: addresses(a),
+                        slots: Vec::new(),
                         cells: vec![Cell::default(); a.values().len() * ns],
                     };
+                    let (mut src, mut dst) = (mk(sa), mk(da));
+                    if let (true, Some(db)) = (self.q.sections.as_pairs, self.q.asn.clone()) {
+                        src.slots = self.origin_slots(&db, &src.addrs);
+                        dst.slots = self.origin_slots(&db, &dst.addrs);
+                    }
                     self.addr_cache = Some(AddrCache {
                         src_values: sa.values().clone(),
                         dst_values: da.values().clone(),
                         strata: local.clone(),
-                        src: mk(sa),
-                        dst: mk(da),
+                        src,
+                        dst,
                     });
                 }
                 self.addr_cache.take()
@@ -912,6 +1000,22 @@ impl Folder<'_> {
         let with_protos = protos.is_some();
         let slots = port_slots();
         let ptable = ports();
+        // AS pairs: by origin slot of both addresses.
+        let (sslots, dslots) = match &mut acc {
+            Some(c) => (
+                std::mem::take(&mut c.src.slots),
+                std::mem::take(&mut c.dst.slots),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let with_pairs = !sslots.is_empty();
+        let mut pairs: Vec<FxHashMap<u64, Cell>> = if with_pairs {
+            aggs.iter_mut()
+                .map(|a| std::mem::take(&mut a.pair_slots))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (mut sacc, mut dacc, sk, dk, sn, dn) = match (&addr_cols, &mut acc) {
             (Some((sa, da)), Some(c)) => (
                 Some(&mut c.src),
@@ -1001,7 +1105,23 @@ impl Folder<'_> {
             {
                 a.cells[dk[i] as usize * ns + s].add(l);
             }
+            if with_pairs && valid(sn, i) && valid(dn, i) {
+                let (a, b) = (sslots[sk[i] as usize], dslots[dk[i] as usize]);
+                if a != u32::MAX && b != u32::MAX {
+                    pairs[s]
+                        .entry(((a as u64) << 32) | b as u64)
+                        .or_default()
+                        .add(l);
+                }
+            }
         });
+        for (a, p) in aggs.iter_mut().zip(pairs) {
+            a.pair_slots = p;
+        }
+        if let Some(c) = &mut acc {
+            c.src.slots = sslots;
+            c.dst.slots = dslots;
+        }
         if let Some((cs, cb)) = cur {
             aggs[cs].time.entry(cb).or_default().merge(&cell);
         }
@@ -1170,6 +1290,8 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                 eth_slot: vec![u8::MAX; 65536],
                 eth_keys: Vec::new(),
                 addr_cache: None,
+                origin_slot: FxHashMap::default(),
+                origin_keys: Vec::new(),
                 constant: None,
             };
             match u {

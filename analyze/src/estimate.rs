@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use pktsample_schemas::Direction;
 use pktsample_schemas::meta::format_rfc3339_ns;
 
-use crate::engine::{Analysis, SIZE_CLASSES, Sections, StratumAgg, StratumKey};
+use pktsample_asn::{AsDb, Origin};
+
+use crate::engine::{AddrMap, Analysis, SIZE_CLASSES, Sections, StratumAgg, StratumKey};
 use crate::names::{eth_type_name, ip_proto_name, service_name, transport_name};
 use crate::report::*;
 use crate::stats::{self, Cell, Design, Est, Interval, ShareSums, byte_interval, packet_interval};
@@ -112,29 +114,30 @@ fn share_of(
 ) -> Interval {
     let parts: Vec<(Design, ShareSums)> = st
         .iter()
-        .map(|s| {
-            let (cx, cy) = (x(s.agg), y(s.agg));
-            let sums = if by_bytes {
-                ShareSums {
-                    x: cx.bytes as f64,
-                    x2: cx.bytes2 as f64,
-                    y: cy.bytes as f64,
-                    y2: cy.bytes2 as f64,
-                    nx: cx.n,
-                }
-            } else {
-                ShareSums {
-                    x: cx.n as f64,
-                    x2: cx.n as f64,
-                    y: cy.n as f64,
-                    y2: cy.n as f64,
-                    nx: cx.n,
-                }
-            };
-            (s.design, sums)
-        })
+        .map(|s| (s.design, share_sums(&x(s.agg), &y(s.agg), by_bytes)))
         .collect();
     stats::share(&parts)
+}
+
+/// The sums of a share x/y in one stratum, by packets or by bytes.
+fn share_sums(cx: &Cell, cy: &Cell, by_bytes: bool) -> ShareSums {
+    if by_bytes {
+        ShareSums {
+            x: cx.bytes as f64,
+            x2: cx.bytes2 as f64,
+            y: cy.bytes as f64,
+            y2: cy.bytes2 as f64,
+            nx: cx.n,
+        }
+    } else {
+        ShareSums {
+            x: cx.n as f64,
+            x2: cx.n as f64,
+            y: cy.n as f64,
+            y2: cy.n as f64,
+            nx: cx.n,
+        }
+    }
 }
 
 /// A bucket's start in RFC 3339 with as many fractional digits as the
@@ -427,6 +430,8 @@ pub fn report(a: &Analysis, top: usize) -> Report {
             .collect()
     });
 
+    let per_as = as_sections(a, &st, top, &mut warnings);
+
     Report {
         report_version: REPORT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -457,6 +462,179 @@ pub fn report(a: &Analysis, top: usize) -> Report {
         top_destinations,
         time_series,
         packet_sizes,
+        asn_databases: per_as.databases,
+        source_as: per_as.source,
+        destination_as: per_as.destination,
+        remote_as: per_as.remote,
+        as_pairs: per_as.pairs,
+        as_ipv6: per_as.ipv6,
         warnings,
     }
+}
+
+#[derive(Default)]
+struct PerAs {
+    databases: Option<Vec<AsnDatabase>>,
+    source: Option<Vec<AsRow>>,
+    destination: Option<Vec<AsRow>>,
+    remote: Option<Vec<AsRow>>,
+    pairs: Option<Vec<AsPairRow>>,
+    ipv6: Option<Vec<AsIpv6Row>>,
+}
+
+fn as_ref(db: &AsDb, o: Origin) -> AsRef {
+    AsRef {
+        asn: o.asn(),
+        label: o.label(),
+        name: o.asn().and_then(|n| db.name(n)).map(str::to_string),
+    }
+}
+
+/// The per-AS sections: per-address sums of each stratum summed by origin
+/// (each address looked up once), so every AS estimate has the same
+/// stratified estimator and interval as any other breakdown; AS pairs come
+/// summed per row by the engine.
+fn as_sections(a: &Analysis, st: &[Stratum], top: usize, warnings: &mut Vec<String>) -> PerAs {
+    let sec = a.query.sections;
+    let Some(db) = a.query.asn.as_deref().filter(|_| sec.any_as()) else {
+        return PerAs::default();
+    };
+    warnings.extend(db.warnings());
+    let mut origin: HashMap<IpAddr, Origin> = HashMap::new();
+    for s in st {
+        for ip in s.agg.src.keys().chain(s.agg.dst.keys()) {
+            origin.entry(*ip).or_insert_with(|| db.lookup(*ip));
+        }
+    }
+    let by_origin = |m: &AddrMap| -> Vec<(Origin, Cell)> {
+        let mut h: HashMap<Origin, Cell> = HashMap::new();
+        for (ip, c) in m {
+            h.entry(origin[ip]).or_default().merge(c);
+        }
+        h.into_iter().collect()
+    };
+    let rows = |g: BTreeMap<Origin, GroupEst>| -> Vec<AsRow> {
+        let mut v = by_packets(g);
+        v.truncate(top);
+        v.into_iter()
+            .map(|(o, g)| AsRow {
+                origin: as_ref(db, o),
+                m: g.measures(),
+            })
+            .collect()
+    };
+    // The remote side of a stratum: sources of ingress, destinations of
+    // egress; none without a direction.
+    fn remote<'a>(s: &Stratum<'a>) -> Option<&'a AddrMap> {
+        match s.key.direction {
+            Direction::Ingress => Some(&s.agg.src),
+            Direction::Egress => Some(&s.agg.dst),
+            _ => None,
+        }
+    }
+    if sec.remote_as || sec.as_ipv6 {
+        let undirected: u64 = st
+            .iter()
+            .filter(|s| remote(s).is_none())
+            .map(|s| s.agg.ip_version[1].n + s.agg.ip_version[2].n)
+            .sum();
+        if undirected > 0 {
+            warnings.push(format!(
+                "{undirected} IP samples have no direction (ingress/egress): they are left out of the remote-AS sections"
+            ));
+        }
+    }
+    let mut out = PerAs {
+        databases: Some(
+            db.files()
+                .iter()
+                .map(|f| AsnDatabase {
+                    path: f.path.display().to_string(),
+                    format: f.format.as_str(),
+                    ipv4_prefixes: f.v4_prefixes,
+                    ipv6_prefixes: f.v6_prefixes,
+                    names: f.names,
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    out.source = sec.src_as.then(|| rows(groups(st, |g| by_origin(&g.src))));
+    out.destination = sec.dst_as.then(|| rows(groups(st, |g| by_origin(&g.dst))));
+    out.remote = sec.remote_as.then(|| {
+        let mut g: BTreeMap<Origin, GroupEst> = BTreeMap::new();
+        for s in st {
+            for (o, c) in remote(s).map(&by_origin).unwrap_or_default() {
+                g.entry(o).or_default().add(&s.design, &c);
+            }
+        }
+        rows(g)
+    });
+    out.pairs = sec.as_pairs.then(|| {
+        let g = groups(st, |g| {
+            g.as_pairs
+                .iter()
+                .map(|((x, y), c)| ((Origin::from_key(*x), Origin::from_key(*y)), *c))
+                .collect()
+        });
+        let mut v = by_packets(g);
+        v.truncate(top);
+        v.into_iter()
+            .map(|((x, y), g)| AsPairRow {
+                source: as_ref(db, x),
+                destination: as_ref(db, y),
+                m: g.measures(),
+            })
+            .collect()
+    });
+    out.ipv6 = sec.as_ipv6.then(|| {
+        // Per remote AS and stratum: (IP sums, IPv6 sums).
+        let mut per: BTreeMap<Origin, Vec<(Design, Cell, Cell)>> = BTreeMap::new();
+        for s in st {
+            let Some(m) = remote(s) else { continue };
+            let mut h: HashMap<Origin, (Cell, Cell)> = HashMap::new();
+            for (ip, c) in m {
+                let e = h.entry(origin[ip]).or_default();
+                e.0.merge(c);
+                if ip.is_ipv6() {
+                    e.1.merge(c);
+                }
+            }
+            for (o, (all, v6)) in h {
+                per.entry(o).or_default().push((s.design, all, v6));
+            }
+        }
+        let mut v: Vec<AsIpv6Row> = per
+            .into_iter()
+            .filter(|(_, parts)| parts.iter().any(|p| p.2.n > 0))
+            .map(|(o, parts)| {
+                let mut g = GroupEst::default();
+                for (d, _, v6) in &parts {
+                    g.add(d, v6);
+                }
+                let share = |by_bytes: bool| {
+                    let p: Vec<(Design, ShareSums)> = parts
+                        .iter()
+                        .map(|(d, all, v6)| (*d, share_sums(all, v6, by_bytes)))
+                        .collect();
+                    stats::share(&p)
+                };
+                AsIpv6Row {
+                    origin: as_ref(db, o),
+                    m: g.measures(),
+                    share_packets: share(false),
+                    share_bytes: share(true),
+                }
+            })
+            .collect();
+        v.sort_by(|x, y| {
+            y.m.packets
+                .estimate
+                .total_cmp(&x.m.packets.estimate)
+                .then_with(|| x.origin.label.cmp(&y.origin.label))
+        });
+        v.truncate(top);
+        v
+    });
+    out
 }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,6 +21,7 @@ use pktsample_schemas::{
 
 use crate::error::CaptureError;
 use crate::sampler::Sampler;
+use pktsample_schemas::Enrich;
 
 /// Largest snaplen offline (the `cap_len` column is 16 bits).
 pub const MAX_REPLAY_SNAPLEN: u32 = 65535;
@@ -38,6 +40,8 @@ pub struct ReplayOptions {
     pub force: bool,
     /// Show a progress bar when stderr is a terminal and the input is large.
     pub progress: bool,
+    /// Fill the AS columns from an ASN database.
+    pub asn: Option<Arc<dyn Enrich>>,
 }
 
 /// What a replay did.
@@ -188,7 +192,8 @@ pub fn replay(opts: &ReplayOptions) -> Result<ReplaySummary, CaptureError> {
         },
         opts.snaplen,
     );
-    let mut writer = SampleWriter::create(&opts.output, opts.force, &meta)?;
+    let mut writer =
+        SampleWriter::create_enriched(&opts.output, opts.force, &meta, opts.asn.clone())?;
     let progress =
         (opts.progress && std::io::stderr().is_terminal() && reader.len() >= PROGRESS_BYTES)
             .then(|| progress_bar(reader.len()));

@@ -147,6 +147,10 @@ pub struct CaptureMetadata {
     pub end_time: Option<String>,
     pub snaplen: u32,
     pub interfaces: Vec<InterfaceMeta>,
+    /// The ASN databases that filled the AS columns (1.1; empty: not
+    /// enriched, the AS columns are null).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub asn_databases: Vec<String>,
 }
 
 impl CaptureMetadata {
@@ -162,6 +166,7 @@ impl CaptureMetadata {
             end_time: None,
             snaplen,
             interfaces: Vec::new(),
+            asn_databases: Vec::new(),
         }
     }
 

@@ -169,6 +169,12 @@ impl SampleBatchBuilder {
             Arc::new(self.tcp_flags.finish()),
             Arc::new(self.header.finish()),
         ];
+        // The AS columns stay null unless a writer enriches the batch.
+        let n = self.rows;
+        let mut cols = cols;
+        for f in &self.schema.fields()[cols.len()..] {
+            cols.push(arrow_array::new_null_array(f.data_type(), n));
+        }
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), cols).expect("builder matches the schema")
     }
@@ -267,4 +273,78 @@ impl<'a> SampleColumns<'a> {
             routed_ifindex: Self::opt(self.routed_ifindex, i),
         })
     }
+}
+
+/// Give a batch read from a file of an earlier minor version the columns of
+/// the current schema: the columns added since are null.
+pub fn conform(b: RecordBatch) -> RecordBatch {
+    let schema = samples_schema();
+    if b.schema().fields().len() == schema.fields().len() {
+        return b;
+    }
+    let n = b.num_rows();
+    let cols: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            b.column_by_name(f.name())
+                .cloned()
+                .unwrap_or_else(|| arrow_array::new_null_array(f.data_type(), n))
+        })
+        .collect();
+    RecordBatch::try_new(schema, cols).expect("conformed to the schema")
+}
+
+/// The origin AS of an address, for the enrichment columns: the AS number
+/// (None when the address has none) and the AS's name (or, without an AS,
+/// why: "private", "documentation", "unrouted", ...).
+pub trait Enrich: Send + Sync + std::fmt::Debug {
+    fn origin(&self, addr: std::net::IpAddr) -> (Option<u32>, Option<&str>);
+    /// The databases, for the file's metadata.
+    fn describe(&self) -> Vec<String>;
+}
+
+/// Fill the AS columns of a batch from its address columns. Each distinct
+/// address of the batch is parsed and looked up once.
+pub fn enrich(b: &RecordBatch, e: &dyn Enrich) -> RecordBatch {
+    use arrow_array::cast::AsArray;
+    use std::collections::HashMap;
+    let n = b.num_rows();
+    let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+    let schema = b.schema();
+    for (addr, as_col, name_col) in [
+        (col::SRC_ADDR, col::SRC_AS, col::SRC_AS_NAME),
+        (col::DST_ADDR, col::DST_AS, col::DST_AS_NAME),
+    ] {
+        let (Ok(ai), Ok(asi), Ok(ni)) = (
+            schema.index_of(addr),
+            schema.index_of(as_col),
+            schema.index_of(name_col),
+        ) else {
+            continue;
+        };
+        let Some(a) = b.column(ai).as_string_opt::<i32>() else {
+            continue;
+        };
+        let mut cache: HashMap<&str, (Option<u32>, Option<&str>)> = HashMap::new();
+        let mut asn = UInt32Builder::with_capacity(n);
+        let mut name = StringDictionaryBuilder::<Int32Type>::new();
+        for i in 0..n {
+            if a.is_null(i) {
+                asn.append_null();
+                name.append_null();
+                continue;
+            }
+            let s = a.value(i);
+            let (x, y) = *cache.entry(s).or_insert_with(|| match s.parse() {
+                Ok(ip) => e.origin(ip),
+                Err(_) => (None, None),
+            });
+            asn.append_option(x);
+            name.append_option(y);
+        }
+        cols[asi] = Arc::new(asn.finish());
+        cols[ni] = Arc::new(name.finish());
+    }
+    RecordBatch::try_new(schema, cols).expect("same schema")
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -27,7 +28,9 @@ use crate::meta::{
 };
 use crate::output::AtomicFile;
 use crate::pcapng::PcapngSampleWriter;
-use crate::record::{SampleBatchBuilder, SampleColumns, SampleRow};
+use crate::record::{
+    Enrich, SampleBatchBuilder, SampleColumns, SampleRow, conform, enrich as enrich_batch,
+};
 use crate::schema::{SCHEMA_MAJOR, col, samples_schema};
 
 /// Rows per Arrow batch handed between stages.
@@ -73,6 +76,7 @@ pub struct SampleWriter {
     path: PathBuf,
     tx: Option<SyncSender<RecordBatch>>,
     worker: Option<JoinHandle<Result<SyncWriter, FormatError>>>,
+    enrich: Option<Arc<dyn Enrich>>,
 }
 
 /// Abandoning a writer (an error elsewhere) stops its thread, which removes
@@ -99,13 +103,29 @@ impl SampleWriter {
     /// Create `path` (format by extension); refuses to replace an existing
     /// file unless `force`.
     pub fn create(path: &Path, force: bool, meta: &CaptureMetadata) -> Result<Self, FormatError> {
+        Self::create_enriched(path, force, meta, None)
+    }
+
+    /// Like [`SampleWriter::create`], filling the AS columns of every batch
+    /// with `enrich` (on the writer thread) and naming its databases in the
+    /// metadata.
+    pub fn create_enriched(
+        path: &Path,
+        force: bool,
+        meta: &CaptureMetadata,
+        enrich: Option<Arc<dyn Enrich>>,
+    ) -> Result<Self, FormatError> {
         let mut w = SyncWriter::create(path, force, meta)?;
         let (tx, rx) = sync_channel::<RecordBatch>(QUEUE_BATCHES);
+        let e = enrich.clone();
         let worker = std::thread::Builder::new()
             .name("pktsample-writer".into())
             .spawn(move || {
                 for batch in rx {
-                    w.write(&batch)?;
+                    match &e {
+                        Some(e) => w.write(&enrich_batch(&batch, e.as_ref()))?,
+                        None => w.write(&batch)?,
+                    }
                 }
                 Ok(w)
             })
@@ -114,6 +134,7 @@ impl SampleWriter {
             path: path.into(),
             tx: Some(tx),
             worker: Some(worker),
+            enrich,
         })
     }
 
@@ -148,7 +169,12 @@ impl SampleWriter {
 
     /// Write the metadata, close the file and rename it into place.
     pub fn finish(mut self, meta: &CaptureMetadata) -> Result<PathBuf, FormatError> {
-        self.join()?.finish(meta)
+        let mut meta = meta.clone();
+        meta.schema_version = crate::SCHEMA_VERSION.to_string();
+        if let Some(e) = &self.enrich {
+            meta.asn_databases = e.describe();
+        }
+        self.join()?.finish(&meta)
     }
 }
 
@@ -276,6 +302,8 @@ pub fn open_parquet(
     let schema = b.schema();
     for f in samples_schema().fields() {
         match schema.field_with_name(f.name()) {
+            // A column of a later minor version: absent from older files.
+            Err(_) if col::ADDED_SINCE_1_0.contains(&f.name().as_str()) => {}
             Ok(g) if g.data_type() == f.data_type() => {}
             Ok(g) => {
                 return Err(not(format!(
@@ -311,7 +339,7 @@ pub fn read_samples<E: From<FormatError>>(
                     path: path.into(),
                     err: e.into(),
                 })?;
-                f(batch)?;
+                f(conform(batch))?;
             }
             Ok(meta)
         }

@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 /// changes when a column changes meaning or type (old readers must refuse the
 /// file); the minor number when nullable columns are added (old readers can
 /// ignore them).
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 /// Major part of [`SCHEMA_VERSION`].
 pub const SCHEMA_MAJOR: u32 = 1;
 
@@ -39,6 +39,15 @@ pub mod col {
     pub const DST_PORT: &str = "dst_port";
     pub const TCP_FLAGS: &str = "tcp_flags";
     pub const HEADER: &str = "header";
+    // 1.1: origin AS of each address, filled by `--asn-db` (else null).
+    pub const SRC_AS: &str = "src_as";
+    pub const DST_AS: &str = "dst_as";
+    pub const SRC_AS_NAME: &str = "src_as_name";
+    pub const DST_AS_NAME: &str = "dst_as_name";
+
+    /// Columns added after 1.0: files written before lack them, and readers
+    /// treat them as null.
+    pub const ADDED_SINCE_1_0: [&str; 4] = [SRC_AS, DST_AS, SRC_AS_NAME, DST_AS_NAME];
 }
 
 fn dict_utf8() -> DataType {
@@ -72,6 +81,10 @@ pub fn samples_schema() -> SchemaRef {
         Field::new(DST_PORT, DataType::UInt16, true),
         Field::new(TCP_FLAGS, DataType::UInt8, true),
         Field::new(HEADER, DataType::Binary, false),
+        Field::new(SRC_AS, DataType::UInt32, true),
+        Field::new(DST_AS, DataType::UInt32, true),
+        Field::new(SRC_AS_NAME, dict_utf8(), true),
+        Field::new(DST_AS_NAME, dict_utf8(), true),
     ]))
 }
 

@@ -19,12 +19,12 @@ impl Render for Csv {
     fn render(&self, r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
-            "section,key,samples,packets,packets_low,packets_high,bytes,bytes_low,bytes_high"
+            "section,key,samples,packets,packets_low,packets_high,bytes,bytes_low,bytes_high,share,share_low,share_high"
         )?;
         let s = &r.summary;
         writeln!(
             out,
-            "summary,total,{},{},{},{},{},{},{}",
+            "summary,total,{},{},{},{},{},{},{},,,",
             s.samples,
             s.packets.estimate,
             s.packets.low,
@@ -36,7 +36,7 @@ impl Render for Csv {
         let sh = &r.ipv6_share;
         writeln!(
             out,
-            "ipv6_share,of IP,,{},{},{},{},{},{}",
+            "ipv6_share,of IP,,{},{},{},{},{},{},,,",
             sh.packets.estimate,
             sh.packets.low,
             sh.packets.high,
@@ -47,9 +47,13 @@ impl Render for Csv {
         for sec in text_sections(r) {
             for row in &sec.rows {
                 let m = &row.m;
+                let share = row
+                    .share
+                    .map(|s| format!("{},{},{}", s.estimate, s.low, s.high))
+                    .unwrap_or_else(|| ",,".into());
                 writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{share}",
                     sec.id,
                     field(&row.key.join(" ")),
                     m.samples,

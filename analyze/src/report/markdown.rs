@@ -47,16 +47,27 @@ impl Render for Markdown {
         )?;
         for sec in text_sections(r) {
             writeln!(out, "\n## {}\n", sec.title)?;
+            let share = sec.rows.iter().any(|r| r.share.is_some());
             writeln!(
                 out,
-                "| {} | samples | packets | bytes |",
-                sec.key_names.join(" | ")
+                "| {} | samples | packets | bytes |{}",
+                sec.key_names.join(" | "),
+                if share { " IPv6 share |" } else { "" }
             )?;
-            writeln!(out, "|{}---:|---|---|", "---|".repeat(sec.key_names.len()))?;
+            writeln!(
+                out,
+                "|{}---:|---|---|{}",
+                "---|".repeat(sec.key_names.len()),
+                if share { "---|" } else { "" }
+            )?;
             for row in &sec.rows {
+                let extra = row
+                    .share
+                    .map(|s| format!(" {} |", share_text(&s)))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "| {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} |{extra}",
                     row.key.join(" | ").replace('|', "\\|"),
                     row.m.samples,
                     interval_text(&row.m.packets),

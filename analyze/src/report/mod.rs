@@ -22,7 +22,7 @@ pub use self::markdown::Markdown;
 pub use self::table::Table;
 
 /// Version of the JSON report contract.
-pub const REPORT_VERSION: &str = "1.0";
+pub const REPORT_VERSION: &str = "1.1";
 
 /// A rendering of a report.
 pub trait Render {
@@ -145,6 +145,68 @@ pub struct AddressRow {
     pub m: Measures,
 }
 
+/// An origin: an AS, or the reason an address has none.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AsRef {
+    /// The AS number; null when the address has none (see `label`).
+    pub asn: Option<u32>,
+    /// "AS64496", or one of unrouted, private, shared, documentation,
+    /// loopback, link-local, multicast, reserved.
+    pub label: String,
+    /// The organisation, from the database; null when it has none.
+    pub name: Option<String>,
+}
+
+impl AsRef {
+    /// "AS64496 Example Transit" or "private".
+    pub fn text(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{} {n}", self.label),
+            None => self.label.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AsRow {
+    #[serde(flatten)]
+    pub origin: AsRef,
+    #[serde(flatten)]
+    pub m: Measures,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AsPairRow {
+    pub source: AsRef,
+    pub destination: AsRef,
+    #[serde(flatten)]
+    pub m: Measures,
+}
+
+/// IPv6 from one remote AS: its IPv6 traffic and the IPv6 share of its IP
+/// traffic.
+#[derive(Clone, Debug, Serialize)]
+pub struct AsIpv6Row {
+    #[serde(flatten)]
+    pub origin: AsRef,
+    /// IPv6 samples, packets and bytes.
+    #[serde(flatten)]
+    pub m: Measures,
+    /// IPv6 share of the AS's IP packets and bytes (0..1).
+    pub share_packets: Interval,
+    pub share_bytes: Interval,
+}
+
+/// An ASN database the report used.
+#[derive(Clone, Debug, Serialize)]
+pub struct AsnDatabase {
+    pub path: String,
+    pub format: &'static str,
+    pub ipv4_prefixes: u64,
+    pub ipv6_prefixes: u64,
+    pub names: u64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct BucketRow {
     pub start: String,
@@ -198,6 +260,21 @@ pub struct Report {
     pub time_series: Option<TimeSeries>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packet_sizes: Option<Vec<SizeRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn_databases: Option<Vec<AsnDatabase>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_as: Option<Vec<AsRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_as: Option<Vec<AsRow>>,
+    /// The far end: the source AS of ingress samples, the destination AS of
+    /// egress samples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_as: Option<Vec<AsRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_pairs: Option<Vec<AsPairRow>>,
+    /// Remote ASes ranked by IPv6 packets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_ipv6: Option<Vec<AsIpv6Row>>,
     pub warnings: Vec<String>,
 }
 
@@ -258,6 +335,8 @@ pub fn share_text(i: &Interval) -> String {
 pub struct TextRow {
     pub key: Vec<String>,
     pub m: Measures,
+    /// A share shown with the row (the IPv6 share of an AS's packets).
+    pub share: Option<Interval>,
 }
 
 /// A section as a list of key columns and rows, shared by table, Markdown
@@ -274,7 +353,11 @@ fn rows<T>(v: &Option<Vec<T>>, f: impl Fn(&T) -> (Vec<String>, Measures)) -> Opt
         v.iter()
             .map(|r| {
                 let (key, m) = f(r);
-                TextRow { key, m }
+                TextRow {
+                    key,
+                    m,
+                    share: None,
+                }
             })
             .collect()
     })
@@ -366,6 +449,49 @@ pub fn text_sections(r: &Report) -> Vec<TextSection> {
         }),
     );
     push(
+        "source_as",
+        "Source AS",
+        vec!["source AS"],
+        rows(&r.source_as, |v| (vec![v.origin.text()], v.m.clone())),
+    );
+    push(
+        "destination_as",
+        "Destination AS",
+        vec!["destination AS"],
+        rows(&r.destination_as, |v| (vec![v.origin.text()], v.m.clone())),
+    );
+    push(
+        "remote_as",
+        "Remote AS (source of ingress, destination of egress)",
+        vec!["remote AS"],
+        rows(&r.remote_as, |v| (vec![v.origin.text()], v.m.clone())),
+    );
+    push(
+        "as_pairs",
+        "AS pairs",
+        vec!["source AS", "destination AS"],
+        rows(&r.as_pairs, |v| {
+            (
+                vec![v.source.label.clone(), v.destination.label.clone()],
+                v.m.clone(),
+            )
+        }),
+    );
+    push(
+        "as_ipv6",
+        "IPv6 by remote AS",
+        vec!["remote AS"],
+        r.as_ipv6.as_ref().map(|v| {
+            v.iter()
+                .map(|r| TextRow {
+                    key: vec![r.origin.text()],
+                    m: r.m.clone(),
+                    share: Some(r.share_packets),
+                })
+                .collect()
+        }),
+    );
+    push(
         "packet_sizes",
         "Packet sizes",
         vec!["bytes"],
@@ -388,6 +514,7 @@ pub fn text_sections(r: &Report) -> Vec<TextSection> {
                 .map(|b| TextRow {
                     key: vec![b.start.clone()],
                     m: b.m.clone(),
+                    share: None,
                 })
                 .collect()
         }),

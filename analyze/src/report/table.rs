@@ -89,7 +89,10 @@ impl Render for Table {
                         keys,
                         row.m.samples.to_string(),
                         interval_text(&row.m.packets),
-                        interval_text(&row.m.bytes),
+                        match &row.share {
+                            Some(s) => share_text(s),
+                            None => interval_text(&row.m.bytes),
+                        },
                     )
                 })
                 .collect();
@@ -113,7 +116,11 @@ impl Render for Table {
             head.push_str(&rpad("samples", ws));
             head.push(' ');
             head.push_str(&pad("packets", wp));
-            head.push_str(" bytes");
+            if sec.rows.iter().any(|r| r.share.is_some()) {
+                head.push_str(" IPv6 share of packets");
+            } else {
+                head.push_str(" bytes");
+            }
             writeln!(out, "{}", head.trim_end())?;
             for (keys, samples, p, b) in &cells {
                 let mut line = String::from("  ");

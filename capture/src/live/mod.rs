@@ -30,6 +30,7 @@ use pktsample_schemas::{
 use crate::error::CaptureError;
 use crate::replay::{MIN_SNAPLEN, check_rate_and_snaplen};
 use abi::{Config, Counters, Event};
+use pktsample_schemas::Enrich;
 
 /// The compiled kernel program (rebuild with `just ebpf`; a test checks it is
 /// not stale).
@@ -77,6 +78,8 @@ pub struct LiveOptions {
     pub force: bool,
     /// A status line on stderr when it is a terminal.
     pub status: bool,
+    /// Fill the AS columns from an ASN database.
+    pub asn: Option<Arc<dyn Enrich>>,
 }
 
 /// What a live capture did.
@@ -309,7 +312,12 @@ impl Session<'_> {
         let none = vec![[0; 2]; base.len()];
         let meta = self.metadata(&base, &base, &none, false, None, None);
         Ok(Part {
-            writer: SampleWriter::create(&path, self.opts.force, &meta)?,
+            writer: SampleWriter::create_enriched(
+                &path,
+                self.opts.force,
+                &meta,
+                self.opts.asn.clone(),
+            )?,
             started: Instant::now(),
             base,
             first_ns: None,

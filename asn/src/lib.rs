@@ -1,0 +1,172 @@
+//! IP-to-AS attribution for pktsample: which network an address belongs to.
+//!
+//! Operators want traffic by origin AS, and want to pick (and override) the
+//! data source. This crate reads every common free format — MaxMind DB
+//! (GeoLite2-ASN, DB-IP, IPinfo), iptoasn / ip-location-db ranges, CAIDA
+//! pfx2as and pyasn prefix lists, gzip or plain — detected from the content,
+//! into one longest-prefix-match table per address family. Files given
+//! later override earlier ones for the same prefix; a more specific prefix
+//! always wins. Addresses no database maps are labelled by their
+//! special-purpose range ([`Unmapped`]) rather than lumped with real ASes.
+//!
+//! Analyze and the capture-side enrichment both depend on this crate; it
+//! depends on neither.
+
+mod error;
+mod load;
+mod special;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ipnet::{Ipv4Net, Ipv6Net};
+use prefix_trie::PrefixMap;
+
+pub use error::AsnError;
+pub use load::{FileSummary, Format};
+pub use special::{Unmapped, classify};
+
+/// The origin of an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Origin {
+    /// A real AS number (never 0).
+    As(u32),
+    /// No AS: unrouted, or a special-purpose range.
+    None(Unmapped),
+}
+
+impl Origin {
+    pub fn asn(self) -> Option<u32> {
+        match self {
+            Origin::As(n) => Some(n),
+            Origin::None(_) => None,
+        }
+    }
+
+    /// A compact key: the AS number, or 2^32 + the class.
+    pub fn key(self) -> u64 {
+        match self {
+            Origin::As(n) => n as u64,
+            Origin::None(u) => (1 << 32) | u as u64,
+        }
+    }
+
+    pub fn from_key(k: u64) -> Origin {
+        if k >> 32 == 0 {
+            Origin::As(k as u32)
+        } else {
+            Origin::None(Unmapped::ALL[(k & 0xff) as usize])
+        }
+    }
+
+    /// "AS13335", or the label of an unmapped class ("private", ...).
+    pub fn label(self) -> String {
+        match self {
+            Origin::As(n) => format!("AS{n}"),
+            Origin::None(u) => u.label().to_string(),
+        }
+    }
+}
+
+/// All loaded databases as one longest-prefix-match table.
+pub struct AsDb {
+    v4: PrefixMap<Ipv4Net, u32>,
+    v6: PrefixMap<Ipv6Net, u32>,
+    names: HashMap<u32, String>,
+    files: Vec<FileSummary>,
+}
+
+impl std::fmt::Debug for AsDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsDb")
+            .field("v4", &self.v4.len())
+            .field("v6", &self.v6.len())
+            .field("names", &self.names.len())
+            .finish()
+    }
+}
+
+impl AsDb {
+    /// Load the files in order: later files override earlier ones for the
+    /// same prefix, and their names override earlier names of the same AS.
+    pub fn load(paths: &[PathBuf]) -> Result<AsDb, AsnError> {
+        let mut db = AsDb {
+            v4: PrefixMap::new(),
+            v6: PrefixMap::new(),
+            names: HashMap::new(),
+            files: Vec::new(),
+        };
+        for p in paths {
+            let l = load::load_file(p)?;
+            if db.v4.len() == 0 && db.v6.len() == 0 {
+                db.v4 = l.v4;
+                db.v6 = l.v6;
+            } else {
+                for (n, a) in l.v4 {
+                    db.v4.insert(n, a);
+                }
+                for (n, a) in l.v6 {
+                    db.v6.insert(n, a);
+                }
+            }
+            db.names.extend(l.names);
+            db.files.push(l.summary);
+        }
+        if db.v4.len() == 0 && db.v6.len() == 0 {
+            return Err(AsnError::Unsupported {
+                path: paths.last().cloned().unwrap_or_default(),
+                what: "no prefixes in the given --asn-db files (an AS names file needs a database of prefixes too)".into(),
+            });
+        }
+        Ok(db)
+    }
+
+    /// The origin AS of an address: the longest matching prefix. AS 0 and
+    /// no match are [`Origin::None`], with the special-purpose class of the
+    /// address or [`Unmapped::Unrouted`].
+    #[inline]
+    pub fn lookup(&self, ip: IpAddr) -> Origin {
+        let v = match ip {
+            IpAddr::V4(a) => self.v4.get_lpm(&Ipv4Net::from(a)).map(|(_, v)| *v),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(a4) => self.v4.get_lpm(&Ipv4Net::from(a4)).map(|(_, v)| *v),
+                None => self.v6.get_lpm(&Ipv6Net::from(a)).map(|(_, v)| *v),
+            },
+        };
+        match v {
+            Some(n) if n != 0 => Origin::As(n),
+            _ => Origin::None(classify(ip).unwrap_or(Unmapped::Unrouted)),
+        }
+    }
+
+    /// The organisation name of an AS, from the last file naming it.
+    pub fn name(&self, asn: u32) -> Option<&str> {
+        self.names.get(&asn).map(String::as_str)
+    }
+
+    /// The name of an origin: the AS's name, or the class label.
+    pub fn origin_name(&self, o: Origin) -> Option<&str> {
+        match o {
+            Origin::As(n) => self.name(n),
+            Origin::None(u) => Some(u.label()),
+        }
+    }
+
+    pub fn files(&self) -> &[FileSummary] {
+        &self.files
+    }
+
+    /// Counted anomalies of every file, for the report.
+    pub fn warnings(&self) -> Vec<String> {
+        self.files.iter().flat_map(|f| f.warnings.clone()).collect()
+    }
+
+    pub fn prefixes(&self) -> (usize, usize) {
+        (self.v4.len(), self.v6.len())
+    }
+
+    pub fn name_count(&self) -> usize {
+        self.names.len()
+    }
+}
