@@ -550,11 +550,14 @@ fn convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
     let enrich = load_enrich(&a.asn_db)?;
     let mut w = SampleWriter::create_enriched(&a.output, a.force, &provisional, enrich)?;
     let mut rows = 0u64;
-    let meta = read_samples(&a.input, |b| -> anyhow::Result<()> {
+    let mut meta = read_samples(&a.input, |b| -> anyhow::Result<()> {
         rows += b.num_rows() as u64;
         w.write(&b)?;
         Ok(())
     })?;
+    // The output has every column of this version (older inputs' missing
+    // columns are null).
+    meta.schema_version = pktsample_schemas::SCHEMA_VERSION.to_string();
     let out = w.finish(&meta)?;
     println!("wrote {} ({rows} samples)", out.display());
     Ok(ExitCode::SUCCESS)

@@ -459,10 +459,12 @@ fn json_report_validates_against_the_schema() {
     let dir = tmpdir();
     let pq = samples(dir.path(), "mixed.pcapng", 10);
     let schema = root().join("schemas/report-v1.schema.json");
+    let asn_db = fixture("asn/fixture.mmdb");
     for args in [
         vec![s(&pq)],
         vec![s(&pq), "--by", "summary"],
         vec![s(&fixture("mixed.pcap"))],
+        vec![s(&fixture("asn.pcapng")), "--asn-db", s(&asn_db)],
     ] {
         let out = dir.path().join("r.json");
         let mut full = vec![
@@ -517,9 +519,9 @@ fn table_output_matches_golden_file() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "section,key,samples,packets,packets_low,packets_high,bytes,bytes_low,bytes_high"
+        "section,key,samples,packets,packets_low,packets_high,bytes,bytes_low,bytes_high,share,share_low,share_high"
     );
-    assert!(lines.all(|l| l.split(',').count() == 9));
+    assert!(lines.all(|l| l.split(',').count() == 12));
 }
 
 #[test]

@@ -170,7 +170,6 @@ impl SampleWriter {
     /// Write the metadata, close the file and rename it into place.
     pub fn finish(mut self, meta: &CaptureMetadata) -> Result<PathBuf, FormatError> {
         let mut meta = meta.clone();
-        meta.schema_version = crate::SCHEMA_VERSION.to_string();
         if let Some(e) = &self.enrich {
             meta.asn_databases = e.describe();
         }

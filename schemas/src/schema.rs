@@ -126,6 +126,30 @@ mod tests {
         );
     }
 
+    /// What a 1.0 reader checks of a file: every 1.0 column present with
+    /// the same type (extra columns ignored) and major version 1. The 1.0
+    /// schema is kept as `samples-v1.0.schema.txt`; every later 1.x only
+    /// adds nullable columns, listed in `col::ADDED_SINCE_1_0`.
+    #[test]
+    fn minor_versions_only_add_nullable_columns() {
+        let v10 = include_str!("../samples-v1.0.schema.txt");
+        let now = schema_dump();
+        let now_lines: Vec<&str> = now.lines().skip(1).collect();
+        let old: Vec<&str> = v10.lines().skip(1).collect();
+        assert_eq!(
+            &now_lines[..old.len()],
+            &old[..],
+            "1.0 columns unchanged, in order"
+        );
+        let added: Vec<&str> = now_lines[old.len()..].to_vec();
+        assert_eq!(added.len(), col::ADDED_SINCE_1_0.len());
+        for (line, name) in added.iter().zip(col::ADDED_SINCE_1_0) {
+            assert!(line.starts_with(&format!("{name} ")), "{line}");
+            assert!(line.ends_with(" nullable"), "{line}");
+        }
+        assert_eq!(SCHEMA_MAJOR, 1);
+    }
+
     #[test]
     fn version_major_matches_string() {
         assert_eq!(

@@ -117,7 +117,10 @@ pub fn python() -> Option<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(".venv/bin/python"));
     let ok = Command::new(&p)
-        .args(["-c", "import pyarrow, duckdb, polars, pandas, jsonschema"])
+        .args([
+            "-c",
+            "import pyarrow, duckdb, polars, pandas, jsonschema, mmdb_writer, netaddr",
+        ])
         .output()
         .is_ok_and(|o| o.status.success());
     ok.then_some(p)

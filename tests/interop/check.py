@@ -80,7 +80,17 @@ def truth(path, truth_path, ignore_truncated=False):
         expect("first timestamp (ns)", pc.min(table["timestamp"]).value, t["first_ns"])
         expect("last timestamp (ns)", pc.max(table["timestamp"]).value, t["last_ns"])
     meta = json.loads(pq.read_metadata(path).metadata[b"pktsample"])
-    expect("schema_version", meta["schema_version"], "1.0")
+    expect("schema_version", meta["schema_version"], "1.1")
+    for k in ("src", "dst"):
+        if t.get(f"{k}_addr"):
+            expect(
+                f"{k}_addr",
+                counts(con, f"SELECT {k}_addr, count(*), sum(pkt_len) FROM s WHERE {k}_addr IS NOT NULL GROUP BY 1"),
+                t[f"{k}_addr"],
+            )
+    # The 1.1 AS columns: present (null unless enriched) with their types.
+    expect("src_as type", str(table.schema.field("src_as").type), "uint32")
+    expect("src_as_name type", str(table.schema.field("src_as_name").type), "dictionary<values=string, indices=int32, ordered=0>")
     seen = sum(d["packets_seen"] for i in meta["interfaces"] for d in i["directions"].values())
     samples = sum(d["samples"] for i in meta["interfaces"] for d in i["directions"].values())
     expect("metadata packets_seen", seen, t["total"]["packets"])
@@ -91,6 +101,8 @@ def truth(path, truth_path, ignore_truncated=False):
     expect("polars bytes", int(df["pkt_len"].sum() or 0), t["total"]["bytes"])
     pdf = pd.read_parquet(path)
     expect("pandas rows", len(pdf), t["total"]["packets"])
+    expect("polars src_as dtype", str(df["src_as"].dtype), "UInt32")
+    expect("pandas src_as_name dtype", str(pdf["src_as_name"].dtype), "category")
     expect("pandas ipv6 rows", int((pdf["ip_version"] == 6).sum()), t["ip_version"].get("6", {}).get("packets", 0))
 
 

@@ -29,6 +29,28 @@ fn rpad(s: &str, w: usize) -> String {
     format!("{}{s}", " ".repeat(w.saturating_sub(n)))
 }
 
+/// Word-wrap to `width` columns, continuation lines indented.
+fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    let mut fresh = true;
+    for word in text.split_whitespace() {
+        if !fresh && cur.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::replace(&mut cur, indent.to_string()));
+            fresh = true;
+        }
+        if !fresh {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+        fresh = false;
+    }
+    if !fresh {
+        lines.push(cur);
+    }
+    lines
+}
+
 impl Render for Table {
     fn render(&self, r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         let s = &r.summary;
@@ -144,7 +166,10 @@ impl Render for Table {
             writeln!(out, "  (buckets of {})", humantime::format_duration(d))?;
         }
         for w in &r.warnings {
-            writeln!(out, "\nwarning: {w}")?;
+            writeln!(out)?;
+            for line in wrap(&format!("warning: {w}"), 80, "         ") {
+                writeln!(out, "{line}")?;
+            }
         }
         Ok(())
     }
