@@ -11,7 +11,6 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use common::*;
-use pktsample_analyze::{Query, Sections};
 use pktsample_tracegen::{Format, Mix, Spec, generate};
 use serde_json::Value;
 
@@ -261,35 +260,6 @@ fn rate_one_matches_tshark() {
     }
 }
 
-fn replay_lib(input: &Path, out: &Path, rate: u32, seed: u64) {
-    pktsample_capture::replay(&pktsample_capture::ReplayOptions {
-        input: input.into(),
-        output: out.into(),
-        sampling_rate: rate,
-        seed,
-        snaplen: 128,
-        force: true,
-        progress: false,
-        asn: None,
-    })
-    .unwrap();
-}
-
-fn analyze_lib(inputs: Vec<std::path::PathBuf>) -> pktsample_analyze::Report {
-    let q = Query {
-        inputs,
-        from: None,
-        to: None,
-        interfaces: vec![],
-        directions: vec![],
-        interval: None,
-        sections: Sections::ALL.without_as(),
-        asn: None,
-    };
-    let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
-    pktsample_analyze::report(&a, 10)
-}
-
 /// Seeded simulation: sample a 100,000-packet trace at 1-in-100 under 200
 /// seeds; each 95 % interval must cover the truth in 92-98 % of the runs.
 #[test]
@@ -316,7 +286,7 @@ fn intervals_cover_the_truth() {
     let out = dir.path().join("s.parquet");
     for seed in 0..runs {
         replay_lib(&trace, &out, 100, 1000 + seed);
-        let r = analyze_lib(vec![out.clone()]);
+        let r = analyze_lib(vec![out.clone()], None, 10);
         let row = |v: &str| {
             r.ip_versions
                 .as_ref()
@@ -384,10 +354,10 @@ fn merging_files_with_different_rates_equals_their_union() {
     }
     w.finish(&mu).unwrap();
 
-    let ra = analyze_lib(vec![a.clone()]);
-    let rb = analyze_lib(vec![b.clone()]);
-    let both = analyze_lib(vec![a.clone(), b.clone()]);
-    let union = analyze_lib(vec![u.clone()]);
+    let ra = analyze_lib(vec![a.clone()], None, 10);
+    let rb = analyze_lib(vec![b.clone()], None, 10);
+    let both = analyze_lib(vec![a.clone(), b.clone()], None, 10);
+    let union = analyze_lib(vec![u.clone()], None, 10);
     let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(1.0);
     for r in [&both, &union] {
         assert!(close(

@@ -315,6 +315,14 @@ fn rate_one_samples_equal_the_trace() {
     let ns = Netns::new();
     let dir = tmpdir();
     let out = dir.path().join("live.parquet");
+    // Enrichment on the live path: a local prefix list for the
+    // documentation ranges the trace uses (203.0.113.0/24 left unmapped).
+    let asn_db = dir.path().join("doc-asns.txt");
+    std::fs::write(
+        &asn_db,
+        "192.0.2.0/24 64496 Doc Net One\n198.51.100.0/24 64497\n2001:db8::/34 64498 Doc Net Six\n",
+    )
+    .unwrap();
     let cap = ns.capture(&[
         "-i",
         "va",
@@ -324,6 +332,8 @@ fn rate_one_samples_equal_the_trace() {
         "1",
         "--snaplen",
         "256",
+        "--asn-db",
+        s(&asn_db),
         "-o",
         s(&out),
     ]);
@@ -358,6 +368,52 @@ fn rate_one_samples_equal_the_trace() {
     assert_eq!(stats(&meta, "va", Direction::Ingress).packets_seen, 0);
     assert_eq!(stats(&meta, "vb", Direction::Egress).packets_seen, 0);
     assert!(matches!(meta.source, pktsample_schemas::Source::Tcx { .. }));
+    assert_eq!(meta.asn_databases.len(), 1, "{:?}", meta.asn_databases);
+    // Every address got its AS (or its label) in the AS columns.
+    {
+        use arrow_array::Array;
+        use arrow_array::cast::AsArray;
+        let addr = b
+            .column_by_name("src_addr")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        let asn = b
+            .column_by_name("src_as")
+            .unwrap()
+            .as_primitive::<arrow_array::types::UInt32Type>()
+            .clone();
+        let names = b
+            .column_by_name("src_as_name")
+            .unwrap()
+            .as_dictionary::<arrow_array::types::Int32Type>()
+            .clone();
+        let nv = names.values().as_string::<i32>().clone();
+        let mut seen = BTreeMap::new();
+        for i in 0..b.num_rows() {
+            if addr.is_null(i) {
+                assert!(asn.is_null(i) && names.is_null(i));
+                continue;
+            }
+            let a: std::net::IpAddr = addr.value(i).parse().unwrap();
+            let want = match a {
+                std::net::IpAddr::V4(v) if v.octets()[..3] == [192, 0, 2] => {
+                    (Some(64496), "Doc Net One")
+                }
+                std::net::IpAddr::V4(v) if v.octets()[..3] == [198, 51, 100] => (Some(64497), ""),
+                std::net::IpAddr::V6(v) if v.segments()[2] < 0x4000 => (Some(64498), "Doc Net Six"),
+                _ => (None, "documentation"),
+            };
+            let got_name = names.key(i).map(|k| nv.value(k)).unwrap_or("");
+            assert_eq!(
+                ((!asn.is_null(i)).then(|| asn.value(i)), got_name),
+                want,
+                "{a}"
+            );
+            *seen.entry(want.1).or_insert(0) += 1;
+        }
+        assert_eq!(seen.len(), 4, "every case present: {seen:?}");
+    }
     // Ingress samples carry their ingress interface; timestamps are UTC now.
     let cols = pktsample_schemas::SampleColumns::new(&b).unwrap();
     let now = std::time::SystemTime::now()

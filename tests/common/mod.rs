@@ -196,3 +196,43 @@ pub fn truth(name: &str) -> pktsample_tracegen::Truth {
     let p = fixture(&format!("{name}.truth.json"));
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
+
+/// Replay through the library (no process per run, for simulations).
+pub fn replay_lib(input: &Path, out: &Path, rate: u32, seed: u64) {
+    pktsample_capture::replay(&pktsample_capture::ReplayOptions {
+        input: input.into(),
+        output: out.into(),
+        sampling_rate: rate,
+        seed,
+        snaplen: 128,
+        force: true,
+        progress: false,
+        asn: None,
+    })
+    .unwrap();
+}
+
+/// Analyze through the library: every section (the per-AS ones with a
+/// database), `top` rows.
+pub fn analyze_lib(
+    inputs: Vec<PathBuf>,
+    asn: Option<std::sync::Arc<pktsample_asn::AsDb>>,
+    top: usize,
+) -> pktsample_analyze::Report {
+    let sections = match asn {
+        Some(_) => pktsample_analyze::Sections::ALL,
+        None => pktsample_analyze::Sections::ALL.without_as(),
+    };
+    let q = pktsample_analyze::Query {
+        inputs,
+        from: None,
+        to: None,
+        interfaces: vec![],
+        directions: vec![],
+        interval: None,
+        sections,
+        asn,
+    };
+    let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
+    pktsample_analyze::report(&a, top)
+}
