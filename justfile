@@ -37,3 +37,7 @@ bench-capture:
 # Analyze vs DuckDB on a 20M-row samples file (see BENCHMARKS.md).
 bench-analyze:
     bench/analyze.sh
+
+# Per-AS: table load/lookups vs pyasn, analyze with/without per-AS sections (see BENCHMARKS.md).
+bench-asn:
+    bench/asn.sh

@@ -603,6 +603,55 @@ fn open_input(path: &Path) -> Result<Input, AnalyzeError> {
     }
 }
 
+/// What one worker thread accumulates over the units it reads (rayon
+/// folds units into one per thread, then reduces those): one set of maps
+/// per thread rather than per row group keeps memory and merging small
+/// when there are many addresses and AS pairs.
+struct ThreadAcc {
+    agg: Aggregate,
+    /// Metadata of pcap/pcapng inputs, known once read.
+    metas: Vec<(usize, CaptureMetadata)>,
+    /// EtherType -> slot (u8::MAX: none yet), and slot -> EtherType.
+    eth_slot: Vec<u8>,
+    eth_keys: Vec<u16>,
+    /// Origins (AS or class) met so far, as dense slots for the AS pairs:
+    /// origin key -> slot, and slot -> key.
+    origin_slot: FxHashMap<u64, u32>,
+    origin_keys: Vec<u64>,
+}
+
+impl ThreadAcc {
+    fn new() -> ThreadAcc {
+        ThreadAcc {
+            agg: Aggregate::default(),
+            metas: Vec::new(),
+            eth_slot: vec![u8::MAX; 65536],
+            eth_keys: Vec::new(),
+            origin_slot: FxHashMap::default(),
+            origin_keys: Vec::new(),
+        }
+    }
+
+    /// Re-key the AS pairs from this thread's slots to origin keys.
+    fn resolve_pairs(&mut self) {
+        let keys = &self.origin_keys;
+        for a in self.agg.strata.values_mut() {
+            for (k, c) in a.pair_slots.drain() {
+                let pair = (keys[(k >> 32) as usize], keys[(k & 0xffff_ffff) as usize]);
+                a.as_pairs.entry(pair).or_default().merge(&c);
+            }
+        }
+    }
+
+    fn merge(mut self, mut o: ThreadAcc) -> ThreadAcc {
+        self.resolve_pairs();
+        o.resolve_pairs();
+        self.agg = std::mem::take(&mut self.agg).merge(o.agg);
+        self.metas.extend(o.metas);
+        self
+    }
+}
+
 /// Per-batch state for the rows of one file.
 struct Folder<'a> {
     file: u32,
@@ -610,15 +659,8 @@ struct Folder<'a> {
     interval: i64,
     /// Strata excluded by the interface/direction filters.
     excluded: &'a dyn Fn(u32, Direction, u32) -> bool,
-    agg: Aggregate,
-    /// EtherType -> slot (u8::MAX: none yet), and slot -> EtherType.
-    eth_slot: Vec<u8>,
-    eth_keys: Vec<u16>,
+    acc: &'a mut ThreadAcc,
     addr_cache: Option<AddrCache>,
-    /// Origins (AS or class) met so far, as dense slots for the AS pairs:
-    /// origin key -> slot, and slot -> key.
-    origin_slot: FxHashMap<u64, u32>,
-    origin_keys: Vec<u64>,
     /// The unit's one stratum (ifindex, direction, rate), when the Parquet
     /// statistics show those columns constant: they are then not read.
     constant: Option<(u32, Direction, u32)>,
@@ -748,7 +790,7 @@ impl Folder<'_> {
         for (s, key) in c.strata.iter().enumerate() {
             let agg = match local.iter().position(|k| k == key) {
                 Some(i) => &mut aggs[i],
-                None => self.agg.strata.entry(key.clone()).or_default(),
+                None => self.acc.agg.strata.entry(key.clone()).or_default(),
             };
             for (accum, is_src) in [(&c.src, true), (&c.dst, false)] {
                 let m = if is_src { &mut agg.src } else { &mut agg.dst };
@@ -762,17 +804,9 @@ impl Folder<'_> {
         }
     }
 
-    /// The unit's aggregate, with everything flushed.
-    fn finish(mut self) -> Aggregate {
+    /// Flush what the unit still holds into the thread's aggregate.
+    fn finish(mut self) {
         self.flush_addresses(&mut [], &[]);
-        let keys = &self.origin_keys;
-        for a in self.agg.strata.values_mut() {
-            for (k, c) in a.pair_slots.drain() {
-                let pair = (keys[(k >> 32) as usize], keys[(k & 0xffff_ffff) as usize]);
-                a.as_pairs.entry(pair).or_default().merge(&c);
-            }
-        }
-        self.agg
     }
 
     /// Origin slots of a dictionary's addresses.
@@ -783,9 +817,10 @@ impl Folder<'_> {
                 None => u32::MAX,
                 Some(ip) => {
                     let k = db.lookup(*ip).key();
-                    *self.origin_slot.entry(k).or_insert_with(|| {
-                        self.origin_keys.push(k);
-                        (self.origin_keys.len() - 1) as u32
+                    let acc = &mut *self.acc;
+                    *acc.origin_slot.entry(k).or_insert_with(|| {
+                        acc.origin_keys.push(k);
+                        (acc.origin_keys.len() - 1) as u32
                     })
                 }
             })
@@ -890,7 +925,7 @@ impl Folder<'_> {
         let ns = local.len();
         let mut aggs: Vec<StratumAgg> = local
             .iter()
-            .map(|k| self.agg.strata.remove(k).unwrap_or_default())
+            .map(|k| self.acc.agg.strata.remove(k).unwrap_or_default())
             .collect();
         // Address sums by dictionary key. Batches of one row group share
         // their dictionaries: keep accumulating by key across them, and
@@ -982,8 +1017,8 @@ impl Folder<'_> {
             Vec::new()
         };
         let mut eth_local = vec![Cell::default(); if protos.is_some() { ns * 256 } else { 0 }];
-        let table = &mut self.eth_slot;
-        let keys = &mut self.eth_keys;
+        let table = &mut self.acc.eth_slot;
+        let keys = &mut self.acc.eth_keys;
         let empty: &[u16] = &[];
         let empty8: &[u8] = &[];
         let (ethv, pv, pn, spv, dpv, spn) = match &protos {
@@ -1127,7 +1162,7 @@ impl Folder<'_> {
         }
         if with_protos {
             for (s, p) in pr.iter_mut().enumerate() {
-                for (sl, &k) in self.eth_keys.iter().enumerate() {
+                for (sl, &k) in self.acc.eth_keys.iter().enumerate() {
                     let c = &eth_local[s * 256 + sl];
                     if c.n > 0 {
                         p.add_eth_cell(k, c);
@@ -1157,7 +1192,7 @@ impl Folder<'_> {
         // Kept for the next batch of the same dictionaries.
         self.addr_cache = acc;
         for (k, a) in local.into_iter().zip(aggs) {
-            self.agg.strata.insert(k, a);
+            self.acc.agg.strata.insert(k, a);
         }
         Ok(())
     }
@@ -1255,95 +1290,93 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         .iter()
         .map(|i| i.parquet.is_some().then(|| i.meta.clone()))
         .collect();
-    // Each unit's aggregate, and for a pcap/pcapng file its metadata (known
-    // only once read).
-    type UnitResult = Result<(Aggregate, Option<(usize, CaptureMetadata)>), AnalyzeError>;
-    let results: Vec<UnitResult> = units
+    // Each thread folds its units into one accumulator (with, for a
+    // pcap/pcapng file, its metadata, known only once read).
+    let acc = units
         .par_iter()
-        .map(|u| -> Result<_, AnalyzeError> {
-            let fi = match u {
-                Unit::RowGroup(f, _) | Unit::File(f) => *f,
-            };
-            let inp = &inputs[fi];
-            // Interface names come from the metadata; a pcap's is known only
-            // after reading, so its filter is applied to the rows' ifname
-            // through the metadata read at the end (see below).
-            let meta = file_meta[fi].clone();
-            let excluded = |ifindex: u32, d: Direction, rate: u32| -> bool {
-                if !q.directions.is_empty() && !q.directions.contains(&d) {
-                    return true;
-                }
-                let Some(m) = meta.as_ref().filter(|_| !names.is_empty()) else {
-                    // No name filter, or names known only after reading (then
-                    // filtered by stratum below).
-                    return false;
+        .try_fold(
+            ThreadAcc::new,
+            |mut acc, u| -> Result<ThreadAcc, AnalyzeError> {
+                let fi = match u {
+                    Unit::RowGroup(f, _) | Unit::File(f) => *f,
                 };
-                !m.interface(ifindex, rate)
-                    .is_some_and(|i| names.contains(&i.name))
-            };
-            let mut folder = Folder {
-                file: fi as u32,
-                q,
-                interval,
-                excluded: &excluded,
-                agg: Aggregate::default(),
-                eth_slot: vec![u8::MAX; 65536],
-                eth_keys: Vec::new(),
-                addr_cache: None,
-                origin_slot: FxHashMap::default(),
-                origin_keys: Vec::new(),
-                constant: None,
-            };
-            match u {
-                Unit::RowGroup(_, rg) => {
-                    let md = inp.parquet.clone().expect("parquet unit");
-                    let f = File::open(&inp.path).map_err(|e| FormatError::io(&inp.path, e))?;
-                    folder.constant = constant_stratum(md.metadata().row_group(*rg));
-                    let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, md);
-                    let mask = ProjectionMask::columns(
-                        b.parquet_schema(),
-                        columns(&q.sections, folder.constant.is_some()),
-                    );
-                    let reader = b
-                        .with_row_groups(vec![*rg])
-                        .with_projection(mask)
-                        .with_batch_size(64 * 1024)
-                        .build()
-                        .map_err(|e| FormatError::Parquet {
-                            path: inp.path.clone(),
-                            err: e,
-                        })?;
-                    for batch in reader {
-                        let batch = batch.map_err(|e| FormatError::Parquet {
-                            path: inp.path.clone(),
-                            err: e.into(),
-                        })?;
-                        folder.fold(&batch)?;
-                        progress(batch.num_rows() as u64);
+                let inp = &inputs[fi];
+                // Interface names come from the metadata; a pcap's is known only
+                // after reading, so its filter is applied to the rows' ifname
+                // through the metadata read at the end (see below).
+                let meta = file_meta[fi].clone();
+                let excluded = |ifindex: u32, d: Direction, rate: u32| -> bool {
+                    if !q.directions.is_empty() && !q.directions.contains(&d) {
+                        return true;
                     }
-                    Ok((folder.finish(), None))
+                    let Some(m) = meta.as_ref().filter(|_| !names.is_empty()) else {
+                        // No name filter, or names known only after reading (then
+                        // filtered by stratum below).
+                        return false;
+                    };
+                    !m.interface(ifindex, rate)
+                        .is_some_and(|i| names.contains(&i.name))
+                };
+                let mut folder = Folder {
+                    file: fi as u32,
+                    q,
+                    interval,
+                    excluded: &excluded,
+                    acc: &mut acc,
+                    addr_cache: None,
+                    constant: None,
+                };
+                match u {
+                    Unit::RowGroup(_, rg) => {
+                        let md = inp.parquet.clone().expect("parquet unit");
+                        let f = File::open(&inp.path).map_err(|e| FormatError::io(&inp.path, e))?;
+                        folder.constant = constant_stratum(md.metadata().row_group(*rg));
+                        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, md);
+                        let mask = ProjectionMask::columns(
+                            b.parquet_schema(),
+                            columns(&q.sections, folder.constant.is_some()),
+                        );
+                        let reader = b
+                            .with_row_groups(vec![*rg])
+                            .with_projection(mask)
+                            .with_batch_size(64 * 1024)
+                            .build()
+                            .map_err(|e| FormatError::Parquet {
+                                path: inp.path.clone(),
+                                err: e,
+                            })?;
+                        for batch in reader {
+                            let batch = batch.map_err(|e| FormatError::Parquet {
+                                path: inp.path.clone(),
+                                err: e.into(),
+                            })?;
+                            folder.fold(&batch)?;
+                            progress(batch.num_rows() as u64);
+                        }
+                        folder.finish();
+                    }
+                    Unit::File(_) => {
+                        // Interface filters need names: collect unfiltered by
+                        // name, filter by stratum afterwards.
+                        let meta = read_samples(&inp.path, |b| -> Result<(), AnalyzeError> {
+                            folder.fold(&b)?;
+                            progress(b.num_rows() as u64);
+                            Ok(())
+                        })?;
+                        folder.finish();
+                        acc.metas.push((fi, meta));
+                    }
                 }
-                Unit::File(_) => {
-                    // Interface filters need names: collect unfiltered by
-                    // name, filter by stratum afterwards.
-                    let meta = read_samples(&inp.path, |b| -> Result<(), AnalyzeError> {
-                        folder.fold(&b)?;
-                        progress(b.num_rows() as u64);
-                        Ok(())
-                    })?;
-                    Ok((folder.finish(), Some((fi, meta))))
-                }
-            }
-        })
-        .collect();
-    let mut agg = Aggregate::default();
-    for r in results {
-        let (a, meta) = r?;
-        if let Some((fi, m)) = meta {
-            inputs[fi].meta = m;
-        }
-        agg = agg.merge(a);
+                Ok(acc)
+            },
+        )
+        .try_reduce(ThreadAcc::new, |a, b| Ok(a.merge(b)))?;
+    let mut acc = acc;
+    acc.resolve_pairs();
+    for (fi, m) in acc.metas {
+        inputs[fi].meta = m;
     }
+    let mut agg = acc.agg;
     // Name filters for inputs whose metadata came at the end.
     if !q.interfaces.is_empty() {
         agg.strata.retain(|k, _| {

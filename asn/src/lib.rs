@@ -13,6 +13,7 @@
 //! depends on neither.
 
 mod error;
+mod flat;
 mod load;
 mod special;
 
@@ -20,6 +21,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use flat::Flat;
 use ipnet::{Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 
@@ -69,10 +71,12 @@ impl Origin {
     }
 }
 
-/// All loaded databases as one longest-prefix-match table.
+/// All loaded databases as one longest-prefix-match table: built in
+/// prefix-trie maps, then flattened for lookups ([`flat`]).
 pub struct AsDb {
-    v4: PrefixMap<Ipv4Net, u32>,
-    v6: PrefixMap<Ipv6Net, u32>,
+    v4: Flat<u32>,
+    v6: Flat<u128>,
+    prefixes: (usize, usize),
     names: HashMap<u32, String>,
     files: Vec<FileSummary>,
 }
@@ -80,8 +84,8 @@ pub struct AsDb {
 impl std::fmt::Debug for AsDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AsDb")
-            .field("v4", &self.v4.len())
-            .field("v6", &self.v6.len())
+            .field("v4", &self.prefixes.0)
+            .field("v6", &self.prefixes.1)
             .field("names", &self.names.len())
             .finish()
     }
@@ -91,35 +95,41 @@ impl AsDb {
     /// Load the files in order: later files override earlier ones for the
     /// same prefix, and their names override earlier names of the same AS.
     pub fn load(paths: &[PathBuf]) -> Result<AsDb, AsnError> {
-        let mut db = AsDb {
-            v4: PrefixMap::new(),
-            v6: PrefixMap::new(),
-            names: HashMap::new(),
-            files: Vec::new(),
-        };
+        let mut v4: PrefixMap<Ipv4Net, u32> = PrefixMap::new();
+        let mut v6: PrefixMap<Ipv6Net, u32> = PrefixMap::new();
+        let mut names = HashMap::new();
+        let mut files = Vec::new();
         for p in paths {
             let l = load::load_file(p)?;
-            if db.v4.len() == 0 && db.v6.len() == 0 {
-                db.v4 = l.v4;
-                db.v6 = l.v6;
+            if v4.len() == 0 && v6.len() == 0 {
+                v4 = l.v4;
+                v6 = l.v6;
             } else {
                 for (n, a) in l.v4 {
-                    db.v4.insert(n, a);
+                    v4.insert(n, a);
                 }
                 for (n, a) in l.v6 {
-                    db.v6.insert(n, a);
+                    v6.insert(n, a);
                 }
             }
-            db.names.extend(l.names);
-            db.files.push(l.summary);
+            names.extend(l.names);
+            files.push(l.summary);
         }
-        if db.v4.len() == 0 && db.v6.len() == 0 {
+        if v4.len() == 0 && v6.len() == 0 {
             return Err(AsnError::Unsupported {
                 path: paths.last().cloned().unwrap_or_default(),
                 what: "no prefixes in the given --asn-db files (an AS names file needs a database of prefixes too)".into(),
             });
         }
-        Ok(db)
+        Ok(AsDb {
+            v4: Flat::build(flat::prefixes_of(&v4, |p: &Ipv4Net| u32::from(p.network()))),
+            v6: Flat::build(flat::prefixes_of(&v6, |p: &Ipv6Net| {
+                u128::from(p.network())
+            })),
+            prefixes: (v4.len(), v6.len()),
+            names,
+            files,
+        })
     }
 
     /// The origin AS of an address: the longest matching prefix. AS 0 and
@@ -128,15 +138,16 @@ impl AsDb {
     #[inline]
     pub fn lookup(&self, ip: IpAddr) -> Origin {
         let v = match ip {
-            IpAddr::V4(a) => self.v4.get_lpm(&Ipv4Net::from(a)).map(|(_, v)| *v),
+            IpAddr::V4(a) => self.v4.get(u32::from(a)),
             IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(a4) => self.v4.get_lpm(&Ipv4Net::from(a4)).map(|(_, v)| *v),
-                None => self.v6.get_lpm(&Ipv6Net::from(a)).map(|(_, v)| *v),
+                Some(a4) => self.v4.get(u32::from(a4)),
+                None => self.v6.get(u128::from(a)),
             },
         };
-        match v {
-            Some(n) if n != 0 => Origin::As(n),
-            _ => Origin::None(classify(ip).unwrap_or(Unmapped::Unrouted)),
+        if v != 0 && v != flat::NONE {
+            Origin::As(v)
+        } else {
+            Origin::None(classify(ip).unwrap_or(Unmapped::Unrouted))
         }
     }
 
@@ -162,8 +173,14 @@ impl AsDb {
         self.files.iter().flat_map(|f| f.warnings.clone()).collect()
     }
 
+    /// Prefixes in the merged table (IPv4, IPv6).
     pub fn prefixes(&self) -> (usize, usize) {
-        (self.v4.len(), self.v6.len())
+        self.prefixes
+    }
+
+    /// Disjoint intervals of the lookup table (IPv4, IPv6).
+    pub fn intervals(&self) -> (usize, usize) {
+        (self.v4.intervals(), self.v6.intervals())
     }
 
     pub fn name_count(&self) -> usize {

@@ -101,7 +101,13 @@ pub fn classify_v6(a: Ipv6Addr) -> Option<Unmapped> {
         return classify_v4(v4);
     }
     let x = u128::from(a);
-    let t: [(Ipv6Addr, u32, Unmapped); 10] = [
+    // Almost every public address is in 2000::/3, where only the
+    // documentation and benchmarking prefixes are special.
+    if x >> 125 == 1 && x >> 96 != 0x2001_0db8 && x >> 80 != 0x2001_0002_0000 && x >> 108 != 0x3fff0
+    {
+        return None;
+    }
+    const T: [(Ipv6Addr, u32, Unmapped); 10] = [
         (Ipv6Addr::UNSPECIFIED, 128, Reserved),
         (Ipv6Addr::LOCALHOST, 128, Loopback),
         (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48, Reserved),
@@ -121,7 +127,7 @@ pub fn classify_v6(a: Ipv6Addr) -> Option<Unmapped> {
         (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, LinkLocal),
         (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, Multicast),
     ];
-    t.iter().find(|(n, l, _)| in6(x, *n, *l)).map(|t| t.2)
+    T.iter().find(|(n, l, _)| in6(x, *n, *l)).map(|t| t.2)
 }
 
 pub fn classify(a: IpAddr) -> Option<Unmapped> {

@@ -39,6 +39,9 @@ pub const BATCH_ROWS: usize = 64 * 1024;
 /// enough that analyze has several groups to spread across threads.
 pub const ROW_GROUP_ROWS: usize = 1024 * 1024;
 
+/// Dictionary page limit of the address columns.
+const ADDR_DICT_BYTES: usize = 16 << 20;
+
 /// Output formats, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -191,6 +194,12 @@ fn parquet_props() -> WriterProperties {
         // Timestamps rise almost monotonically: delta encoding makes them a
         // few bits each, where a dictionary (or plain values) would not.
         .set_column_dictionary_enabled(ColumnPath::from(col::TIMESTAMP), false)
+        // One dictionary per row group for the addresses, even with a
+        // hundred thousand distinct ones (the 1 MiB default falls back to
+        // plain pages): readers then parse and look up each distinct address
+        // once per row group, not once per page.
+        .set_column_dictionary_page_size_limit(ColumnPath::from(col::SRC_ADDR), ADDR_DICT_BYTES)
+        .set_column_dictionary_page_size_limit(ColumnPath::from(col::DST_ADDR), ADDR_DICT_BYTES)
         .set_column_encoding(
             ColumnPath::from(col::TIMESTAMP),
             Encoding::DELTA_BINARY_PACKED,
