@@ -23,11 +23,36 @@ use std::path::PathBuf;
 
 use flat::Flat;
 use ipnet::{Ipv4Net, Ipv6Net};
-use prefix_trie::PrefixMap;
 
 pub use error::AsnError;
 pub use load::{FileSummary, Format};
 pub use special::{Unmapped, classify};
+
+/// Merge per-file prefix streams (each in prefix order) into one: by first
+/// address, then shorter prefix first, then file order, so that on the same
+/// prefix the later file comes last and wins. Counts distinct prefixes.
+fn merged<'a, K: flat::Addr + 'a>(
+    mut its: Vec<impl Iterator<Item = (K, K, u32)> + 'a>,
+    distinct: &'a mut usize,
+) -> impl Iterator<Item = (K, K, u32)> + 'a {
+    let mut heads: Vec<Option<(K, K, u32)>> = its.iter_mut().map(|i| i.next()).collect();
+    let mut last: Option<(K, K)> = None;
+    std::iter::from_fn(move || {
+        // Few files: a linear scan for the smallest head.
+        let (i, _) = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.map(|h| (i, (h.0, std::cmp::Reverse(h.1)))))
+            .min_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)))?;
+        let h = heads[i].take().expect("a head");
+        heads[i] = its[i].next();
+        if last != Some((h.0, h.1)) {
+            *distinct += 1;
+            last = Some((h.0, h.1));
+        }
+        Some(h)
+    })
+}
 
 /// The origin of an address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -95,38 +120,51 @@ impl AsDb {
     /// Load the files in order: later files override earlier ones for the
     /// same prefix, and their names override earlier names of the same AS.
     pub fn load(paths: &[PathBuf]) -> Result<AsDb, AsnError> {
-        let mut v4: PrefixMap<Ipv4Net, u32> = PrefixMap::new();
-        let mut v6: PrefixMap<Ipv6Net, u32> = PrefixMap::new();
+        // Files parse in parallel, each into its own trie; the tries are
+        // then merged in prefix order straight into the lookup table (the
+        // later file's value wins on the same prefix).
+        let loaded: Vec<Result<load::Loaded, AsnError>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = paths
+                .iter()
+                .map(|p| sc.spawn(move || load::load_file(p)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        let loaded: Vec<load::Loaded> = loaded.into_iter().collect::<Result<_, _>>()?;
         let mut names = HashMap::new();
         let mut files = Vec::new();
-        for p in paths {
-            let l = load::load_file(p)?;
-            if v4.len() == 0 && v6.len() == 0 {
-                v4 = l.v4;
-                v6 = l.v6;
-            } else {
-                for (n, a) in l.v4 {
-                    v4.insert(n, a);
-                }
-                for (n, a) in l.v6 {
-                    v6.insert(n, a);
-                }
-            }
+        let (mut n4, mut n6) = (0usize, 0usize);
+        let v4 = Flat::build(merged(
+            loaded
+                .iter()
+                .map(|l| flat::prefixes_of(&l.v4, |p: &Ipv4Net| u32::from(p.network())))
+                .collect(),
+            &mut n4,
+        ));
+        let v6 = Flat::build(merged(
+            loaded
+                .iter()
+                .map(|l| flat::prefixes_of(&l.v6, |p: &Ipv6Net| u128::from(p.network())))
+                .collect(),
+            &mut n6,
+        ));
+        for l in loaded {
             names.extend(l.names);
             files.push(l.summary);
         }
-        if v4.len() == 0 && v6.len() == 0 {
+        if n4 == 0 && n6 == 0 {
             return Err(AsnError::Unsupported {
                 path: paths.last().cloned().unwrap_or_default(),
                 what: "no prefixes in the given --asn-db files (an AS names file needs a database of prefixes too)".into(),
             });
         }
         Ok(AsDb {
-            v4: Flat::build(flat::prefixes_of(&v4, |p: &Ipv4Net| u32::from(p.network()))),
-            v6: Flat::build(flat::prefixes_of(&v6, |p: &Ipv6Net| {
-                u128::from(p.network())
-            })),
-            prefixes: (v4.len(), v6.len()),
+            v4,
+            v6,
+            prefixes: (n4, n6),
             names,
             files,
         })

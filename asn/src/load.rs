@@ -6,6 +6,7 @@
 //! parses or fails the load with its file and line number: a half-read
 //! database would mis-attribute traffic silently.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -374,6 +375,10 @@ fn load_mmdb(path: &Path, bytes: Vec<u8>) -> Result<Loaded, AsnError> {
 /// several origins).
 pub(crate) fn parse_asn(s: &str) -> Option<(u32, bool)> {
     let s = s.trim();
+    // The common case: plain digits.
+    if !s.is_empty() && s.len() <= 10 && s.bytes().all(|c| c.is_ascii_digit()) {
+        return s.parse().ok().map(|n| (n, false));
+    }
     let multi = s.contains(['_', ',', '{']);
     let first = s.split(['_', ',', '{', '}', ' ']).find(|p| !p.is_empty())?;
     let first = first
@@ -473,15 +478,16 @@ fn load_text(path: &Path, text: &str) -> Result<Loaded, AsnError> {
         });
     };
     let csv = !first.contains('\t') && first.contains(',');
-    let fields_of = |l: &str| -> Vec<String> {
+    fn fields(l: &str, csv: bool) -> Vec<Cow<'_, str>> {
         if csv {
             csv_fields(l)
         } else {
-            split_ws(l).into_iter().map(str::to_string).collect()
+            split_ws(l).into_iter().map(Cow::Borrowed).collect()
         }
-    };
+    }
+    let fields_of = |l| fields(l, csv);
     let f = fields_of(first);
-    let fr: Vec<&str> = f.iter().map(String::as_str).collect();
+    let fr: Vec<&str> = f.iter().map(|c| c.as_ref()).collect();
     let (format, header) = match detect(&fr) {
         Some(fm) => (fm, false),
         None if looks_like_header(&fr) => {
@@ -493,7 +499,7 @@ fn load_text(path: &Path, text: &str) -> Result<Loaded, AsnError> {
                 .find(|(_, l)| !is_comment(l));
             let d = second.and_then(|(_, l)| {
                 let f = fields_of(l);
-                detect(&f.iter().map(String::as_str).collect::<Vec<_>>())
+                detect(&f.iter().map(|c| c.as_ref()).collect::<Vec<_>>())
             });
             match d {
                 Some(fm) => (fm, true),
@@ -520,6 +526,18 @@ fn load_text(path: &Path, text: &str) -> Result<Loaded, AsnError> {
             continue;
         }
         let line_no = no + 1;
+        // The common case of pyasn and GeoLite2-like lists: `prefix/len<TAB>asn`,
+        // without allocating.
+        if format == Format::Prefixes
+            && !csv
+            && let Some((p, a)) = line.split_once('\t')
+            && !a.contains('\t')
+            && let (Ok(net), Some((asn, false))) = (p.trim().parse::<IpNet>(), parse_asn(a))
+        {
+            b.entries += 1;
+            b.prefix(net, asn, line_no);
+            continue;
+        }
         let f = fields_of(line);
         let f: Vec<&str> = f.iter().map(|s| s.trim()).collect();
         b.entries += 1;
@@ -610,17 +628,17 @@ fn parse_line(
 }
 
 /// One CSV line's fields, with RFC 4180 quoting.
-fn csv_fields(line: &str) -> Vec<String> {
+fn csv_fields(line: &str) -> Vec<Cow<'_, str>> {
     if !line.contains('"') {
-        return line.split(',').map(str::to_string).collect();
+        return line.split(',').map(Cow::Borrowed).collect();
     }
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(line.as_bytes());
     match r.records().next() {
-        Some(Ok(rec)) => rec.iter().map(str::to_string).collect(),
-        _ => line.split(',').map(str::to_string).collect(),
+        Some(Ok(rec)) => rec.iter().map(|f| Cow::Owned(f.to_string())).collect(),
+        _ => line.split(',').map(Cow::Borrowed).collect(),
     }
 }
 
