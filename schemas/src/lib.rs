@@ -18,6 +18,8 @@ pub mod schema;
 
 pub use error::FormatError;
 pub use meta::{CaptureMetadata, Direction, DirectionStats, InterfaceMeta, METADATA_KEY, Source};
-pub use record::{Enrich, SampleBatchBuilder, SampleColumns, SampleRow, conform, enrich};
+pub use record::{
+    Enrich, EnrichCache, SampleBatchBuilder, SampleColumns, SampleRow, conform, enrich,
+};
 pub use samples::{OutputFormat, SampleWriter, open_parquet, read_samples};
 pub use schema::{SCHEMA_VERSION, samples_schema, schema_dump};

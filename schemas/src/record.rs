@@ -304,11 +304,27 @@ pub trait Enrich: Send + Sync + std::fmt::Debug {
     fn describe(&self) -> Vec<String>;
 }
 
+/// Origins of addresses already looked up, kept across the batches of a
+/// writer (traffic repeats its addresses): address text -> (AS, name id).
+#[derive(Default)]
+pub struct EnrichCache {
+    origin: rustc_hash::FxHashMap<Box<str>, (Option<u32>, Option<u32>)>,
+    names: Vec<String>,
+    name_id: rustc_hash::FxHashMap<String, u32>,
+}
+
+/// Entries kept before the cache starts afresh (bounds its memory).
+const ENRICH_CACHE_MAX: usize = 1 << 20;
+
 /// Fill the AS columns of a batch from its address columns. Each distinct
-/// address of the batch is parsed and looked up once.
-pub fn enrich(b: &RecordBatch, e: &dyn Enrich) -> RecordBatch {
+/// address is parsed and looked up once per `cache`.
+pub fn enrich(b: &RecordBatch, e: &dyn Enrich, cache: &mut EnrichCache) -> RecordBatch {
     use arrow_array::cast::AsArray;
-    use std::collections::HashMap;
+    use arrow_array::{DictionaryArray, Int32Array, UInt32Array};
+    use rustc_hash::FxHashMap;
+    if cache.origin.len() > ENRICH_CACHE_MAX {
+        *cache = EnrichCache::default();
+    }
     let n = b.num_rows();
     let mut cols: Vec<ArrayRef> = b.columns().to_vec();
     let schema = b.schema();
@@ -326,25 +342,58 @@ pub fn enrich(b: &RecordBatch, e: &dyn Enrich) -> RecordBatch {
         let Some(a) = b.column(ai).as_string_opt::<i32>() else {
             continue;
         };
-        let mut cache: HashMap<&str, (Option<u32>, Option<&str>)> = HashMap::new();
-        let mut asn = UInt32Builder::with_capacity(n);
-        let mut name = StringDictionaryBuilder::<Int32Type>::new();
+        // The batch's name dictionary: name id -> key.
+        let mut key_of: FxHashMap<u32, i32> = FxHashMap::default();
+        let mut values: Vec<u32> = Vec::new();
+        let mut asn: Vec<Option<u32>> = Vec::with_capacity(n);
+        let mut keys: Vec<Option<i32>> = Vec::with_capacity(n);
+        let EnrichCache {
+            origin,
+            names,
+            name_id,
+        } = &mut *cache;
         for i in 0..n {
             if a.is_null(i) {
-                asn.append_null();
-                name.append_null();
+                asn.push(None);
+                keys.push(None);
                 continue;
             }
             let s = a.value(i);
-            let (x, y) = *cache.entry(s).or_insert_with(|| match s.parse() {
-                Ok(ip) => e.origin(ip),
-                Err(_) => (None, None),
-            });
-            asn.append_option(x);
-            name.append_option(y);
+            let (x, id) = match origin.get(s) {
+                Some(v) => *v,
+                None => {
+                    let (x, y) = match s.parse() {
+                        Ok(ip) => e.origin(ip),
+                        Err(_) => (None, None),
+                    };
+                    let id = y.map(|y| match name_id.get(y) {
+                        Some(id) => *id,
+                        None => {
+                            names.push(y.to_string());
+                            name_id.insert(y.to_string(), (names.len() - 1) as u32);
+                            (names.len() - 1) as u32
+                        }
+                    });
+                    origin.insert(s.into(), (x, id));
+                    (x, id)
+                }
+            };
+            asn.push(x);
+            keys.push(id.map(|id| {
+                *key_of.entry(id).or_insert_with(|| {
+                    values.push(id);
+                    (values.len() - 1) as i32
+                })
+            }));
         }
-        cols[asi] = Arc::new(asn.finish());
-        cols[ni] = Arc::new(name.finish());
+        cols[asi] = Arc::new(UInt32Array::from(asn));
+        let values: ArrayRef = Arc::new(StringArray::from_iter_values(
+            values.iter().map(|&id| names[id as usize].as_str()),
+        ));
+        cols[ni] = Arc::new(
+            DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values)
+                .expect("keys index the names"),
+        );
     }
     RecordBatch::try_new(schema, cols).expect("same schema")
 }

@@ -29,7 +29,8 @@ use crate::meta::{
 use crate::output::AtomicFile;
 use crate::pcapng::PcapngSampleWriter;
 use crate::record::{
-    Enrich, SampleBatchBuilder, SampleColumns, SampleRow, conform, enrich as enrich_batch,
+    Enrich, EnrichCache, SampleBatchBuilder, SampleColumns, SampleRow, conform,
+    enrich as enrich_batch,
 };
 use crate::schema::{SCHEMA_MAJOR, col, samples_schema};
 
@@ -124,9 +125,10 @@ impl SampleWriter {
         let worker = std::thread::Builder::new()
             .name("pktsample-writer".into())
             .spawn(move || {
+                let mut cache = EnrichCache::default();
                 for batch in rx {
                     match &e {
-                        Some(e) => w.write(&enrich_batch(&batch, e.as_ref()))?,
+                        Some(e) => w.write(&enrich_batch(&batch, e.as_ref(), &mut cache))?,
                         None => w.write(&batch)?,
                     }
                 }
