@@ -397,3 +397,110 @@ pub fn enrich(b: &RecordBatch, e: &dyn Enrich, cache: &mut EnrichCache) -> Recor
     }
     RecordBatch::try_new(schema, cols).expect("same schema")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::types::UInt32Type;
+
+    /// Maps 192.0.2.x to AS x (named "AS x" when x is even), others to no AS.
+    #[derive(Debug)]
+    struct ByLastOctet(Vec<String>);
+
+    impl Enrich for ByLastOctet {
+        fn origin(&self, a: std::net::IpAddr) -> (Option<u32>, Option<&str>) {
+            match a {
+                std::net::IpAddr::V4(v) if v.octets()[..3] == [192, 0, 2] => {
+                    let x = v.octets()[3] as u32;
+                    (Some(x), (x % 2 == 0).then(|| self.0[x as usize].as_str()))
+                }
+                _ => (None, Some("documentation")),
+            }
+        }
+        fn describe(&self) -> Vec<String> {
+            vec!["test".into()]
+        }
+    }
+
+    fn batch(addrs: &[Option<&str>]) -> RecordBatch {
+        let b = {
+            let mut b = SampleBatchBuilder::new();
+            for _ in addrs {
+                b.push(&SampleRow {
+                    timestamp_ns: 0,
+                    ifindex: 1,
+                    ifname: "eth0",
+                    direction: Direction::Ingress,
+                    sampling_rate: 1,
+                    pkt_len: 60,
+                    header: &[0u8; 14],
+                    ingress_ifindex: None,
+                    routed_ifindex: None,
+                });
+            }
+            b.finish()
+        };
+        let mut cols = b.columns().to_vec();
+        let a: ArrayRef = Arc::new(StringArray::from(addrs.to_vec()));
+        cols[b.schema().index_of(col::SRC_ADDR).unwrap()] = a.clone();
+        cols[b.schema().index_of(col::DST_ADDR).unwrap()] = a;
+        RecordBatch::try_new(b.schema(), cols).unwrap()
+    }
+
+    /// Across batches (and after the cache starts afresh) every row gets its
+    /// own origin, and the name column's dictionary holds only its names.
+    #[test]
+    fn enrich_across_batches() {
+        let e = ByLastOctet((0..256).map(|i| format!("AS {i}")).collect());
+        let mut cache = EnrichCache::default();
+        let rows = [
+            Some("192.0.2.4"),
+            None,
+            Some("192.0.2.7"),
+            Some("198.51.100.1"),
+            Some("192.0.2.4"),
+        ];
+        for round in 0..3 {
+            if round == 2 {
+                cache = EnrichCache::default();
+            }
+            let b = enrich(&batch(&rows), &e, &mut cache);
+            for (asn_col, name_col) in [
+                (col::SRC_AS, col::SRC_AS_NAME),
+                (col::DST_AS, col::DST_AS_NAME),
+            ] {
+                let asn = b
+                    .column_by_name(asn_col)
+                    .unwrap()
+                    .as_primitive::<UInt32Type>()
+                    .clone();
+                let d = b
+                    .column_by_name(name_col)
+                    .unwrap()
+                    .as_dictionary::<Int32Type>()
+                    .clone();
+                let v = d.values().as_string::<i32>().clone();
+                let got: Vec<(Option<u32>, Option<String>)> = (0..b.num_rows())
+                    .map(|i| {
+                        (
+                            asn.is_valid(i).then(|| asn.value(i)),
+                            d.key(i).map(|k| v.value(k).to_string()),
+                        )
+                    })
+                    .collect();
+                assert_eq!(
+                    got,
+                    vec![
+                        (Some(4), Some("AS 4".into())),
+                        (None, None),
+                        (Some(7), None),
+                        (None, Some("documentation".into())),
+                        (Some(4), Some("AS 4".into())),
+                    ],
+                    "round {round}"
+                );
+                assert_eq!(v.len(), 2, "only the names used");
+            }
+        }
+    }
+}
