@@ -6,8 +6,13 @@
 #     each table's answers checked first against pyasn's own radix tree on
 #     20,000 random addresses; load time side by side with pyasn in hyperfine.
 #  2. The full analyze report with and without the per-AS sections on a
-#     20-million-row samples file of public addresses, in one hyperfine run,
-#     after checking that the per-AS rows add up to the total.
+#     20-million-row samples file of public addresses (tracegen --mix public:
+#     an edge link, local prefixes to 65,536 remote addresses per family), in
+#     one hyperfine run, after checking that the per-AS rows add up to the
+#     total. Also: the same with the AS pairs left out, and the table load
+#     alone (DB loaded, no per-AS section), to show where the time goes.
+#  3. Enrichment: replaying 5 million packets to Parquet at 1-in-1 with and
+#     without --asn-db.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/pktsample-bench}
@@ -54,10 +59,12 @@ hyperfine --warmup 1 --runs ${RUNS:-5} --export-markdown "$BENCH_DIR/asn-load.md
 cat "$BENCH_DIR/asn-load.md"
 
 echo "== analyze with and without the per-AS sections"
-S=$BENCH_DIR/public-$ROWS.parquet
+S=$BENCH_DIR/public-ng-$ROWS.parquet
 if [ ! -s "$S" ]; then
-  IN=$BENCH_DIR/public-$ROWS.pcap
-  target/release/tracegen --mix public --format pcap --packets "$ROWS" --seed 17 -o "$IN"
+  # pcapng: two interfaces, three directions (ingress, egress, unknown), so
+  # the remote-AS sections have work to do.
+  IN=$BENCH_DIR/public-$ROWS.pcapng
+  target/release/tracegen --mix public --format pcapng --nanos --packets "$ROWS" --seed 17 -o "$IN"
   $P capture --replay "$IN" -r 1 --seed 1 -q -o "$S" --force > /dev/null
   rm -f "$IN"
 fi
@@ -74,7 +81,20 @@ s = sum(x["samples"] for x in rows)
 print(f"source AS rows: {len(rows)}; their samples {s}, IP samples {ip}")
 sys.exit(0 if s == ip else 1)'
 /usr/bin/time -f "pktsample peak RSS with per-AS sections: %M KiB" $P analyze "$S" -q --format json --asn-db "$V4" --asn-db "$V6" > /dev/null
+DB="--asn-db $V4 --asn-db $V6"
+BASE=summary,ip-versions,protocols,interfaces,top-sources,top-destinations,time-series,packet-sizes
 hyperfine --warmup 1 --runs ${RUNS:-5} --export-markdown "$BENCH_DIR/asn-analyze.md" \
   -n "analyze, all sections" "$P analyze $S -q --format json" \
-  -n "analyze, all sections + per-AS (2 tables)" "$P analyze $S -q --format json --asn-db $V4 --asn-db $V6"
+  -n "analyze, all sections + per-AS (2 tables)" "$P analyze $S -q --format json $DB" \
+  -n "  same, without AS pairs" "$P analyze $S -q --format json $DB --by $BASE,src-as,dst-as,remote-as,as-ipv6" \
+  -n "  tables loaded, no per-AS section" "$P analyze $S -q --format json $DB --by $BASE"
 cat "$BENCH_DIR/asn-analyze.md"
+
+echo "== enrichment: replay to Parquet at 1-in-1 with and without the AS columns"
+E=$BENCH_DIR/public-5M.pcap
+[ -s "$E" ] || target/release/tracegen --mix public --format pcap --packets 5000000 --seed 3 -o "$E"
+hyperfine --warmup 1 --runs ${RUNS:-5} --export-markdown "$BENCH_DIR/asn-enrich.md" \
+  -n "replay -r 1" "$P capture --replay $E -r 1 --seed 1 -q -o $BENCH_DIR/e1.parquet --force" \
+  -n "replay -r 1 --asn-db (2 tables)" "$P capture --replay $E -r 1 --seed 1 -q -o $BENCH_DIR/e2.parquet --force $DB"
+cat "$BENCH_DIR/asn-enrich.md"
+rm -f "$BENCH_DIR/e1.parquet" "$BENCH_DIR/e2.parquet"

@@ -8,7 +8,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::Path;
 
 use common::*;
 use pktsample_tracegen::{Format, Mix, Spec, generate};
@@ -307,28 +306,14 @@ fn intervals_cover_the_truth() {
             .unwrap()
             .m
             .clone();
-        let cover =
-            |i: &pktsample_analyze::stats::Interval, truth: f64| i.low <= truth && truth <= i.high;
+        let cover = covers;
         hits[0] += cover(&m6.packets, v6.packets as f64) as u32;
         hits[1] += cover(&m6.bytes, v6.bytes as f64) as u32;
         hits[2] += cover(&r.ipv6_share.packets, share) as u32;
         hits[3] += cover(&udp.bytes, udp_bytes) as u32;
     }
     let names = ["IPv6 packets", "IPv6 bytes", "IPv6 share", "UDP bytes"];
-    let report: Vec<String> = names
-        .iter()
-        .zip(hits)
-        .map(|(n, h)| format!("{n}: {:.1}%", 100.0 * h as f64 / runs as f64))
-        .collect();
-    eprintln!("coverage over {runs} seeds: {}", report.join(", "));
-    for (n, h) in names.iter().zip(hits) {
-        let c = h as f64 / runs as f64;
-        assert!(
-            (0.92..=0.98).contains(&c),
-            "{n}: coverage {c} outside 92-98% ({})",
-            report.join(", ")
-        );
-    }
+    assert_coverage("", &names, &hits, runs);
 }
 
 /// Two files at different rates, analysed together, give the sum of their

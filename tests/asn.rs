@@ -226,13 +226,18 @@ fn regex_free_names(s: &str) -> String {
 #[test]
 fn sections_render_in_every_format() {
     let db = fixture("asn/fixture.mmdb");
-    let table = ok(&[
-        "analyze",
-        s(&fixture("asn.pcapng")),
-        "--asn-db",
-        s(&db),
-        "-q",
-    ]);
+    let run = |format: &str| {
+        ok(&[
+            "analyze",
+            s(&fixture("asn.pcapng")),
+            "--asn-db",
+            s(&db),
+            "-q",
+            "--format",
+            format,
+        ])
+    };
+    let table = run("table");
     for title in [
         "Source AS",
         "Destination AS",
@@ -246,28 +251,12 @@ fn sections_render_in_every_format() {
     for l in table.lines() {
         assert!(l.chars().count() <= 80, "wider than 80 columns: {l}");
     }
-    let md = ok(&[
-        "analyze",
-        s(&fixture("asn.pcapng")),
-        "--asn-db",
-        s(&db),
-        "-q",
-        "--format",
-        "markdown",
-    ]);
+    let md = run("markdown");
     assert!(
         md.contains("## Source AS") && md.contains("| IPv6 share |"),
         "{md}"
     );
-    let csv = ok(&[
-        "analyze",
-        s(&fixture("asn.pcapng")),
-        "--asn-db",
-        s(&db),
-        "-q",
-        "--format",
-        "csv",
-    ]);
+    let csv = run("csv");
     let header = csv.lines().next().unwrap();
     let ncol = header.split(',').count();
     assert!(
@@ -642,8 +631,7 @@ fn per_as_intervals_cover_the_truth() {
     let runs = 200;
     let mut hits = [0u32; 4];
     let out = dir.path().join("s.parquet");
-    let cover =
-        |i: &pktsample_analyze::stats::Interval, truth: f64| i.low <= truth && truth <= i.high;
+    let cover = covers;
     for seed in 0..runs {
         replay_lib(&trace, &out, 50, 5000 + seed);
         let r = analyze_lib(vec![out.clone()], Some(db.clone()), 1000);
@@ -685,18 +673,5 @@ fn per_as_intervals_cover_the_truth() {
         "AS pair packets",
         "remote AS IPv6 share",
     ];
-    let report: Vec<String> = names
-        .iter()
-        .zip(hits)
-        .map(|(n, h)| format!("{n}: {:.1}%", 100.0 * h as f64 / runs as f64))
-        .collect();
-    eprintln!("per-AS coverage over {runs} seeds: {}", report.join(", "));
-    for (n, h) in names.iter().zip(hits) {
-        let c = h as f64 / runs as f64;
-        assert!(
-            (0.92..=0.98).contains(&c),
-            "{n}: coverage {c} outside 92-98% ({})",
-            report.join(", ")
-        );
-    }
+    assert_coverage("per-AS", &names, &hits, runs);
 }

@@ -763,7 +763,9 @@ fn arrow_cast_dictionary(a: &dyn Array) -> Result<DictionaryArray<Int32Type>, An
 struct AddrCache {
     src_values: ArrayRef,
     dst_values: ArrayRef,
-    /// The batch-local strata the cells are indexed by.
+    /// The strata met with these dictionaries, in the order the cells are
+    /// kept (batches see them in any order: rows of several interfaces and
+    /// directions interleave).
     strata: Vec<StratumKey>,
     src: AddrAcc,
     dst: AddrAcc,
@@ -775,8 +777,8 @@ struct AddrAcc {
     /// Origin slot of each dictionary value (u32::MAX: none), for the AS
     /// pairs; empty when they are not asked for.
     slots: Vec<u32>,
-    /// (key * strata_in_batch + local stratum) -> sums.
-    cells: Vec<Cell>,
+    /// [cache stratum][dictionary key] -> sums.
+    cells: Vec<Vec<Cell>>,
 }
 
 impl Folder<'_> {
@@ -786,7 +788,6 @@ impl Folder<'_> {
         let Some(c) = self.addr_cache.take() else {
             return;
         };
-        let ns = c.strata.len();
         for (s, key) in c.strata.iter().enumerate() {
             let agg = match local.iter().position(|k| k == key) {
                 Some(i) => &mut aggs[i],
@@ -795,7 +796,7 @@ impl Folder<'_> {
             for (accum, is_src) in [(&c.src, true), (&c.dst, false)] {
                 let m = if is_src { &mut agg.src } else { &mut agg.dst };
                 for (k, addr) in accum.addrs.iter().enumerate() {
-                    let cell = accum.cells[k * ns + s];
+                    let cell = accum.cells[s][k];
                     if let (Some(addr), true) = (addr, cell.n > 0) {
                         m.entry(*addr).or_default().merge(&cell);
                     }
@@ -935,14 +936,13 @@ impl Folder<'_> {
                 let same = self.addr_cache.as_ref().is_some_and(|c| {
                     Arc::ptr_eq(&c.src_values, sa.values())
                         && Arc::ptr_eq(&c.dst_values, da.values())
-                        && c.strata == local
                 });
                 if !same {
                     self.flush_addresses(&mut aggs, &local);
                     let mk = |a: &DictionaryArray<Int32Type>| AddrAcc {
                         addrs: addresses(a),
                         slots: Vec::new(),
-                        cells: vec![Cell::default(); a.values().len() * ns],
+                        cells: Vec::new(),
                     };
                     let (mut src, mut dst) = (mk(sa), mk(da));
                     if let (true, Some(db)) = (self.q.sections.as_pairs, self.q.asn.clone()) {
@@ -952,7 +952,7 @@ impl Folder<'_> {
                     self.addr_cache = Some(AddrCache {
                         src_values: sa.values().clone(),
                         dst_values: da.values().clone(),
-                        strata: local.clone(),
+                        strata: Vec::new(),
                         src,
                         dst,
                     });
@@ -960,6 +960,24 @@ impl Folder<'_> {
                 self.addr_cache.take()
             }
             None => None,
+        };
+        // Batch-local stratum -> the cache's stratum (cells for strata new
+        // to the cache).
+        let cmap: Vec<usize> = match &mut acc {
+            Some(c) => local
+                .iter()
+                .map(|k| match c.strata.iter().position(|x| x == k) {
+                    Some(i) => i,
+                    None => {
+                        c.strata.push(k.clone());
+                        for a in [&mut c.src, &mut c.dst] {
+                            a.cells.push(vec![Cell::default(); a.addrs.len()]);
+                        }
+                        c.strata.len() - 1
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
         };
         let (from, to) = (
             self.q.from.unwrap_or(i64::MIN),
@@ -1133,12 +1151,12 @@ impl Folder<'_> {
             if let Some(a) = sacc.as_mut()
                 && valid(sn, i)
             {
-                a.cells[sk[i] as usize * ns + s].add(l);
+                a.cells[cmap[s]][sk[i] as usize].add(l);
             }
             if let Some(a) = dacc.as_mut()
                 && valid(dn, i)
             {
-                a.cells[dk[i] as usize * ns + s].add(l);
+                a.cells[cmap[s]][dk[i] as usize].add(l);
             }
             if with_pairs && valid(sn, i) && valid(dn, i) {
                 let (a, b) = (sslots[sk[i] as usize], dslots[dk[i] as usize]);

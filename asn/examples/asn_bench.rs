@@ -12,11 +12,12 @@ use std::time::Instant;
 
 use pktsample_asn::AsDb;
 
-fn rss_kib() -> u64 {
+/// A field of /proc/self/status, in KiB (VmRSS: now, VmHWM: peak).
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -63,11 +64,11 @@ fn main() {
         assert!(db.prefixes().0 + db.prefixes().1 > 0);
         return;
     }
-    let before = rss_kib();
+    let before = status_kib("VmRSS:");
     let t = Instant::now();
     let db = AsDb::load(&files).unwrap_or_else(|e| panic!("{e}"));
     let first = t.elapsed();
-    let mem = rss_kib().saturating_sub(before);
+    let mem = status_kib("VmRSS:").saturating_sub(before);
     let mut loads = vec![first.as_secs_f64()];
     for _ in 0..2 {
         let t = Instant::now();
@@ -83,10 +84,11 @@ fn main() {
         db.name_count()
     );
     println!(
-        "load: {:.3} s (median of 3; first {:.3} s); table memory {:.1} MiB (RSS growth)",
+        "load: {:.3} s (median of 3; first {:.3} s); table memory {:.1} MiB (RSS growth), peak RSS {:.1} MiB",
         loads[1],
         first.as_secs_f64(),
-        mem as f64 / 1024.0
+        mem as f64 / 1024.0,
+        status_kib("VmHWM:") as f64 / 1024.0
     );
 
     // Addresses first, so the timed loop is lookups only.

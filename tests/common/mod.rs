@@ -236,3 +236,27 @@ pub fn analyze_lib(
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     pktsample_analyze::report(&a, top)
 }
+
+/// Whether a 95 % interval holds the truth.
+pub fn covers(i: &pktsample_analyze::stats::Interval, truth: f64) -> bool {
+    i.low <= truth && truth <= i.high
+}
+
+/// Print the coverage of each named interval over `runs` seeded runs and
+/// require 92-98 % for each.
+pub fn assert_coverage(what: &str, names: &[&str], hits: &[u32], runs: u64) {
+    let report: Vec<String> = names
+        .iter()
+        .zip(hits)
+        .map(|(n, h)| format!("{n}: {:.1}%", 100.0 * *h as f64 / runs as f64))
+        .collect();
+    eprintln!("{what} coverage over {runs} seeds: {}", report.join(", "));
+    for (n, h) in names.iter().zip(hits) {
+        let c = *h as f64 / runs as f64;
+        assert!(
+            (0.92..=0.98).contains(&c),
+            "{n}: coverage {c} outside 92-98% ({})",
+            report.join(", ")
+        );
+    }
+}
