@@ -490,29 +490,37 @@ fn as_ref(db: &AsDb, o: Origin) -> AsRef {
     }
 }
 
+/// IP and IPv6 sums of one stratum's addresses, by origin.
+type ByOrigin = rustc_hash::FxHashMap<Origin, (Cell, Cell)>;
+
+fn by_origin(db: &AsDb, m: &AddrMap) -> ByOrigin {
+    let mut h = ByOrigin::default();
+    for (ip, c) in m {
+        let e = h.entry(db.lookup(*ip)).or_default();
+        e.0.merge(c);
+        if ip.is_ipv6() {
+            e.1.merge(c);
+        }
+    }
+    h
+}
+
 /// The per-AS sections: per-address sums of each stratum summed by origin
-/// (each address looked up once), so every AS estimate has the same
-/// stratified estimator and interval as any other breakdown; AS pairs come
-/// summed per row by the engine.
+/// (each address looked up once per stratum, strata in parallel), so every
+/// AS estimate has the same stratified estimator and interval as any other
+/// breakdown; AS pairs come summed per row by the engine.
 fn as_sections(a: &Analysis, st: &[Stratum], top: usize, warnings: &mut Vec<String>) -> PerAs {
+    use rayon::prelude::*;
     let sec = a.query.sections;
     let Some(db) = a.query.asn.as_deref().filter(|_| sec.any_as()) else {
         return PerAs::default();
     };
     warnings.extend(db.warnings());
-    let mut origin: HashMap<IpAddr, Origin> = HashMap::new();
-    for s in st {
-        for ip in s.agg.src.keys().chain(s.agg.dst.keys()) {
-            origin.entry(*ip).or_insert_with(|| db.lookup(*ip));
-        }
-    }
-    let by_origin = |m: &AddrMap| -> Vec<(Origin, Cell)> {
-        let mut h: HashMap<Origin, Cell> = HashMap::new();
-        for (ip, c) in m {
-            h.entry(origin[ip]).or_default().merge(c);
-        }
-        h.into_iter().collect()
-    };
+    // Per stratum: (sources, destinations) by origin.
+    let per: Vec<(ByOrigin, ByOrigin)> = st
+        .par_iter()
+        .map(|s| (by_origin(db, &s.agg.src), by_origin(db, &s.agg.dst)))
+        .collect();
     let rows = |g: BTreeMap<Origin, GroupEst>| -> Vec<AsRow> {
         let mut v = by_packets(g);
         v.truncate(top);
@@ -523,20 +531,33 @@ fn as_sections(a: &Analysis, st: &[Stratum], top: usize, warnings: &mut Vec<Stri
             })
             .collect()
     };
+    fn sum<'a>(
+        st: &[Stratum],
+        side: impl Fn(usize) -> Option<&'a ByOrigin>,
+    ) -> BTreeMap<Origin, GroupEst> {
+        let mut g: BTreeMap<Origin, GroupEst> = BTreeMap::new();
+        for (i, s) in st.iter().enumerate() {
+            for (o, (all, _)) in side(i).into_iter().flatten() {
+                g.entry(*o).or_default().add(&s.design, all);
+            }
+        }
+        g
+    }
     // The remote side of a stratum: sources of ingress, destinations of
     // egress; none without a direction.
-    fn remote<'a>(s: &Stratum<'a>) -> Option<&'a AddrMap> {
-        match s.key.direction {
-            Direction::Ingress => Some(&s.agg.src),
-            Direction::Egress => Some(&s.agg.dst),
+    let remote = |i: usize| -> Option<&ByOrigin> {
+        match st[i].key.direction {
+            Direction::Ingress => Some(&per[i].0),
+            Direction::Egress => Some(&per[i].1),
             _ => None,
         }
-    }
+    };
     if sec.remote_as || sec.as_ipv6 {
         let undirected: u64 = st
             .iter()
-            .filter(|s| remote(s).is_none())
-            .map(|s| s.agg.ip_version[1].n + s.agg.ip_version[2].n)
+            .enumerate()
+            .filter(|(i, _)| remote(*i).is_none())
+            .map(|(_, s)| s.agg.ip_version[1].n + s.agg.ip_version[2].n)
             .sum();
         if undirected > 0 {
             warnings.push(format!(
@@ -559,17 +580,9 @@ fn as_sections(a: &Analysis, st: &[Stratum], top: usize, warnings: &mut Vec<Stri
         ),
         ..Default::default()
     };
-    out.source = sec.src_as.then(|| rows(groups(st, |g| by_origin(&g.src))));
-    out.destination = sec.dst_as.then(|| rows(groups(st, |g| by_origin(&g.dst))));
-    out.remote = sec.remote_as.then(|| {
-        let mut g: BTreeMap<Origin, GroupEst> = BTreeMap::new();
-        for s in st {
-            for (o, c) in remote(s).map(&by_origin).unwrap_or_default() {
-                g.entry(o).or_default().add(&s.design, &c);
-            }
-        }
-        rows(g)
-    });
+    out.source = sec.src_as.then(|| rows(sum(st, |i| Some(&per[i].0))));
+    out.destination = sec.dst_as.then(|| rows(sum(st, |i| Some(&per[i].1))));
+    out.remote = sec.remote_as.then(|| rows(sum(st, remote)));
     out.pairs = sec.as_pairs.then(|| {
         let g = groups(st, |g| {
             g.as_pairs
@@ -588,23 +601,14 @@ fn as_sections(a: &Analysis, st: &[Stratum], top: usize, warnings: &mut Vec<Stri
             .collect()
     });
     out.ipv6 = sec.as_ipv6.then(|| {
-        // Per remote AS and stratum: (IP sums, IPv6 sums).
-        let mut per: BTreeMap<Origin, Vec<(Design, Cell, Cell)>> = BTreeMap::new();
-        for s in st {
-            let Some(m) = remote(s) else { continue };
-            let mut h: HashMap<Origin, (Cell, Cell)> = HashMap::new();
-            for (ip, c) in m {
-                let e = h.entry(origin[ip]).or_default();
-                e.0.merge(c);
-                if ip.is_ipv6() {
-                    e.1.merge(c);
-                }
-            }
-            for (o, (all, v6)) in h {
-                per.entry(o).or_default().push((s.design, all, v6));
+        // Per remote AS and stratum: (design, IP sums, IPv6 sums).
+        let mut parts: BTreeMap<Origin, Vec<(Design, Cell, Cell)>> = BTreeMap::new();
+        for (i, s) in st.iter().enumerate() {
+            for (o, (all, v6)) in remote(i).into_iter().flatten() {
+                parts.entry(*o).or_default().push((s.design, *all, *v6));
             }
         }
-        let mut v: Vec<AsIpv6Row> = per
+        let mut v: Vec<AsIpv6Row> = parts
             .into_iter()
             .filter(|(_, parts)| parts.iter().any(|p| p.2.n > 0))
             .map(|(o, parts)| {
