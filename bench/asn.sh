@@ -59,20 +59,24 @@ hyperfine --warmup 1 --runs ${RUNS:-5} --export-markdown "$BENCH_DIR/asn-load.md
 cat "$BENCH_DIR/asn-load.md"
 
 echo "== analyze with and without the per-AS sections"
-S=$BENCH_DIR/public-ng-$ROWS.parquet
-if [ ! -s "$S" ]; then
-  # pcapng: two interfaces, three directions (ingress, egress, unknown), so
-  # the remote-AS sections have work to do.
-  IN=$BENCH_DIR/public-$ROWS.pcapng
-  target/release/tracegen --mix public --format pcapng --nanos --packets "$ROWS" --seed 17 -o "$IN"
-  $P capture --replay "$IN" -r 1 --seed 1 -q -o "$S" --force > /dev/null
-  rm -f "$IN"
-fi
-echo "input: $S ($(du -h "$S" | cut -f1))"
-# The answer first: every IP sample is in exactly one source AS row (labels
-# included), so the rows add up to the IP total.
-$P analyze "$S" -q --format json --asn-db "$V4" --asn-db "$V6" --top 100000000 --by summary,ip-versions,src-as \
-  | $SYSPY -c '
+DB="--asn-db $V4 --asn-db $V6"
+BASE=summary,ip-versions,protocols,interfaces,top-sources,top-destinations,time-series,packet-sizes
+# Two files of the same traffic: pcapng (two interfaces, three directions:
+# six strata, and the remote-AS sections have work) and pcap (one stratum,
+# no direction: the lightest baseline).
+for fmt in pcapng pcap; do
+  S=$BENCH_DIR/public-$fmt-$ROWS.parquet
+  if [ ! -s "$S" ]; then
+    IN=$BENCH_DIR/public-$ROWS.$fmt
+    target/release/tracegen --mix public --format $fmt --nanos --packets "$ROWS" --seed 17 -o "$IN"
+    $P capture --replay "$IN" -r 1 --seed 1 -q -o "$S" --force > /dev/null
+    rm -f "$IN"
+  fi
+  echo "-- input: $S ($(du -h "$S" | cut -f1))"
+  # The answer first: every IP sample is in exactly one source AS row
+  # (labels included), so the rows add up to the IP total.
+  $P analyze "$S" -q --format json $DB --top 100000000 --by summary,ip-versions,src-as \
+    | $SYSPY -c '
 import json, sys
 r = json.load(sys.stdin)
 ip = sum(v["samples"] for v in r["ip_versions"] if v["ip_version"] != "non-ip")
@@ -80,15 +84,14 @@ rows = r["source_as"]
 s = sum(x["samples"] for x in rows)
 print(f"source AS rows: {len(rows)}; their samples {s}, IP samples {ip}")
 sys.exit(0 if s == ip else 1)'
-/usr/bin/time -f "pktsample peak RSS with per-AS sections: %M KiB" $P analyze "$S" -q --format json --asn-db "$V4" --asn-db "$V6" > /dev/null
-DB="--asn-db $V4 --asn-db $V6"
-BASE=summary,ip-versions,protocols,interfaces,top-sources,top-destinations,time-series,packet-sizes
-hyperfine --warmup 1 --runs ${RUNS:-5} --export-markdown "$BENCH_DIR/asn-analyze.md" \
-  -n "analyze, all sections" "$P analyze $S -q --format json" \
-  -n "analyze, all sections + per-AS (2 tables)" "$P analyze $S -q --format json $DB" \
-  -n "  same, without AS pairs" "$P analyze $S -q --format json $DB --by $BASE,src-as,dst-as,remote-as,as-ipv6" \
-  -n "  tables loaded, no per-AS section" "$P analyze $S -q --format json $DB --by $BASE"
-cat "$BENCH_DIR/asn-analyze.md"
+  /usr/bin/time -f "pktsample peak RSS with per-AS sections: %M KiB" $P analyze "$S" -q --format json $DB > /dev/null
+  hyperfine --warmup 1 --runs ${RUNS:-5} --export-markdown "$BENCH_DIR/asn-analyze-$fmt.md" \
+    -n "analyze, all sections" "$P analyze $S -q --format json" \
+    -n "analyze, all sections + per-AS (2 tables)" "$P analyze $S -q --format json $DB" \
+    -n "  same, without AS pairs" "$P analyze $S -q --format json $DB --by $BASE,src-as,dst-as,remote-as,as-ipv6" \
+    -n "  tables loaded, no per-AS section" "$P analyze $S -q --format json $DB --by $BASE"
+  cat "$BENCH_DIR/asn-analyze-$fmt.md"
+done
 
 echo "== enrichment: replay to Parquet at 1-in-1 with and without the AS columns"
 E=$BENCH_DIR/public-5M.pcap
