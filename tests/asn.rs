@@ -18,8 +18,9 @@ use serde_json::Value;
 
 /// Every fixture database, built from the same data (fixtures/asn/build.py),
 /// and whether it carries AS names.
-const DATABASES: [(&str, bool); 6] = [
+const DATABASES: [(&str, bool); 7] = [
     ("asn/fixture.mmdb", true),
+    ("asn/fixture-ipinfo.mmdb", true),
     ("asn/fixture-ip2asn.tsv", true),
     ("asn/fixture-ip2asn.tsv.gz", true),
     ("asn/fixture-iplocation.csv", true),
@@ -576,7 +577,7 @@ fn fixture_databases_are_reproducible() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let written = listing(dir.path());
-    assert_eq!(written.len(), 6, "{written:?}");
+    assert_eq!(written.len(), 7, "{written:?}");
     for f in written {
         assert!(
             std::fs::read(dir.path().join(&f)).unwrap()

@@ -30,8 +30,9 @@ fn brute_force(a: IpAddr) -> Origin {
     }
 }
 
-const FORMATS: [&str; 6] = [
+const FORMATS: [&str; 7] = [
     "asn/fixture.mmdb",
+    "asn/fixture-ipinfo.mmdb",
     "asn/fixture-ip2asn.tsv",
     "asn/fixture-ip2asn.tsv.gz",
     "asn/fixture-iplocation.csv",
@@ -276,4 +277,41 @@ fn overlapping_ranges_are_counted_and_reported() {
     assert_eq!(db.lookup("11.0.0.200".parse().unwrap()), Origin::As(64497));
     assert_eq!(db.lookup("11.0.1.5".parse().unwrap()), Origin::As(64498));
     assert_eq!(db.lookup("11.0.0.5".parse().unwrap()), Origin::As(64496));
+}
+
+/// iptoasn's `ip2asn-v4-u32.tsv` and ip-location-db's `*-num.csv` give range
+/// bounds as integers; IPv6 ones above 2^32.
+#[test]
+fn integer_range_bounds() {
+    let dir = tempfile();
+    let f = dir.join("ip2asn-u32.tsv");
+    // 11.1.2.0 - 11.1.2.127 and 12.0.0.5 - 12.0.1.250; 2a01:: - 2a01::ffff:fffe.
+    let v6s = u128::from("2a01::".parse::<std::net::Ipv6Addr>().unwrap());
+    let v6e = u128::from("2a01::ffff:fffe".parse::<std::net::Ipv6Addr>().unwrap());
+    std::fs::write(
+        &f,
+        format!(
+            "184615424\t184615551\t64498\tZZ\tExample Hosting\n201326597\t201327098\t64499\tZZ\tOdd Range Net\n{v6s}\t{v6e}\t64503\tZZ\tOdd Range IPv6\n"
+        ),
+    )
+    .unwrap();
+    let db = AsDb::load(&[f]).unwrap();
+    for (a, want) in [
+        ("11.1.2.0", Some(64498)),
+        ("11.1.2.127", Some(64498)),
+        ("11.1.2.128", None),
+        ("12.0.0.4", None),
+        ("12.0.0.5", Some(64499)),
+        ("12.0.1.250", Some(64499)),
+        ("12.0.1.251", None),
+        ("2a01::ffff:fffe", Some(64503)),
+        ("2a01::ffff:ffff", None),
+    ] {
+        let ip: IpAddr = a.parse().unwrap();
+        assert_eq!(db.lookup(ip).asn(), want, "{a}");
+        if want.is_some() {
+            assert_eq!(reference_origin(ip), want, "the fixture agrees at {a}");
+        }
+    }
+    std::fs::remove_dir_all(dir).ok();
 }
