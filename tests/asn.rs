@@ -444,28 +444,20 @@ fn schema_1_0_files_still_read_and_convert() {
     let old = dir.path().join("old.parquet");
     write_v10(&new, &old);
     let db = fixture("asn/fixture-ip2asn.tsv");
-    let a = ok(&[
-        "analyze",
-        s(&old),
-        "--asn-db",
-        s(&db),
-        "--format",
-        "json",
-        "-q",
-        "--top",
-        "1000",
-    ]);
-    let b = ok(&[
-        "analyze",
-        s(&new),
-        "--asn-db",
-        s(&db),
-        "--format",
-        "json",
-        "-q",
-        "--top",
-        "1000",
-    ]);
+    let run = |f: &Path| {
+        ok(&[
+            "analyze",
+            s(f),
+            "--asn-db",
+            s(&db),
+            "--format",
+            "json",
+            "-q",
+            "--top",
+            "1000",
+        ])
+    };
+    let (a, b) = (run(&old), run(&new));
     let strip = |x: &str| {
         let mut v: Value = serde_json::from_str(x).unwrap();
         v["inputs"] = Value::Null;
