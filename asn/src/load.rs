@@ -643,11 +643,13 @@ fn csv_fields(line: &str) -> Vec<Cow<'_, str>> {
 }
 
 fn load_names(path: &Path, text: &str) -> Result<Loaded, AsnError> {
-    let m: HashMap<String, String> = serde_json::from_str(text).map_err(|e| AsnError::Line {
-        path: path.into(),
-        line: e.line(),
-        what: format!("not a JSON object of AS names ({e})"),
-    })?;
+    let m: HashMap<String, String> =
+        serde_json::from_str(text).map_err(|e| AsnError::Unsupported {
+            path: path.into(),
+            what: format!(
+                "not a JSON object of AS names like {{\"13335\": \"CLOUDFLARENET\"}} ({e})"
+            ),
+        })?;
     let mut b = Builder::new(path);
     for (k, v) in m {
         let (asn, _) = parse_asn(&k).ok_or_else(|| AsnError::Unsupported {
