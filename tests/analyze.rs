@@ -306,11 +306,10 @@ fn intervals_cover_the_truth() {
             .unwrap()
             .m
             .clone();
-        let cover = covers;
-        hits[0] += cover(&m6.packets, v6.packets as f64) as u32;
-        hits[1] += cover(&m6.bytes, v6.bytes as f64) as u32;
-        hits[2] += cover(&r.ipv6_share.packets, share) as u32;
-        hits[3] += cover(&udp.bytes, udp_bytes) as u32;
+        hits[0] += covers(&m6.packets, v6.packets as f64) as u32;
+        hits[1] += covers(&m6.bytes, v6.bytes as f64) as u32;
+        hits[2] += covers(&r.ipv6_share.packets, share) as u32;
+        hits[3] += covers(&udp.bytes, udp_bytes) as u32;
     }
     let names = ["IPv6 packets", "IPv6 bytes", "IPv6 share", "UDP bytes"];
     assert_coverage("", &names, &hits, runs);
