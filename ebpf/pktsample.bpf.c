@@ -7,7 +7,8 @@
  * predicate as offline replay, ((r * N) >> 32) == 0 for r = prandom. For a
  * sample: reserve a fixed-size record in the ring buffer (a failed reservation
  * is counted as a drop, never lost silently), copy up to snaplen bytes of the
- * frame (putting back a VLAN tag the driver moved to metadata), and submit.
+ * frame (putting back a VLAN tag the driver moved to metadata; on devices
+ * without a link-layer header the bytes start at the IP header), and submit.
  * Always returns TCX_NEXT: forwarding is never changed.
  *
  * Build: clang-19 -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu
@@ -100,8 +101,16 @@ static __always_inline void fib(struct __sk_buff *skb, struct pktsample_event *e
 }
 
 /* The egress interface the FIB picks for an ingress sample (IPv4/IPv6 only). */
-static __always_inline void routed(struct __sk_buff *skb, struct pktsample_event *e)
+static __always_inline void routed(struct __sk_buff *skb, struct pktsample_event *e, __u32 l3)
 {
+	if (l3) {
+		/* No link-layer header: the version nibble gives the family. */
+		__u8 v = e->header[0] >> 4;
+
+		fib(skb, e, e->header, 0, v == 4 ? bpf_htons(ETH_P_IP) :
+				       v == 6 ? bpf_htons(ETH_P_IPV6) : 0);
+		return;
+	}
 	__u16 proto = *(__u16 *)&e->header[12];
 
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
@@ -158,8 +167,11 @@ static __always_inline void handle(struct __sk_buff *skb, __u8 dir)
 		return;
 	}
 	/* 64-bit lengths: the verifier tracks bounds through compares on the
-	 * same register, which 32-bit zero-extension copies would break. */
-	__u32 vlan = skb->vlan_present;
+	 * same register, which 32-bit zero-extension copies would break.
+	 * Devices without a link-layer header (tun, WireGuard, ipip, sit)
+	 * have no VLAN tag to put back: their data starts at the IP header. */
+	__u32 l3 = cfg->flags & PKTSAMPLE_CFG_L3;
+	__u32 vlan = l3 ? 0 : skb->vlan_present;
 	__u64 wire = (__u64)skb->len + (vlan ? 4 : 0);
 	__u64 snap = cfg->snaplen;
 	__u64 cap = wire < snap ? wire : snap;
@@ -182,7 +194,7 @@ static __always_inline void handle(struct __sk_buff *skb, __u8 dir)
 		return;
 	}
 	if (dir == PKTSAMPLE_DIR_INGRESS && (cfg->flags & PKTSAMPLE_CFG_FIB))
-		routed(skb, e);
+		routed(skb, e, l3);
 	__u64 wake = 0;
 	if (wakeup_bytes) {
 		/* Records are all one size, so exactly one of them lands in this

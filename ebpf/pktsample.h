@@ -21,6 +21,7 @@
 
 /* pktsample_config.flags */
 #define PKTSAMPLE_CFG_FIB 1    /* look up the routed egress ifindex of ingress samples */
+#define PKTSAMPLE_CFG_L3 2     /* no link-layer header: data starts at the IP header */
 
 /* One sample, as reserved in the ring buffer. */
 struct pktsample_event {
@@ -29,7 +30,8 @@ struct pktsample_event {
 	__u32 ingress_ifindex; /* skb->ingress_ifindex (0 when not received) */
 	__u32 routed_ifindex;  /* FIB egress ifindex, if PKTSAMPLE_F_ROUTED */
 	__u32 sampling_rate;
-	__u32 pkt_len;         /* wire length incl. Ethernet header (and a put-back VLAN tag) */
+	__u32 pkt_len;         /* length from the link-layer header on (and a put-back
+	                          VLAN tag); from the IP header on for L3 devices */
 	__u16 cap_len;         /* valid bytes in header[] */
 	__u8 direction;        /* PKTSAMPLE_DIR_* */
 	__u8 flags;            /* PKTSAMPLE_F_* */

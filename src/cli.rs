@@ -507,6 +507,15 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         "  sampled   {} packets at 1-in-{} (seed {})",
         s.samples, opts.sampling_rate, opts.seed
     );
+    if !s.metadata.skipped_link_types.is_empty() {
+        let parts: Vec<String> = s
+            .metadata
+            .skipped_link_types
+            .iter()
+            .map(|(lt, n)| format!("{n} packets of link type {lt}"))
+            .collect();
+        println!("  skipped   {} (not decodable)", parts.join(", "));
+    }
     print_span(&s.metadata);
     for i in &s.metadata.interfaces {
         for (d, st) in &i.directions {

@@ -274,6 +274,7 @@ fn intervals_cover_the_truth() {
             big_endian: false,
         },
         snaplen: 128,
+        link: Default::default(),
     };
     let t = generate(&spec, BufWriter::new(File::create(&trace).unwrap())).unwrap();
     let v6 = t.ip_version["6"];
@@ -617,6 +618,7 @@ fn drops_are_corrected_by_the_pool_and_reported() {
         mac: None,
         mtu: None,
         sampling_rate: 1,
+        link_type: 1,
         directions: dirs,
     });
     meta.set_time_range(Some(1_000_000_000), Some(2_000_000_000));
@@ -633,6 +635,7 @@ fn drops_are_corrected_by_the_pool_and_reported() {
             header: hdr,
             ingress_ifindex: Some(3),
             routed_ifindex: None,
+            link_type: 1,
         });
     }
     w.write(&b.finish()).unwrap();

@@ -322,7 +322,7 @@ fn enriched_parquet_matches_duckdb_and_the_reference() {
     // Row by row: the AS columns equal the reference, in both files.
     for (f, names) in [(&cap, true), (&conv, false)] {
         let (batches, meta) = read_all(f);
-        assert_eq!(meta.schema_version, "1.1");
+        assert_eq!(meta.schema_version, pktsample_schemas::SCHEMA_VERSION);
         assert_eq!(meta.asn_databases.len(), 1, "{:?}", meta.asn_databases);
         let b = concat(&batches);
         let cols = |n: &str| b.column_by_name(n).unwrap().clone();
@@ -467,7 +467,7 @@ fn schema_1_0_files_still_read_and_convert() {
     let up = dir.path().join("up.parquet");
     ok(&["convert", s(&old), "-o", s(&up), "--asn-db", s(&db)]);
     let (batches, meta) = read_all(&up);
-    assert_eq!(meta.schema_version, "1.1");
+    assert_eq!(meta.schema_version, pktsample_schemas::SCHEMA_VERSION);
     let b = concat(&batches);
     assert!(b.column_by_name("src_as").unwrap().null_count() < b.num_rows());
     // Without --asn-db the AS columns are null, and the metadata says so.
@@ -592,6 +592,7 @@ fn per_as_intervals_cover_the_truth() {
             big_endian: false,
         },
         snaplen: 128,
+        link: Default::default(),
     };
     let t = generate(
         &spec,

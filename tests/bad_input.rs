@@ -85,10 +85,10 @@ fn text_file() {
 }
 
 #[test]
-fn non_ethernet_link_type() {
-    let err = replay_fails(&fixture("broken/linux-sll.pcap"), &[]);
+fn unsupported_link_type() {
+    let err = replay_fails(&fixture("broken/ieee80211.pcap"), &[]);
     assert!(
-        err.contains("linux-sll.pcap: link type 113 is not supported"),
+        err.contains("ieee80211.pcap: no packets of a link type pktsample reads (link type 105)"),
         "{err}"
     );
 }

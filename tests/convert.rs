@@ -85,6 +85,7 @@ fn live_style_columns_survive_the_round_trip() {
         mac: Some("02:00:5e:00:53:07".into()),
         mtu: Some(9000),
         sampling_rate: 100,
+        link_type: 1,
         directions: dirs,
     });
     meta.set_time_range(Some(1_000_000_001), Some(3_000_000_007));
@@ -107,6 +108,7 @@ fn live_style_columns_survive_the_round_trip() {
             header: hdr,
             ingress_ifindex: ing,
             routed_ifindex: routed,
+            link_type: 1,
         });
     }
     w.write(&bld.finish()).unwrap();

@@ -236,6 +236,7 @@ fn small_trace(dir: &Path, packets: u64) -> PathBuf {
             big_endian: false,
         },
         snaplen: 65535,
+        link: Default::default(),
     };
     generate(&spec, BufWriter::new(File::create(&p).unwrap())).unwrap();
     p

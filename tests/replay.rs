@@ -113,9 +113,11 @@ fn rate_one_equals_truth_checked_by_duckdb_pyarrow_polars() {
         return;
     };
     let dir = tmpdir();
-    for name in TRACES.into_iter().chain(["asn.pcapng"]) {
+    for name in TRACES.into_iter().chain(["asn.pcapng"]).chain(LINK_TRACES) {
         let truth = fixture(&format!("{name}.truth.json"));
-        let full = dir.path().join(format!("{name}.full.parquet"));
+        let full = dir
+            .path()
+            .join(format!("{}.full.parquet", name.replace('/', "-")));
         ok(&[
             "capture",
             "--replay",
@@ -129,7 +131,9 @@ fn rate_one_equals_truth_checked_by_duckdb_pyarrow_polars() {
         ]);
         interop(&py, &["truth", s(&full), s(&truth)]);
         // At the default snaplen (128) every decoded count is still exact.
-        let cut = dir.path().join(format!("{name}.128.parquet"));
+        let cut = dir
+            .path()
+            .join(format!("{}.128.parquet", name.replace('/', "-")));
         ok(&[
             "capture",
             "--replay",
@@ -292,6 +296,7 @@ fn big_trace(dir: &std::path::Path, packets: u64) -> std::path::PathBuf {
             big_endian: false,
         },
         snaplen: 65535,
+        link: Default::default(),
     };
     generate(&spec, BufWriter::new(File::create(&p).unwrap())).unwrap();
     p
@@ -402,7 +407,7 @@ fn resampling_a_sampled_file_multiplies_rates() {
 /// their truth files (so fixtures and truth cannot drift apart).
 #[test]
 fn fixtures_are_reproducible() {
-    for name in TRACES.into_iter().chain(["asn.pcapng"]) {
+    for name in TRACES.into_iter().chain(["asn.pcapng"]).chain(LINK_TRACES) {
         let t = truth(name);
         let mut bytes = Vec::new();
         let again = generate(t.spec.as_ref().unwrap(), &mut bytes).unwrap();

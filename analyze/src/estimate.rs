@@ -210,6 +210,23 @@ pub fn report(a: &Analysis, top: usize) -> Report {
     if total.samples == 0 {
         warnings.push("no samples match the inputs and filters: the report is empty".into());
     }
+    let mut skipped: BTreeMap<u32, u64> = BTreeMap::new();
+    for i in &a.inputs {
+        for (lt, n) in &i.meta.skipped_link_types {
+            *skipped.entry(*lt).or_default() += n;
+        }
+    }
+    if !skipped.is_empty() {
+        let n: u64 = skipped.values().sum();
+        let each: Vec<String> = skipped
+            .iter()
+            .map(|(lt, k)| format!("link type {lt}: {k}"))
+            .collect();
+        warnings.push(format!(
+            "{n} packets of unsupported link types ({}) were in the captures but not sampled; the estimates cover the rest",
+            each.join(", ")
+        ));
+    }
     if !all_pools && !st.is_empty() {
         warnings.push(
             "some inputs lack an exact packet pool; their estimates use Horvitz-Thompson scaling by the sampling rate".into(),

@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pktsample_schemas::input::{CaptureReader, Packet, Visitor};
+use pktsample_schemas::decode::linktype;
+use pktsample_schemas::input::{CaptureReader, Interface, Packet, Visitor};
 
 use crate::error::CaptureError;
 use crate::live::ifindex;
@@ -82,7 +83,9 @@ fn open_socket(name: &str, ifindex: u32) -> Result<Socket, CaptureError> {
 }
 
 struct Sender<'a> {
-    sock: Socket,
+    /// Opened at the first packet, once the file's link types are checked.
+    sock: Option<Socket>,
+    ifindex: u32,
     opts: &'a InjectOptions,
     start: Instant,
     first_ts: Option<i64>,
@@ -117,14 +120,37 @@ impl Sender<'_> {
 impl Visitor for Sender<'_> {
     type Error = CaptureError;
 
+    fn interface(&mut self, _index: usize, i: &Interface) -> Result<(), CaptureError> {
+        if i.linktype != linktype::ETHERNET {
+            return Err(CaptureError::Inject {
+                input: self.opts.input.clone(),
+                detail: format!(
+                    "interface '{}' has link type {} ({}); inject sends Ethernet frames only",
+                    i.name,
+                    i.linktype,
+                    linktype::name(i.linktype)
+                ),
+            });
+        }
+        Ok(())
+    }
+
     fn packet(&mut self, p: &Packet<'_>) -> Result<(), CaptureError> {
         self.pace(p.timestamp_ns);
         if (p.data.len() as u32) < p.orig_len {
             self.truncated += 1;
         }
+        let fd = match &self.sock {
+            Some(s) => s.0,
+            None => {
+                self.sock
+                    .insert(open_socket(&self.opts.interface, self.ifindex)?)
+                    .0
+            }
+        };
         loop {
             // SAFETY: valid fd and buffer.
-            let r = unsafe { libc::send(self.sock.0, p.data.as_ptr().cast(), p.data.len(), 0) };
+            let r = unsafe { libc::send(fd, p.data.as_ptr().cast(), p.data.len(), 0) };
             if r >= 0 {
                 break;
             }
@@ -179,7 +205,8 @@ pub fn inject(opts: &InjectOptions) -> Result<InjectSummary, CaptureError> {
         name: opts.interface.clone(),
     })?;
     let mut s = Sender {
-        sock: open_socket(&opts.interface, idx)?,
+        sock: None,
+        ifindex: idx,
         opts,
         start: Instant::now(),
         first_ts: None,

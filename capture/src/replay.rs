@@ -48,6 +48,7 @@ pub struct ReplayOptions {
 #[derive(Clone, Debug)]
 pub struct ReplaySummary {
     pub output: PathBuf,
+    /// Packets sampled from (of a link type pktsample decodes).
     pub packets_seen: u64,
     pub bytes_seen: u64,
     pub samples: u64,
@@ -95,6 +96,7 @@ impl Visitor for Replay<'_> {
                 mac: i.mac.clone(),
                 mtu: i.mtu,
                 sampling_rate: rate,
+                link_type: i.linktype,
                 directions: BTreeMap::new(),
             },
             stats: Default::default(),
@@ -128,6 +130,7 @@ impl Visitor for Replay<'_> {
             header: &p.data[..p.data.len().min(self.snaplen)],
             ingress_ifindex: p.ingress_ifindex,
             routed_ifindex: p.routed_ifindex,
+            link_type: st.meta.link_type,
         });
         if self.builder.len() >= pktsample_schemas::samples::BATCH_ROWS {
             self.writer.write(&self.builder.finish())?;
@@ -211,7 +214,7 @@ pub fn replay(opts: &ReplayOptions) -> Result<ReplaySummary, CaptureError> {
         progress,
         input: &opts.input,
     };
-    reader.read(&mut r)?;
+    let stats = reader.read(&mut r)?;
     if !r.builder.is_empty() {
         let b = r.builder.finish();
         r.writer.write(&b)?;
@@ -220,6 +223,7 @@ pub fn replay(opts: &ReplayOptions) -> Result<ReplaySummary, CaptureError> {
         pb.finish_and_clear();
     }
     meta.set_time_range(r.first_ns, r.last_ns);
+    meta.skipped_link_types = stats.skipped;
     meta.interfaces = r
         .ifaces
         .into_iter()

@@ -6,10 +6,60 @@
 //! fields are then read from the first bytes of the IP payload ourselves,
 //! because etherparse only yields a transport slice for a complete TCP/UDP
 //! header, while ports need only its first four bytes.
+//!
+//! Decoding dispatches on the link type of the interface the bytes came from
+//! ([`linktype`]): Ethernet, Linux cooked SLL and SLL2, raw IP, and BSD
+//! loopback/null. The link headers that etherparse does not know (SLL2,
+//! null/loop) are a few fixed-size fields, read here by hand; what follows
+//! them (an EtherType payload or an IP header) goes to etherparse.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use etherparse::{LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice};
+use etherparse::{EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice};
+
+use crate::meta::Direction;
+
+/// Link types (tcpdump.org LINKTYPE_* values, as in pcap and pcapng files).
+pub mod linktype {
+    /// BSD loopback: a 4-byte address family in the capturing host's byte order.
+    pub const NULL: u32 = 0;
+    /// Ethernet II (also Linux loopback, whose frames carry an Ethernet header).
+    pub const ETHERNET: u32 = 1;
+    /// Raw IP: the packet starts with an IPv4 or IPv6 header.
+    pub const RAW: u32 = 101;
+    /// OpenBSD loopback: a 4-byte address family in network byte order.
+    pub const LOOP: u32 = 108;
+    /// Linux cooked capture v1 (`tcpdump -i any` before libpcap 1.10).
+    pub const LINUX_SLL: u32 = 113;
+    /// Raw IPv4 only.
+    pub const IPV4: u32 = 228;
+    /// Raw IPv6 only.
+    pub const IPV6: u32 = 229;
+    /// Linux cooked capture v2 (`tcpdump -i any`, libpcap 1.10 and later).
+    pub const LINUX_SLL2: u32 = 276;
+
+    /// Every link type pktsample decodes.
+    pub const SUPPORTED: [u32; 8] = [NULL, ETHERNET, RAW, LOOP, LINUX_SLL, IPV4, IPV6, LINUX_SLL2];
+
+    pub fn is_supported(lt: u32) -> bool {
+        SUPPORTED.contains(&lt)
+    }
+
+    /// The LINKTYPE_ name, for messages and reports.
+    pub fn name(lt: u32) -> &'static str {
+        match lt {
+            NULL => "NULL",
+            ETHERNET => "ETHERNET",
+            RAW => "RAW",
+            LOOP => "LOOP",
+            LINUX_SLL => "LINUX_SLL",
+            IPV4 => "IPV4",
+            IPV6 => "IPV6",
+            LINUX_SLL2 => "LINUX_SLL2",
+            _ => "unsupported",
+        }
+    }
+}
 
 /// IP protocol numbers used for port and flag decoding.
 pub const IPPROTO_TCP: u8 = 6;
@@ -17,10 +67,15 @@ pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_SCTP: u8 = 132;
 pub const IPPROTO_UDPLITE: u8 = 136;
 
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
+
 /// The decoded protocol fields of one sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Decoded {
-    /// EtherType after any VLAN tags (0 if the Ethernet header is cut).
+    /// EtherType after any VLAN tags (0 if the link header is cut). For link
+    /// types without one (raw IP, null/loop) the EtherType of the network
+    /// protocol: 0x0800 for IPv4, 0x86dd for IPv6.
     pub eth_type: u16,
     /// Outermost VLAN id.
     pub vlan: Option<u16>,
@@ -35,6 +90,98 @@ pub struct Decoded {
     pub tcp_flags: Option<u8>,
 }
 
+/// What a Linux cooked header says of the packet beyond its protocol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cooked {
+    /// From the packet type: to us, broadcast, multicast or to another
+    /// host are received (ingress); outgoing is egress.
+    pub direction: Option<Direction>,
+    /// SLL2 only: the kernel ifindex of the interface the packet crossed.
+    pub ifindex: Option<u32>,
+}
+
+/// Direction and interface from an SLL/SLL2 header (nothing for other link
+/// types, or a cut header).
+pub fn cooked(linktype: u32, header: &[u8]) -> Cooked {
+    let pkttype = match linktype {
+        linktype::LINUX_SLL if header.len() >= 16 => u16::from_be_bytes([header[0], header[1]]),
+        linktype::LINUX_SLL2 if header.len() >= 20 => u16::from(header[10]),
+        _ => return Cooked::default(),
+    };
+    Cooked {
+        direction: match pkttype {
+            0..=3 => Some(Direction::Ingress),
+            4 => Some(Direction::Egress),
+            _ => None,
+        },
+        ifindex: (linktype == linktype::LINUX_SLL2)
+            .then(|| u32::from_be_bytes([header[4], header[5], header[6], header[7]])),
+    }
+}
+
+/// The address family of a null/loop header as an EtherType: AF_INET is 2
+/// everywhere; AF_INET6 is 10 (Linux), 24 (NetBSD, OpenBSD), 28 (FreeBSD)
+/// or 30 (macOS).
+fn family_ether_type(af: u32) -> Option<u16> {
+    match af {
+        2 => Some(ETH_P_IP),
+        10 | 24 | 28 | 30 => Some(ETH_P_IPV6),
+        _ => None,
+    }
+}
+
+/// The EtherType an IP header's version nibble implies.
+fn ip_ether_type(b: &[u8]) -> u16 {
+    match b.first().map(|v| v >> 4) {
+        Some(4) => ETH_P_IP,
+        Some(6) => ETH_P_IPV6,
+        _ => 0,
+    }
+}
+
+/// Decode the first bytes of a packet of link type `lt`. Unsupported link
+/// types decode to nothing (readers skip their packets before this).
+pub fn decode_link(lt: u32, header: &[u8]) -> Decoded {
+    let (eth_type, rest) = match lt {
+        linktype::ETHERNET => return decode(header),
+        linktype::LINUX_SLL if header.len() >= 16 => {
+            (u16::from_be_bytes([header[14], header[15]]), &header[16..])
+        }
+        linktype::LINUX_SLL2 if header.len() >= 20 => {
+            (u16::from_be_bytes([header[0], header[1]]), &header[20..])
+        }
+        linktype::RAW | linktype::IPV4 | linktype::IPV6 => (ip_ether_type(header), header),
+        linktype::NULL | linktype::LOOP if header.len() >= 4 => {
+            let b = [header[0], header[1], header[2], header[3]];
+            // NULL is in the writer's byte order: whichever reading is a
+            // known family (the other is then far out of range).
+            let af = if lt == linktype::LOOP {
+                family_ether_type(u32::from_be_bytes(b))
+            } else {
+                family_ether_type(u32::from_le_bytes(b))
+                    .or_else(|| family_ether_type(u32::from_be_bytes(b)))
+            };
+            (af.unwrap_or(0), &header[4..])
+        }
+        _ => return Decoded::default(),
+    };
+    let mut d = Decoded {
+        eth_type,
+        ..Decoded::default()
+    };
+    if matches!(lt, linktype::LINUX_SLL | linktype::LINUX_SLL2) {
+        let p = LaxSlicedPacket::from_ether_type(EtherType(eth_type), rest);
+        fill(&mut d, &p);
+    } else if eth_type != 0 {
+        // Raw IP and null/loop: the family decides; a header that does not
+        // parse as IP leaves the rest empty.
+        if let Ok(p) = LaxSlicedPacket::from_ip(rest) {
+            fill(&mut d, &p);
+        }
+    }
+    d
+}
+
 /// Decode an Ethernet frame's first bytes.
 pub fn decode(header: &[u8]) -> Decoded {
     let mut d = Decoded::default();
@@ -45,6 +192,12 @@ pub fn decode(header: &[u8]) -> Decoded {
     if let Some(LinkSlice::Ethernet2(eth)) = &p.link {
         d.eth_type = eth.ether_type().0;
     }
+    fill(&mut d, &p);
+    d
+}
+
+/// Fill VLAN, IP and transport fields from a parsed packet.
+fn fill(d: &mut Decoded, p: &LaxSlicedPacket<'_>) {
     for ext in &p.link_exts {
         if let LaxLinkExtSlice::Vlan(v) = ext {
             if d.vlan.is_none() {
@@ -92,7 +245,6 @@ pub fn decode(header: &[u8]) -> Decoded {
             d.tcp_flags = Some(b[13]);
         }
     }
-    d
 }
 
 #[cfg(test)]
@@ -145,5 +297,93 @@ mod tests {
         let f = tcp_v6_frame();
         assert_eq!(decode(&f[..10]), Decoded::default());
         assert_eq!(decode(&[]), Decoded::default());
+    }
+
+    fn udp_v4_packet() -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ipv4([192, 0, 2, 1], [198, 51, 100, 2], 64)
+            .udp(53, 40000)
+            .write(&mut v, &[1, 2, 3])
+            .unwrap();
+        v
+    }
+
+    fn check_udp_v4(d: &Decoded) {
+        assert_eq!(d.eth_type, 0x0800);
+        assert_eq!(d.ip_version, Some(4));
+        assert_eq!(d.src_addr.unwrap().to_string(), "192.0.2.1");
+        assert_eq!(d.dst_addr.unwrap().to_string(), "198.51.100.2");
+        assert_eq!(d.ip_proto, Some(17));
+        assert_eq!((d.src_port, d.dst_port), (Some(53), Some(40000)));
+    }
+
+    #[test]
+    fn decodes_every_link_type() {
+        let ip = udp_v4_packet();
+        let with = |prefix: &[u8]| [prefix, &ip[..]].concat();
+        // SLL: packet type 4 (outgoing), ARPHRD_ETHER, 6-byte address, protocol.
+        let sll = with(&[0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00]);
+        check_udp_v4(&decode_link(linktype::LINUX_SLL, &sll));
+        assert_eq!(
+            cooked(linktype::LINUX_SLL, &sll),
+            Cooked {
+                direction: Some(Direction::Egress),
+                ifindex: None
+            }
+        );
+        // SLL2: protocol, reserved, ifindex 7, ARPHRD_ETHER, packet type 0 (host).
+        let sll2 = with(&[
+            0x08, 0, 0, 0, 0, 0, 0, 7, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+        ]);
+        check_udp_v4(&decode_link(linktype::LINUX_SLL2, &sll2));
+        assert_eq!(
+            cooked(linktype::LINUX_SLL2, &sll2),
+            Cooked {
+                direction: Some(Direction::Ingress),
+                ifindex: Some(7)
+            }
+        );
+        for lt in [linktype::RAW, linktype::IPV4] {
+            check_udp_v4(&decode_link(lt, &ip));
+        }
+        // NULL in either byte order, LOOP in network order.
+        check_udp_v4(&decode_link(linktype::NULL, &with(&[2, 0, 0, 0])));
+        check_udp_v4(&decode_link(linktype::NULL, &with(&[0, 0, 0, 2])));
+        check_udp_v4(&decode_link(linktype::LOOP, &with(&[0, 0, 0, 2])));
+        let mut v6 = Vec::new();
+        PacketBuilder::ipv6(
+            "2001:db8::1".parse::<Ipv6Addr>().unwrap().octets(),
+            "2001:db8::2".parse::<Ipv6Addr>().unwrap().octets(),
+            64,
+        )
+        .tcp(1, 2, 3, 4)
+        .write(&mut v6, &[])
+        .unwrap();
+        for af in [10u32, 24, 28, 30] {
+            let f = [&af.to_le_bytes()[..], &v6].concat();
+            let d = decode_link(linktype::NULL, &f);
+            assert_eq!((d.eth_type, d.ip_version), (0x86dd, Some(6)), "AF {af}");
+        }
+        assert_eq!(decode_link(linktype::RAW, &v6).ip_proto, Some(6));
+        assert_eq!(decode_link(linktype::IPV6, &v6).ip_proto, Some(6));
+    }
+
+    #[test]
+    fn cut_and_foreign_link_headers_decode_to_nothing() {
+        let ip = udp_v4_packet();
+        for lt in linktype::SUPPORTED {
+            for n in 0..4 {
+                // Never a panic; at most the family.
+                let d = decode_link(lt, &ip[..n]);
+                assert_eq!(d.ip_version, None, "{lt} {n}");
+            }
+        }
+        assert_eq!(decode_link(147, &ip), Decoded::default());
+        // A null header with an unknown family: no IP.
+        assert_eq!(
+            decode_link(linktype::NULL, &[&[99, 0, 0, 0][..], &ip].concat()).ip_version,
+            None
+        );
+        assert_eq!(cooked(linktype::LINUX_SLL2, &ip[..10]), Cooked::default());
     }
 }

@@ -37,10 +37,11 @@ pub enum FormatError {
         detail: String,
     },
     #[error(
-        "{}: link type {linktype} is not supported; only Ethernet (link type 1) captures can be sampled",
-        path.display()
+        "{}: no packets of a link type pktsample reads (link type {}); it reads Ethernet (1), Linux cooked SLL (113) and SLL2 (276), raw IP (101, 228, 229) and BSD loopback (0, 108)",
+        path.display(),
+        linktypes.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
     )]
-    UnsupportedLinktype { path: PathBuf, linktype: u32 },
+    UnsupportedLinktype { path: PathBuf, linktypes: Vec<u32> },
     #[error("{}: not a pktsample samples file: {reason}", path.display())]
     NotSamples { path: PathBuf, reason: String },
     #[error(

@@ -1,19 +1,28 @@
-//! Reading packets from pcap and pcapng files, zero-copy over a memory map.
+//! Reading packets from pcap and pcapng files: zero-copy over a memory map,
+//! or streaming from a gzip or zstd compressed file.
 //!
 //! One reader serves every consumer: offline replay (sampling a capture),
 //! `convert` and analyze (reading pcapng samples written by pktsample, or a
-//! plain capture as samples at rate 1). It hands out borrowed packets in file
-//! order with nanosecond timestamps (honouring pcapng `if_tsresol`/`if_tsoffset`
-//! and the pcap nanosecond magic, in either byte order), the interface each
-//! came from, its direction from `epb_flags`, and pktsample's own per-interface
+//! plain capture as samples at rate 1), and inject. It hands out borrowed
+//! packets in file order with nanosecond timestamps (honouring pcapng
+//! `if_tsresol`/`if_tsoffset` and the pcap nanosecond magic, in either byte
+//! order), the interface each came from, its direction (`epb_flags`, or the
+//! packet type of a Linux cooked header), and pktsample's own per-interface
 //! and per-packet options when the file was written by pktsample.
+//!
+//! Inputs as they come: several pcapng sections one after another, simple
+//! and obsolete packet blocks, and interfaces of every link type. Packets of
+//! link types pktsample cannot decode are counted per link type in
+//! [`ReadStats`] and skipped; a file with nothing else is an error. A Linux
+//! cooked v2 capture (`tcpdump -i any`) names each packet's interface by
+//! ifindex: each becomes an interface of its own.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
-use pcap_file::DataLink;
 use pcap_file::pcap::{PcapParseError, PcapParser, PcapTsResolution};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 use pcap_file::pcapng::blocks::interface_description::{
@@ -23,7 +32,9 @@ use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
 use pcap_file::pcapng::blocks::opt_common::CommonOption;
 use pcap_file::pcapng::{Block, PcapNgParseError, PcapNgParser};
 
+use crate::decode::{cooked, linktype};
 use crate::error::FormatError;
+use crate::feed::{Compression, Feed, decompressor};
 use crate::meta::{CaptureMetadata, Direction};
 use crate::pcapng::{self as ours, IfaceOption, PacketOption};
 
@@ -45,29 +56,53 @@ impl FileKind {
     }
 }
 
-/// Identify a file by its magic number.
-pub fn sniff(path: &Path) -> Result<FileKind, FormatError> {
-    use std::io::Read;
-    let mut f = File::open(path).map_err(|e| FormatError::io(path, e))?;
+fn read_magic(r: &mut dyn std::io::Read, path: &Path) -> Result<([u8; 4], usize), FormatError> {
     let mut magic = [0u8; 4];
     let mut n = 0;
     while n < 4 {
-        match f.read(&mut magic[n..]) {
+        match r.read(&mut magic[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
-            Err(e) => return Err(FormatError::io(path, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(FormatError::Corrupt {
+                    path: path.into(),
+                    offset: 0,
+                    detail: format!("cannot decompress: {e}"),
+                });
+            }
         }
     }
+    Ok((magic, n))
+}
+
+/// Identify a file by its magic number, looking through gzip or zstd
+/// compression; returns the kind and the compression.
+pub fn sniff_compressed(path: &Path) -> Result<(FileKind, Compression), FormatError> {
+    let mut f = File::open(path).map_err(|e| FormatError::io(path, e))?;
+    let (outer, n) = read_magic(&mut f, path)?;
     if n == 0 {
         return Err(FormatError::Empty { path: path.into() });
     }
+    let compression = Compression::detect(&outer[..n]);
+    let (magic, n) = match compression {
+        Compression::None => (outer, n),
+        c => {
+            let (mut r, _) = decompressor(path, c)?;
+            let (m, k) = read_magic(&mut r, path)?;
+            if k == 0 {
+                return Err(FormatError::Empty { path: path.into() });
+            }
+            (m, k)
+        }
+    };
     let kind = match magic {
         [0xd4, 0xc3, 0xb2, 0xa1]
         | [0xa1, 0xb2, 0xc3, 0xd4]
         | [0x4d, 0x3c, 0xb2, 0xa1]
         | [0xa1, 0xb2, 0x3c, 0x4d] => FileKind::Pcap,
         [0x0a, 0x0d, 0x0d, 0x0a] => FileKind::PcapNg,
-        [b'P', b'A', b'R', b'1'] => FileKind::Parquet,
+        [b'P', b'A', b'R', b'1'] if compression == Compression::None => FileKind::Parquet,
         _ => {
             return Err(FormatError::UnknownFormat {
                 path: path.into(),
@@ -79,14 +114,19 @@ pub fn sniff(path: &Path) -> Result<FileKind, FormatError> {
             });
         }
     };
-    Ok(kind)
+    Ok((kind, compression))
+}
+
+/// Identify a file by its magic number (through gzip or zstd compression).
+pub fn sniff(path: &Path) -> Result<FileKind, FormatError> {
+    sniff_compressed(path).map(|(k, _)| k)
 }
 
 /// An interface described by the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interface {
-    /// The kernel ifindex when pktsample wrote the file; otherwise the
-    /// interface's position in the file.
+    /// The kernel ifindex when pktsample wrote the file or a Linux cooked v2
+    /// header gives it; otherwise the interface's position in the file.
     pub ifindex: u32,
     pub name: String,
     pub mac: Option<String>,
@@ -98,11 +138,11 @@ pub struct Interface {
     pub pktsample: bool,
 }
 
-/// A packet, borrowed from the mapped file.
+/// A packet, borrowed from the file.
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<'a> {
     pub timestamp_ns: i64,
-    /// Position of the interface in [`CaptureReader`]'s interface list.
+    /// Position of the interface in the list the visitor was given.
     pub iface: usize,
     pub orig_len: u32,
     pub data: &'a [u8],
@@ -118,28 +158,101 @@ pub trait Visitor {
     fn metadata(&mut self, _meta: CaptureMetadata) -> Result<(), Self::Error> {
         Ok(())
     }
-    /// A new interface (index into the growing list).
+    /// A new interface (index into the growing list). Interfaces of a link
+    /// type pktsample does not decode are announced too (they get no packets).
     fn interface(&mut self, _index: usize, _iface: &Interface) -> Result<(), Self::Error> {
         Ok(())
     }
     fn packet(&mut self, p: &Packet<'_>) -> Result<(), Self::Error>;
-    /// Called every few thousand packets with the byte offset reached.
+    /// Called every few thousand packets with the bytes of the file on disk
+    /// read so far.
     fn progress(&mut self, _offset: u64) {}
 }
 
-/// A memory-mapped pcap or pcapng file.
+/// What a walk over a file delivered and skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Packets handed to the visitor.
+    pub packets: u64,
+    /// Packets skipped, per link type pktsample does not decode.
+    pub skipped: BTreeMap<u32, u64>,
+}
+
+/// A pcap or pcapng file, memory-mapped or (compressed) streamed.
 pub struct CaptureReader {
     path: PathBuf,
     map: Option<Mmap>,
     kind: FileKind,
+    compression: Compression,
+    file_len: u64,
 }
 
 /// Largest captured length we believe: anything larger is corruption.
 const MAX_CAPLEN: u32 = 256 * 1024;
+/// Largest pcapng block (a packet of [`MAX_CAPLEN`] and its options).
+const MAX_BLOCK: usize = MAX_CAPLEN as usize + 4096;
+
+/// The reader's interfaces and the walk's counters.
+struct Walk {
+    ifaces: Vec<Interface>,
+    /// (file interface, SLL2 ifindex) -> interface of its own.
+    cooked: HashMap<(usize, u32), usize>,
+    stats: ReadStats,
+    last_ns: i64,
+}
+
+impl Walk {
+    fn add<V: Visitor>(&mut self, v: &mut V, iface: Interface) -> Result<usize, V::Error> {
+        let i = self.ifaces.len();
+        v.interface(i, &iface)?;
+        self.ifaces.push(iface);
+        Ok(i)
+    }
+
+    /// Hand one packet to the visitor (or count it as skipped).
+    fn deliver<V: Visitor>(&mut self, v: &mut V, mut p: Packet<'_>) -> Result<(), V::Error> {
+        let lt = self.ifaces[p.iface].linktype;
+        if !linktype::is_supported(lt) {
+            *self.stats.skipped.entry(lt).or_default() += 1;
+            return Ok(());
+        }
+        if matches!(lt, linktype::LINUX_SLL | linktype::LINUX_SLL2) {
+            let c = cooked(lt, p.data);
+            if p.direction == Direction::Unknown {
+                p.direction = c.direction.unwrap_or(Direction::Unknown);
+            }
+            if let Some(ifx) = c.ifindex.filter(|_| !self.ifaces[p.iface].pktsample) {
+                p.iface = match self.cooked.get(&(p.iface, ifx)) {
+                    Some(&i) => i,
+                    None => {
+                        let parent = &self.ifaces[p.iface];
+                        let iface = Interface {
+                            ifindex: ifx,
+                            name: format!("if{ifx}"),
+                            mac: None,
+                            mtu: None,
+                            sampling_rate: parent.sampling_rate,
+                            linktype: lt,
+                            pktsample: false,
+                        };
+                        let parent = p.iface;
+                        let i = self.add(v, iface)?;
+                        self.cooked.insert((parent, ifx), i);
+                        i
+                    }
+                };
+            }
+        }
+        self.last_ns = p.timestamp_ns;
+        v.packet(&p)?;
+        self.stats.packets += 1;
+        Ok(())
+    }
+}
 
 impl CaptureReader {
     pub fn open(path: &Path) -> Result<Self, FormatError> {
-        let kind = sniff(path)?;
+        let (kind, compression) = sniff_compressed(path)?;
         if kind == FileKind::Parquet {
             return Err(FormatError::WrongFormat {
                 path: path.into(),
@@ -148,15 +261,24 @@ impl CaptureReader {
             });
         }
         let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
-        // SAFETY: the map is read-only; a file truncated underneath us by another
-        // process is the usual mmap caveat, accepted by every mmap reader.
-        let map = unsafe { Mmap::map(&f) }.map_err(|e| FormatError::io(path, e))?;
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Sequential);
+        let file_len = f.metadata().map_err(|e| FormatError::io(path, e))?.len();
+        let map = if compression == Compression::None {
+            // SAFETY: the map is read-only; a file truncated underneath us by
+            // another process is the usual mmap caveat, accepted by every
+            // mmap reader.
+            let map = unsafe { Mmap::map(&f) }.map_err(|e| FormatError::io(path, e))?;
+            #[cfg(unix)]
+            let _ = map.advise(memmap2::Advice::Sequential);
+            Some(map)
+        } else {
+            None
+        };
         Ok(CaptureReader {
             path: path.into(),
-            map: Some(map),
+            map,
             kind,
+            compression,
+            file_len,
         })
     }
 
@@ -164,101 +286,158 @@ impl CaptureReader {
         self.kind
     }
 
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Size of the file on disk.
     pub fn len(&self) -> u64 {
-        self.bytes().len() as u64
+        self.file_len
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
-    }
-
     /// Walk the whole file.
-    pub fn read<V: Visitor>(&self, v: &mut V) -> Result<(), V::Error> {
+    pub fn read<V: Visitor>(&self, v: &mut V) -> Result<ReadStats, V::Error> {
+        let mut feed = match &self.map {
+            Some(m) => Feed::mapped(m),
+            None => {
+                let (r, n) = decompressor(&self.path, self.compression)?;
+                Feed::stream(r, n)
+            }
+        };
+        let mut w = Walk {
+            ifaces: Vec::new(),
+            cooked: HashMap::new(),
+            stats: ReadStats::default(),
+            last_ns: 0,
+        };
         match self.kind {
-            FileKind::Pcap => self.read_pcap(v),
-            FileKind::PcapNg => self.read_pcapng(v),
+            FileKind::Pcap => self.read_pcap(&mut feed, &mut w, v)?,
+            FileKind::PcapNg => self.read_pcapng(&mut feed, &mut w, v)?,
             FileKind::Parquet => unreachable!("refused in open"),
         }
-    }
-
-    fn offset(&self, rest: &[u8]) -> u64 {
-        (self.bytes().len() - rest.len()) as u64
-    }
-
-    fn truncated(&self, rest: &[u8], detail: impl Into<String>) -> FormatError {
-        FormatError::Truncated {
-            path: self.path.clone(),
-            offset: self.offset(rest),
-            detail: detail.into(),
-        }
-    }
-
-    fn corrupt(&self, rest: &[u8], detail: impl Into<String>) -> FormatError {
-        FormatError::Corrupt {
-            path: self.path.clone(),
-            offset: self.offset(rest),
-            detail: detail.into(),
-        }
-    }
-
-    fn read_pcap<V: Visitor>(&self, v: &mut V) -> Result<(), V::Error> {
-        let all = self.bytes();
-        let (mut rest, parser) = PcapParser::new(all).map_err(|e| match e {
-            PcapParseError::IncompleteBuffer(..) => self.truncated(all, "in the pcap file header"),
-            e => self.corrupt(all, crate::error::chain(&e)),
-        })?;
-        let h = parser.header();
-        let linktype = u32::from(h.datalink);
-        let iface = Interface {
-            ifindex: 0,
-            name: "pcap0".into(),
-            mac: None,
-            mtu: None,
-            sampling_rate: 1,
-            linktype,
-            pktsample: false,
-        };
-        if h.datalink != DataLink::ETHERNET {
+        v.progress(feed.raw_position());
+        if w.stats.packets == 0 && !w.stats.skipped.is_empty() {
             return Err(FormatError::UnsupportedLinktype {
                 path: self.path.clone(),
-                linktype,
+                linktypes: w.stats.skipped.keys().copied().collect(),
             }
             .into());
         }
-        v.interface(0, &iface)?;
+        Ok(w.stats)
+    }
+
+    fn truncated(&self, feed: &Feed<'_>, detail: impl Into<String>) -> FormatError {
+        FormatError::Truncated {
+            path: self.path.clone(),
+            offset: feed.offset(),
+            detail: detail.into(),
+        }
+    }
+
+    fn corrupt(&self, feed: &Feed<'_>, detail: impl Into<String>) -> FormatError {
+        FormatError::Corrupt {
+            path: self.path.clone(),
+            offset: feed.offset(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Read more of a stream after the parser asked for `need` bytes (`cap`
+    /// the most we believe); a file that ends first is truncated.
+    fn need_more(
+        &self,
+        feed: &mut Feed<'_>,
+        need: usize,
+        cap: usize,
+        what: &str,
+    ) -> Result<(), FormatError> {
+        if need > cap {
+            return Err(self.corrupt(feed, format!("{what} length {need} is impossible")));
+        }
+        let have = feed.data().len();
+        let grew = feed
+            .more(need + 16)
+            .map_err(|e| self.corrupt(feed, format!("cannot decompress: {e}")))?;
+        if grew {
+            return Ok(());
+        }
+        Err(self.truncated(
+            feed,
+            format!("the last {what} is incomplete, {have} bytes remain"),
+        ))
+    }
+
+    fn read_pcap<V: Visitor>(
+        &self,
+        feed: &mut Feed<'_>,
+        w: &mut Walk,
+        v: &mut V,
+    ) -> Result<(), V::Error> {
+        let _ = feed.more(24);
+        let data = feed.data();
+        let (rest, parser) = match PcapParser::new(data) {
+            Ok(x) => x,
+            Err(PcapParseError::IncompleteBuffer(..)) => {
+                return Err(self.truncated(feed, "in the pcap file header").into());
+            }
+            Err(e) => return Err(self.corrupt(feed, crate::error::chain(&e)).into()),
+        };
+        let used = data.len() - rest.len();
+        feed.consume(used);
+        let h = parser.header();
+        let lt = u32::from(h.datalink);
+        if !linktype::is_supported(lt) {
+            return Err(FormatError::UnsupportedLinktype {
+                path: self.path.clone(),
+                linktypes: vec![lt],
+            }
+            .into());
+        }
+        w.add(
+            v,
+            Interface {
+                ifindex: 0,
+                name: "pcap0".into(),
+                mac: None,
+                mtu: None,
+                sampling_rate: 1,
+                linktype: lt,
+                pktsample: false,
+            },
+        )?;
         let frac_ns: i64 = match h.ts_resolution {
             PcapTsResolution::MicroSecond => 1000,
             PcapTsResolution::NanoSecond => 1,
         };
-        let mut n: u64 = 0;
-        while !rest.is_empty() {
-            let (next, raw) = match parser.next_raw_packet(rest) {
+        loop {
+            let data = feed.data();
+            if data.is_empty() {
+                match feed.more(1 << 16) {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        return Err(self.corrupt(feed, format!("cannot decompress: {e}")).into());
+                    }
+                }
+            }
+            let (next, raw) = match parser.next_raw_packet(data) {
                 Ok(x) => x,
                 Err(PcapParseError::IncompleteBuffer(need, _)) => {
-                    // A record header announcing an absurd length is corruption,
-                    // not a short file.
-                    if need > MAX_CAPLEN as usize + 16 {
-                        return Err(self
-                            .corrupt(rest, format!("record length {} is impossible", need - 16))
-                            .into());
-                    }
-                    return Err(self
-                        .truncated(
-                            rest,
-                            format!("the last record is incomplete, {} bytes remain", rest.len()),
-                        )
-                        .into());
+                    // `need` counts from after the 16-byte record header.
+                    let need = if data.len() < 16 { 16 } else { need + 16 };
+                    self.need_more(feed, need, MAX_CAPLEN as usize + 16, "record")?;
+                    continue;
                 }
-                Err(e) => return Err(self.corrupt(rest, crate::error::chain(&e)).into()),
+                Err(e) => return Err(self.corrupt(feed, crate::error::chain(&e)).into()),
             };
             if raw.incl_len > MAX_CAPLEN || raw.orig_len < raw.incl_len {
                 return Err(self
                     .corrupt(
-                        rest,
+                        feed,
                         format!(
                             "record with captured length {} and original length {}",
                             raw.incl_len, raw.orig_len
@@ -266,170 +445,235 @@ impl CaptureReader {
                     )
                     .into());
             }
-            let data: &[u8] = match raw.data {
+            let bytes: &[u8] = match raw.data {
                 Cow::Borrowed(d) => d,
-                Cow::Owned(_) => unreachable!("parser borrows from the map"),
+                Cow::Owned(_) => unreachable!("parser borrows from the feed"),
             };
-            v.packet(&Packet {
-                timestamp_ns: raw.ts_sec as i64 * 1_000_000_000 + raw.ts_frac as i64 * frac_ns,
-                iface: 0,
-                orig_len: raw.orig_len,
-                data,
-                direction: Direction::Unknown,
-                ingress_ifindex: None,
-                routed_ifindex: None,
-            })?;
-            rest = next;
-            n += 1;
-            if n.is_multiple_of(65536) {
-                v.progress(self.offset(rest));
+            let used = data.len() - next.len();
+            w.deliver(
+                v,
+                Packet {
+                    timestamp_ns: raw.ts_sec as i64 * 1_000_000_000 + raw.ts_frac as i64 * frac_ns,
+                    iface: 0,
+                    orig_len: raw.orig_len,
+                    data: bytes,
+                    direction: Direction::Unknown,
+                    ingress_ifindex: None,
+                    routed_ifindex: None,
+                },
+            )?;
+            feed.consume(used);
+            if w.stats.packets.is_multiple_of(65536) {
+                v.progress(feed.raw_position());
             }
         }
-        v.progress(self.offset(rest));
         Ok(())
     }
 
-    fn pcapng_error(&self, rest: &[u8], e: PcapNgParseError) -> FormatError {
-        match e {
-            PcapNgParseError::IncompleteBuffer(need, _) => {
-                if need > MAX_CAPLEN as usize + 4096 {
-                    self.corrupt(rest, format!("block length {need} is impossible"))
-                } else {
-                    self.truncated(
-                        rest,
-                        format!("the last block is incomplete, {} bytes remain", rest.len()),
-                    )
-                }
-            }
-            e => self.corrupt(rest, crate::error::chain(&e)),
-        }
+    fn pcapng_error(&self, feed: &Feed<'_>, e: PcapNgParseError) -> FormatError {
+        self.corrupt(feed, crate::error::chain(&e))
     }
 
-    fn read_pcapng<V: Visitor>(&self, v: &mut V) -> Result<(), V::Error> {
-        let all = self.bytes();
-        let (mut rest, mut parser) =
-            PcapNgParser::new(all).map_err(|e| self.pcapng_error(all, e))?;
-        let mut ifaces: Vec<Interface> = Vec::new();
-        // Interfaces are numbered per section; this maps a section's numbers
-        // onto the reader's list.
-        let mut section_base = 0usize;
-        let mut n: u64 = 0;
-        while !rest.is_empty() {
-            let (next, block) = parser
-                .next_block(rest)
-                .map_err(|e| self.pcapng_error(rest, e))?;
-            match block {
-                Block::SectionHeader(_) => section_base = ifaces.len(),
-                Block::InterfaceStatistics(isb) => {
-                    for o in &isb.options {
-                        if let InterfaceStatisticsOption::Common(CommonOption::CustomUtf8Copiable(
-                            c,
-                        )) = o
-                            && c.pen == ours::PEN
-                        {
-                            let meta = CaptureMetadata::from_json(&c.value).map_err(|e| {
-                                FormatError::NotSamples {
-                                    path: self.path.clone(),
-                                    reason: format!(
-                                        "malformed pktsample metadata at byte offset {}: {e}",
-                                        self.offset(rest)
-                                    ),
-                                }
-                            })?;
-                            v.metadata(meta)?;
-                        }
+    fn metadata_option(&self, feed: &Feed<'_>, json: &str) -> Result<CaptureMetadata, FormatError> {
+        CaptureMetadata::from_json(json).map_err(|e| FormatError::NotSamples {
+            path: self.path.clone(),
+            reason: format!(
+                "malformed pktsample metadata at byte offset {}: {e}",
+                feed.offset()
+            ),
+        })
+    }
+
+    fn read_pcapng<V: Visitor>(
+        &self,
+        feed: &mut Feed<'_>,
+        w: &mut Walk,
+        v: &mut V,
+    ) -> Result<(), V::Error> {
+        let mut parser = loop {
+            let data = feed.data();
+            match PcapNgParser::new(data) {
+                Ok((rest, p)) => {
+                    let used = data.len() - rest.len();
+                    feed.consume(used);
+                    break p;
+                }
+                Err(PcapNgParseError::IncompleteBuffer(need, _)) => {
+                    self.need_more(feed, need + 8, MAX_BLOCK, "block")?
+                }
+                Err(e) => return Err(self.pcapng_error(feed, e).into()),
+            }
+        };
+        // A section's interface ids -> the reader's interfaces.
+        let mut section: Vec<usize> = Vec::new();
+        let mut blocks: u64 = 0;
+        loop {
+            let data = feed.data();
+            if data.is_empty() {
+                match feed.more(1 << 16) {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        return Err(self.corrupt(feed, format!("cannot decompress: {e}")).into());
                     }
                 }
-                Block::CustomCopiable(cb) if cb.pen == ours::PEN => {
-                    // Custom data is padded to 32 bits; JSON has no NUL.
-                    let payload = cb.payload.as_ref();
-                    let end = payload.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-                    let meta = std::str::from_utf8(&payload[..end])
-                        .ok()
-                        .and_then(|s| CaptureMetadata::from_json(s).ok())
-                        .ok_or_else(|| FormatError::NotSamples {
-                            path: self.path.clone(),
-                            reason: format!(
-                                "malformed pktsample metadata block at byte offset {}",
-                                self.offset(rest)
-                            ),
-                        })?;
-                    v.metadata(meta)?;
+            }
+            let (next, block) = match parser.next_block(data) {
+                Ok(x) => x,
+                Err(PcapNgParseError::IncompleteBuffer(need, _)) => {
+                    self.need_more(feed, need + 8, MAX_BLOCK, "block")?;
+                    continue;
                 }
-                Block::InterfaceDescription(idb) => {
-                    let iface = interface_from_idb(&idb, ifaces.len() - section_base);
-                    v.interface(ifaces.len(), &iface)?;
-                    ifaces.push(iface);
-                }
-                Block::EnhancedPacket(epb) => {
-                    let index = section_base + epb.interface_id as usize;
-                    let iface = &ifaces[index]; // the parser checked the id
-                    if iface.linktype != u32::from(DataLink::ETHERNET) {
-                        return Err(FormatError::UnsupportedLinktype {
-                            path: self.path.clone(),
-                            linktype: iface.linktype,
-                        }
-                        .into());
-                    }
-                    if epb.data.len() > MAX_CAPLEN as usize
-                        || (epb.original_len as usize) < epb.data.len()
+                Err(e) => return Err(self.pcapng_error(feed, e).into()),
+            };
+            let used = data.len() - next.len();
+            self.pcapng_block(feed, w, v, &mut section, block)?;
+            feed.consume(used);
+            blocks += 1;
+            if blocks.is_multiple_of(65536) {
+                v.progress(feed.raw_position());
+            }
+        }
+        Ok(())
+    }
+
+    /// One pcapng block.
+    fn pcapng_block<V: Visitor>(
+        &self,
+        feed: &Feed<'_>,
+        w: &mut Walk,
+        v: &mut V,
+        section: &mut Vec<usize>,
+        block: Block<'_>,
+    ) -> Result<(), V::Error> {
+        let lengths = |data: &[u8], orig: u32| -> Result<(), FormatError> {
+            if data.len() > MAX_CAPLEN as usize || (orig as usize) < data.len() {
+                return Err(self.corrupt(
+                    feed,
+                    format!(
+                        "packet with captured length {} and original length {orig}",
+                        data.len()
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        match block {
+            Block::SectionHeader(_) => section.clear(),
+            Block::InterfaceStatistics(isb) => {
+                for o in &isb.options {
+                    if let InterfaceStatisticsOption::Common(CommonOption::CustomUtf8Copiable(c)) =
+                        o
+                        && c.pen == ours::PEN
                     {
-                        return Err(self
-                            .corrupt(
-                                rest,
-                                format!(
-                                    "packet with captured length {} and original length {}",
-                                    epb.data.len(),
-                                    epb.original_len
-                                ),
-                            )
-                            .into());
-                    }
-                    let mut p = Packet {
-                        timestamp_ns: i64::try_from(epb.timestamp.as_nanos())
-                            .map_err(|_| self.corrupt(rest, "timestamp beyond year 2262"))?,
-                        iface: index,
-                        orig_len: epb.original_len,
-                        data: match epb.data {
-                            Cow::Borrowed(d) => d,
-                            Cow::Owned(_) => unreachable!("parser borrows from the map"),
-                        },
-                        direction: Direction::Unknown,
-                        ingress_ifindex: None,
-                        routed_ifindex: None,
-                    };
-                    for o in &epb.options {
-                        match o {
-                            EnhancedPacketOption::Flags(f) => {
-                                p.direction = Direction::from_epb_flags(*f)
-                            }
-                            EnhancedPacketOption::Common(CommonOption::CustomBinaryCopiable(c))
-                                if c.pen == ours::PEN =>
-                            {
-                                let po = PacketOption::decode(&c.value).ok_or_else(|| {
-                                    self.corrupt(rest, "malformed pktsample packet option")
-                                })?;
-                                p.ingress_ifindex = po.ingress_ifindex;
-                                p.routed_ifindex = po.routed_ifindex;
-                            }
-                            _ => {}
-                        }
-                    }
-                    v.packet(&p)?;
-                    n += 1;
-                    if n.is_multiple_of(65536) {
-                        v.progress(self.offset(next));
+                        v.metadata(self.metadata_option(feed, &c.value)?)?;
                     }
                 }
-                // Simple packet blocks carry no timestamp; statistics and name
-                // resolution are not samples. pktsample's statistics travel in
-                // the section metadata.
-                _ => {}
             }
-            rest = next;
+            Block::CustomCopiable(cb) if cb.pen == ours::PEN => {
+                // Custom data is padded to 32 bits; JSON has no NUL.
+                let payload = cb.payload.as_ref();
+                let end = payload.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                let json =
+                    std::str::from_utf8(&payload[..end]).map_err(|_| FormatError::NotSamples {
+                        path: self.path.clone(),
+                        reason: format!(
+                            "malformed pktsample metadata block at byte offset {}",
+                            feed.offset()
+                        ),
+                    })?;
+                v.metadata(self.metadata_option(feed, json)?)?;
+            }
+            Block::InterfaceDescription(idb) => {
+                let i = w.add(v, interface_from_idb(&idb, section.len()))?;
+                section.push(i);
+            }
+            Block::EnhancedPacket(epb) => {
+                // The parser checked the interface id against the section.
+                let iface = section[epb.interface_id as usize];
+                let data = borrowed(epb.data);
+                lengths(data, epb.original_len)?;
+                let mut p = Packet {
+                    timestamp_ns: i64::try_from(epb.timestamp.as_nanos())
+                        .map_err(|_| self.corrupt(feed, "timestamp beyond year 2262"))?,
+                    iface,
+                    orig_len: epb.original_len,
+                    data,
+                    direction: Direction::Unknown,
+                    ingress_ifindex: None,
+                    routed_ifindex: None,
+                };
+                for o in &epb.options {
+                    match o {
+                        EnhancedPacketOption::Flags(f) => {
+                            p.direction = Direction::from_epb_flags(*f)
+                        }
+                        EnhancedPacketOption::Common(CommonOption::CustomBinaryCopiable(c))
+                            if c.pen == ours::PEN =>
+                        {
+                            let po = PacketOption::decode(&c.value).ok_or_else(|| {
+                                self.corrupt(feed, "malformed pktsample packet option")
+                            })?;
+                            p.ingress_ifindex = po.ingress_ifindex;
+                            p.routed_ifindex = po.routed_ifindex;
+                        }
+                        _ => {}
+                    }
+                }
+                w.deliver(v, p)?;
+            }
+            Block::SimplePacket(spb) => {
+                // No timestamp: the previous packet's (documented). The
+                // parser checked that the section has an interface 0.
+                let data = borrowed(spb.data);
+                lengths(data, spb.original_len)?;
+                let p = Packet {
+                    timestamp_ns: w.last_ns,
+                    iface: section[0],
+                    orig_len: spb.original_len,
+                    data,
+                    direction: Direction::Unknown,
+                    ingress_ifindex: None,
+                    routed_ifindex: None,
+                };
+                w.deliver(v, p)?;
+            }
+            Block::Packet(pb) => {
+                // The obsolete packet block (pcapng drafts before 1.0).
+                let iface = *section.get(pb.interface_id as usize).ok_or_else(|| {
+                    self.corrupt(
+                        feed,
+                        format!("packet block for undeclared interface {}", pb.interface_id),
+                    )
+                })?;
+                let data = borrowed(pb.data);
+                lengths(data, pb.original_len)?;
+                let p = Packet {
+                    timestamp_ns: i64::try_from(pb.timestamp.as_nanos())
+                        .map_err(|_| self.corrupt(feed, "timestamp beyond year 2262"))?,
+                    iface,
+                    orig_len: pb.original_len,
+                    data,
+                    direction: Direction::Unknown,
+                    ingress_ifindex: None,
+                    routed_ifindex: None,
+                };
+                w.deliver(v, p)?;
+            }
+            // Statistics and name resolution are not samples; pktsample's
+            // statistics travel in the section metadata. Unknown block types
+            // are skipped, as the pcapng specification asks of readers.
+            _ => {}
         }
-        v.progress(self.offset(rest));
         Ok(())
+    }
+}
+
+/// Packet data, which the parsers borrow from the feed.
+fn borrowed(d: Cow<'_, [u8]>) -> &[u8] {
+    match d {
+        Cow::Borrowed(d) => d,
+        Cow::Owned(_) => unreachable!("parser borrows from the feed"),
     }
 }
 

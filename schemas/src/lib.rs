@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod error;
+pub mod feed;
 pub mod input;
 pub mod meta;
 pub mod output;

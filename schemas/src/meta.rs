@@ -98,8 +98,16 @@ pub struct InterfaceMeta {
     pub mtu: Option<u32>,
     /// 1-in-N sampling rate in force (1 = every packet).
     pub sampling_rate: u32,
+    /// Link type of the interface's packets (LINKTYPE_* value: 1 Ethernet,
+    /// 101 raw IP, 276 Linux cooked v2, ...). Absent before schema 1.2: 1.
+    #[serde(default = "ethernet")]
+    pub link_type: u32,
     /// Keyed by `ingress`, `egress`, `unknown`; directions never seen are absent.
     pub directions: BTreeMap<Direction, DirectionStats>,
+}
+
+fn ethernet() -> u32 {
+    crate::decode::linktype::ETHERNET
 }
 
 impl InterfaceMeta {
@@ -151,6 +159,10 @@ pub struct CaptureMetadata {
     /// enriched, the AS columns are null).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub asn_databases: Vec<String>,
+    /// Packets of the input that were not sampled because pktsample does not
+    /// decode their link type, per link type (1.2; empty: none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped_link_types: BTreeMap<u32, u64>,
 }
 
 impl CaptureMetadata {
@@ -167,6 +179,7 @@ impl CaptureMetadata {
             snaplen,
             interfaces: Vec::new(),
             asn_databases: Vec::new(),
+            skipped_link_types: BTreeMap::new(),
         }
     }
 
@@ -244,6 +257,7 @@ mod tests {
             mac: Some("02:00:00:00:00:01".into()),
             mtu: Some(1500),
             sampling_rate: 10,
+            link_type: 1,
             directions: dirs,
         });
         m.set_time_range(

@@ -40,7 +40,7 @@ use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeade
 use pcap_file::{DataLink, Endianness};
 use serde::{Deserialize, Serialize};
 
-use crate::meta::CaptureMetadata;
+use crate::meta::{CaptureMetadata, InterfaceMeta};
 use crate::record::SampleRow;
 
 /// Private Enterprise Number under which pktsample's custom options and block
@@ -133,6 +133,30 @@ fn padded_json(meta: &CaptureMetadata) -> Vec<u8> {
     j
 }
 
+/// An interface block to write, unless one exists for (ifindex, rate).
+#[derive(Clone, Copy)]
+struct NewIface<'a> {
+    ifindex: u32,
+    name: &'a str,
+    rate: u32,
+    mac: Option<&'a str>,
+    mtu: Option<u32>,
+    link_type: u32,
+}
+
+impl<'a> NewIface<'a> {
+    fn from_meta(i: &'a InterfaceMeta) -> Self {
+        NewIface {
+            ifindex: i.ifindex,
+            name: &i.name,
+            rate: i.sampling_rate,
+            mac: i.mac.as_deref(),
+            mtu: i.mtu,
+            link_type: i.link_type,
+        }
+    }
+}
+
 /// Writes samples as pcapng.
 pub struct PcapngSampleWriter<W: Write> {
     w: PcapNgWriter<W>,
@@ -172,19 +196,20 @@ impl<W: Write> PcapngSampleWriter<W> {
             snaplen: meta.snaplen.max(1),
         };
         for i in &meta.interfaces {
-            me.add_interface(i.ifindex, &i.name, i.sampling_rate, i.mac.as_deref(), i.mtu)?;
+            me.add_interface(&NewIface::from_meta(i))?;
         }
         Ok(me)
     }
 
-    fn add_interface(
-        &mut self,
-        ifindex: u32,
-        name: &str,
-        rate: u32,
-        mac: Option<&str>,
-        mtu: Option<u32>,
-    ) -> Result<u32, String> {
+    fn add_interface(&mut self, i: &NewIface<'_>) -> Result<u32, String> {
+        let NewIface {
+            ifindex,
+            name,
+            rate,
+            mac,
+            mtu,
+            link_type,
+        } = *i;
         if let Some(id) = self.ids.get(&(ifindex, rate)) {
             return Ok(*id);
         }
@@ -214,7 +239,7 @@ impl<W: Write> PcapngSampleWriter<W> {
             }),
         ));
         let idb = InterfaceDescriptionBlock {
-            linktype: DataLink::ETHERNET,
+            linktype: DataLink::from(link_type),
             snaplen: self.snaplen,
             options,
         };
@@ -226,7 +251,14 @@ impl<W: Write> PcapngSampleWriter<W> {
     }
 
     pub fn write(&mut self, r: &SampleRow<'_>) -> Result<(), String> {
-        let id = self.add_interface(r.ifindex, r.ifname, r.sampling_rate, None, None)?;
+        let id = self.add_interface(&NewIface {
+            ifindex: r.ifindex,
+            name: r.ifname,
+            rate: r.sampling_rate,
+            mac: None,
+            mtu: None,
+            link_type: r.link_type,
+        })?;
         let mut options = Vec::with_capacity(2);
         let flags = r.direction.epb_flags();
         if flags != 0 {
@@ -262,7 +294,7 @@ impl<W: Write> PcapngSampleWriter<W> {
         // Interfaces in the metadata that never had a sample still get a block,
         // so their statistics are visible.
         for i in &meta.interfaces {
-            self.add_interface(i.ifindex, &i.name, i.sampling_rate, i.mac.as_deref(), i.mtu)?;
+            self.add_interface(&NewIface::from_meta(i))?;
         }
         let (start, end) = meta.time_range_ns();
         let json = meta.to_json();

@@ -13,12 +13,12 @@ use arrow_array::builder::{
     UInt8Builder, UInt16Builder, UInt32Builder,
 };
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt32Type};
+use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt16Type, UInt32Type};
 use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch};
 use arrow_array::{BinaryArray, StringArray};
 use arrow_schema::SchemaRef;
 
-use crate::decode::decode;
+use crate::decode::{decode_link, linktype};
 use crate::error::FormatError;
 use crate::meta::Direction;
 use crate::schema::{col, samples_schema};
@@ -33,10 +33,13 @@ pub struct SampleRow<'a> {
     pub direction: Direction,
     /// 1-in-N rate in force for this sample.
     pub sampling_rate: u32,
-    /// Wire length, Ethernet header included, no FCS.
+    /// Length of the packet as captured in its link type (for Ethernet the
+    /// frame from the Ethernet header on, no FCS; for raw IP the IP packet).
     pub pkt_len: u32,
-    /// The captured bytes, from the Ethernet header on (`cap_len` is its length).
+    /// The captured bytes, from the link-layer header on (`cap_len` is its length).
     pub header: &'a [u8],
+    /// Link type of `header` (`decode::linktype`).
+    pub link_type: u32,
     pub ingress_ifindex: Option<u32>,
     pub routed_ifindex: Option<u32>,
 }
@@ -63,6 +66,7 @@ pub struct SampleBatchBuilder {
     dst_port: UInt16Builder,
     tcp_flags: UInt8Builder,
     header: BinaryBuilder,
+    link_type: UInt16Builder,
     addr_buf: String,
     rows: usize,
 }
@@ -96,6 +100,7 @@ impl SampleBatchBuilder {
             dst_port: UInt16Builder::new(),
             tcp_flags: UInt8Builder::new(),
             header: BinaryBuilder::new(),
+            link_type: UInt16Builder::new(),
             addr_buf: String::with_capacity(48),
             rows: 0,
         }
@@ -121,7 +126,7 @@ impl SampleBatchBuilder {
         self.cap_len.append_value(cap_len);
         self.ingress_ifindex.append_option(r.ingress_ifindex);
         self.routed_ifindex.append_option(r.routed_ifindex);
-        let d = decode(r.header);
+        let d = decode_link(r.link_type, r.header);
         self.eth_type.append_value(d.eth_type);
         self.vlan.append_option(d.vlan);
         self.ip_version.append_option(d.ip_version);
@@ -143,6 +148,8 @@ impl SampleBatchBuilder {
         self.dst_port.append_option(d.dst_port);
         self.tcp_flags.append_option(d.tcp_flags);
         self.header.append_value(r.header);
+        // Link types are 16 bits in pcap and pcapng.
+        self.link_type.append_value(r.link_type as u16);
         self.rows += 1;
     }
 
@@ -173,7 +180,11 @@ impl SampleBatchBuilder {
         let n = self.rows;
         let mut cols = cols;
         for f in &self.schema.fields()[cols.len()..] {
-            cols.push(arrow_array::new_null_array(f.data_type(), n));
+            cols.push(if f.name() == col::LINK_TYPE {
+                Arc::new(self.link_type.finish())
+            } else {
+                arrow_array::new_null_array(f.data_type(), n)
+            });
         }
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), cols).expect("builder matches the schema")
@@ -193,6 +204,8 @@ pub struct SampleColumns<'a> {
     ingress_ifindex: &'a PrimitiveArray<UInt32Type>,
     routed_ifindex: &'a PrimitiveArray<UInt32Type>,
     header: &'a BinaryArray,
+    /// Absent or null in files before 1.2: Ethernet.
+    link_type: Option<&'a PrimitiveArray<UInt16Type>>,
 }
 
 fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, FormatError> {
@@ -240,6 +253,12 @@ impl<'a> SampleColumns<'a> {
             header: column(b, col::HEADER)?
                 .as_binary_opt::<i32>()
                 .ok_or_else(|| FormatError::Schema("column 'header' has the wrong type".into()))?,
+            link_type: match b.column_by_name(col::LINK_TYPE) {
+                Some(c) => Some(c.as_primitive_opt::<UInt16Type>().ok_or_else(|| {
+                    FormatError::Schema("column 'link_type' has the wrong type".into())
+                })?),
+                None => None,
+            },
         })
     }
 
@@ -271,6 +290,10 @@ impl<'a> SampleColumns<'a> {
             header: self.header.value(i),
             ingress_ifindex: Self::opt(self.ingress_ifindex, i),
             routed_ifindex: Self::opt(self.routed_ifindex, i),
+            link_type: self
+                .link_type
+                .filter(|a| a.is_valid(i))
+                .map_or(linktype::ETHERNET, |a| u32::from(a.value(i))),
         })
     }
 }
@@ -436,6 +459,7 @@ mod tests {
                     header: &[0u8; 14],
                     ingress_ifindex: None,
                     routed_ifindex: None,
+                    link_type: linktype::ETHERNET,
                 });
             }
             b.finish()

@@ -365,7 +365,7 @@ pub fn read_samples<E: From<FormatError>>(
                 last_ns: None,
                 max_cap: 0,
             };
-            reader.read(&mut v)?;
+            let stats = reader.read(&mut v)?;
             if !v.builder.is_empty() {
                 let b = v.builder.finish();
                 (v.f)(b)?;
@@ -386,6 +386,7 @@ pub fn read_samples<E: From<FormatError>>(
                         .zip(&v.counts)
                         .map(|(i, c)| interface_meta(i, c))
                         .collect();
+                    m.skipped_link_types = stats.skipped;
                     m
                 }
             })
@@ -416,6 +417,7 @@ fn interface_meta(i: &Interface, counts: &[u64; 3]) -> InterfaceMeta {
         mac: i.mac.clone(),
         mtu: i.mtu,
         sampling_rate: i.sampling_rate,
+        link_type: i.linktype,
         directions,
     }
 }
@@ -469,6 +471,7 @@ impl<E: From<FormatError>, F: FnMut(RecordBatch) -> Result<(), E>> Visitor for C
             header: data,
             ingress_ifindex: p.ingress_ifindex,
             routed_ifindex: p.routed_ifindex,
+            link_type: i.linktype,
         });
         if self.builder.len() >= BATCH_ROWS {
             let b = self.builder.finish();

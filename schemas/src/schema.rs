@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 /// changes when a column changes meaning or type (old readers must refuse the
 /// file); the minor number when nullable columns are added (old readers can
 /// ignore them).
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 /// Major part of [`SCHEMA_VERSION`].
 pub const SCHEMA_MAJOR: u32 = 1;
 
@@ -44,10 +44,13 @@ pub mod col {
     pub const DST_AS: &str = "dst_as";
     pub const SRC_AS_NAME: &str = "src_as_name";
     pub const DST_AS_NAME: &str = "dst_as_name";
+    // 1.2: the link type of `header` (LINKTYPE_* value; null in older
+    // files, which are all Ethernet).
+    pub const LINK_TYPE: &str = "link_type";
 
     /// Columns added after 1.0: files written before lack them, and readers
     /// treat them as null.
-    pub const ADDED_SINCE_1_0: [&str; 4] = [SRC_AS, DST_AS, SRC_AS_NAME, DST_AS_NAME];
+    pub const ADDED_SINCE_1_0: [&str; 5] = [SRC_AS, DST_AS, SRC_AS_NAME, DST_AS_NAME, LINK_TYPE];
 }
 
 fn dict_utf8() -> DataType {
@@ -85,6 +88,7 @@ pub fn samples_schema() -> SchemaRef {
         Field::new(DST_AS, DataType::UInt32, true),
         Field::new(SRC_AS_NAME, dict_utf8(), true),
         Field::new(DST_AS_NAME, dict_utf8(), true),
+        Field::new(LINK_TYPE, DataType::UInt16, true),
     ]))
 }
 

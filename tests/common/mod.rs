@@ -81,6 +81,18 @@ pub fn concat(batches: &[RecordBatch]) -> RecordBatch {
     arrow_select::concat::concat_batches(&pktsample_schemas::samples_schema(), batches).unwrap()
 }
 
+/// The committed per-link-type traces (fixtures/link/).
+pub const LINK_TRACES: [&str; 8] = [
+    "link/sll.pcap",
+    "link/sll2.pcap",
+    "link/sll2.pcapng",
+    "link/raw.pcap",
+    "link/ipv4.pcap",
+    "link/ipv6.pcapng",
+    "link/null.pcap",
+    "link/loop.pcapng",
+];
+
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }

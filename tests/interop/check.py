@@ -26,6 +26,10 @@ import pyarrow.parquet as pq
 failures = []
 
 
+# tracegen's link names -> LINKTYPE_* values.
+LINKTYPES = {"ethernet": 1, "sll": 113, "sll2": 276, "raw": 101, "ipv4": 228, "ipv6": 229, "null": 0, "loop": 108}
+
+
 def expect(what, got, want):
     if got != want:
         failures.append(f"{what}: got {got!r}, want {want!r}")
@@ -80,7 +84,7 @@ def truth(path, truth_path, ignore_truncated=False):
         expect("first timestamp (ns)", pc.min(table["timestamp"]).value, t["first_ns"])
         expect("last timestamp (ns)", pc.max(table["timestamp"]).value, t["last_ns"])
     meta = json.loads(pq.read_metadata(path).metadata[b"pktsample"])
-    expect("schema_version", meta["schema_version"], "1.1")
+    expect("schema_version", meta["schema_version"], "1.2")
     for k in ("src", "dst"):
         if t.get(f"{k}_addr"):
             expect(
@@ -91,6 +95,17 @@ def truth(path, truth_path, ignore_truncated=False):
     # The 1.1 AS columns: present (null unless enriched) with their types.
     expect("src_as type", str(table.schema.field("src_as").type), "uint32")
     expect("src_as_name type", str(table.schema.field("src_as_name").type), "dictionary<values=string, indices=int32, ordered=0>")
+    # The 1.2 link type column: the trace's link type on every row, and in
+    # the metadata of every interface with packets.
+    expect("link_type type", str(table.schema.field("link_type").type), "uint16")
+    link = LINKTYPES[(t.get("spec") or {}).get("link", "ethernet")]
+    rows = [r[0] for r in con.execute("SELECT DISTINCT link_type FROM s").fetchall()]
+    expect("link_type values", rows, [link] if table.num_rows else [])
+    expect(
+        "metadata link_type",
+        sorted({i["link_type"] for i in meta["interfaces"] if i["directions"]}),
+        [link] if table.num_rows else [],
+    )
     seen = sum(d["packets_seen"] for i in meta["interfaces"] for d in i["directions"].values())
     samples = sum(d["samples"] for i in meta["interfaces"] for d in i["directions"].values())
     expect("metadata packets_seen", seen, t["total"]["packets"])

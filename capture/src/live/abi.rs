@@ -14,6 +14,7 @@ pub const F_ROUTED: u8 = 1;
 pub const F_VLAN: u8 = 2;
 
 pub const CFG_FIB: u32 = 1;
+pub const CFG_L3: u32 = 2;
 
 /// `struct pktsample_event`: one sample in the ring buffer.
 #[repr(C)]
@@ -185,5 +186,6 @@ mod header_constants {
         assert_eq!(define("PKTSAMPLE_F_ROUTED"), F_ROUTED as u64);
         assert_eq!(define("PKTSAMPLE_F_VLAN"), F_VLAN as u64);
         assert_eq!(define("PKTSAMPLE_CFG_FIB"), CFG_FIB as u64);
+        assert_eq!(define("PKTSAMPLE_CFG_L3"), CFG_L3 as u64);
     }
 }

@@ -103,6 +103,8 @@ const CAP_BPF: u32 = 39;
 struct Iface {
     name: String,
     ifindex: u32,
+    /// Link type of what the program sees at TC on this device.
+    link_type: u32,
     mac: Option<String>,
     mtu: Option<u32>,
 }
@@ -154,6 +156,30 @@ pub fn ifindex(name: &str) -> Option<u32> {
     sysfs(name, "ifindex").and_then(|s| s.parse().ok())
 }
 
+/// The link type of what the TC hooks see on a device, from its ARPHRD
+/// type (`/sys/class/net/IF/type`), as libpcap maps them: Ethernet-framed
+/// devices (Ethernet, veth, bridge, VLAN, vxlan, loopback) or devices whose
+/// packets start at the IP header (tun, WireGuard, ipip, sit, GRE, PPP).
+fn device_link_type(name: &str) -> Result<u32, CaptureError> {
+    use pktsample_schemas::decode::linktype;
+    let arphrd: u32 = sysfs(name, "type")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    match arphrd {
+        // ETHER, LOOPBACK
+        1 | 772 => Ok(linktype::ETHERNET),
+        // NONE (tun, WireGuard), TUNNEL (ipip), TUNNEL6, SIT, IPGRE,
+        // IP6GRE, RAWIP, PPP
+        65534 | 768 | 769 | 776 | 778 | 823 | 519 | 512 => Ok(linktype::RAW),
+        t => Err(CaptureError::Attach {
+            name: name.to_string(),
+            detail: format!(
+                "device type {t} (ARPHRD) is not supported; pktsample captures Ethernet-framed devices and devices without a link-layer header (tun, WireGuard, ipip, sit, GRE)"
+            ),
+        }),
+    }
+}
+
 fn resolve(name: &str) -> Result<Iface, CaptureError> {
     let ifindex = ifindex(name).ok_or_else(|| CaptureError::UnknownInterface {
         name: name.to_string(),
@@ -161,6 +187,7 @@ fn resolve(name: &str) -> Result<Iface, CaptureError> {
     Ok(Iface {
         name: name.to_string(),
         ifindex,
+        link_type: device_link_type(name)?,
         mac: sysfs(name, "address").filter(|m| m.len() == 17),
         mtu: sysfs(name, "mtu").and_then(|m| m.parse().ok()),
     })
@@ -297,6 +324,7 @@ impl Session<'_> {
                     mac: i.mac.clone(),
                     mtu: i.mtu,
                     sampling_rate: self.opts.sampling_rate,
+                    link_type: i.link_type,
                     directions,
                 }
             })
@@ -426,7 +454,12 @@ pub fn capture_live(
                 sampling_rate: opts.sampling_rate,
                 snaplen: opts.snaplen,
                 slot: slot as u32,
-                flags: if opts.fib { abi::CFG_FIB } else { 0 },
+                flags: if opts.fib { abi::CFG_FIB } else { 0 }
+                    | if i.link_type == pktsample_schemas::decode::linktype::ETHERNET {
+                        0
+                    } else {
+                        abi::CFG_L3
+                    },
             };
             config
                 .insert(i.ifindex, c, 0)
@@ -494,11 +527,11 @@ pub fn capture_live(
     let mut gone: Option<String> = None;
     let mut result: Result<(), CaptureError> = Ok(());
 
-    let names: std::collections::HashMap<u32, (String, usize)> = session
+    let names: std::collections::HashMap<u32, (String, usize, u32)> = session
         .ifaces
         .iter()
         .enumerate()
-        .map(|(slot, i)| (i.ifindex, (i.name.clone(), slot)))
+        .map(|(slot, i)| (i.ifindex, (i.name.clone(), slot, i.link_type)))
         .collect();
     let mut total_written = vec![[0u64; 2]; session.ifaces.len()];
     let mut drain = |ring: &mut RingBuf<MapData>,
@@ -518,7 +551,7 @@ pub fn capture_live(
             } else {
                 Direction::Egress
             };
-            let Some((ifname, _)) = names.get(&e.ifindex) else {
+            let Some((ifname, _, link_type)) = names.get(&e.ifindex) else {
                 continue;
             };
             builder.push(&SampleRow {
@@ -531,12 +564,13 @@ pub fn capture_live(
                 header: e.header(),
                 ingress_ifindex: (e.ingress_ifindex != 0).then_some(e.ingress_ifindex),
                 routed_ifindex: (e.flags & abi::F_ROUTED != 0).then_some(e.routed_ifindex),
+                link_type: *link_type,
             });
             part.first_ns.get_or_insert(ts);
             part.last_ns = Some(ts);
             first_ns.get_or_insert(ts);
             *last_ns = Some(ts);
-            let (_, slot) = names[&e.ifindex];
+            let (_, slot, _) = names[&e.ifindex];
             part.written[slot][e.direction as usize & 1] += 1;
             total_written[slot][e.direction as usize & 1] += 1;
             part.bytes += e.cap_len as u64 + 64;
