@@ -10,7 +10,7 @@
 
 #define PKTSAMPLE_MAX_SNAPLEN 256
 /* Interfaces one capture can watch (counter slots). */
-#define PKTSAMPLE_MAX_IFACES 64
+#define PKTSAMPLE_MAX_IFACES 256
 
 #define PKTSAMPLE_DIR_INGRESS 0
 #define PKTSAMPLE_DIR_EGRESS 1

@@ -2,21 +2,20 @@
 //! crates. Nothing here does real work beyond printing results.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::{Parser, Subcommand};
+
+use crate::draw;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use pktsample_capture::inject::{InjectOptions, inject};
-use pktsample_capture::live::{Hooks, LiveOptions, Rotate, capture_live};
+use pktsample_capture::live::{Hooks, IfaceSpec, LiveEvent, LiveOptions, Rotate, capture_live};
 use pktsample_capture::{ReplayOptions, fresh_seed, replay};
-use pktsample_schemas::input::{FileKind, sniff};
-use pktsample_schemas::{
-    CaptureMetadata, Direction, SampleWriter, Source, open_parquet, read_samples,
-};
+use pktsample_schemas::{CaptureMetadata, Direction};
 
 /// Sampled packet capture and offline traffic analysis.
 #[derive(Parser, Debug)]
@@ -164,14 +163,20 @@ struct InjectArgs {
 
 #[derive(clap::Args, Debug)]
 struct CaptureArgs {
-    /// Interface to capture on, live (repeatable).
+    /// Interface to capture on, live (repeatable): a name or a glob
+    /// ('veth*'), optionally with its own rate: -i eth0=1000 -i 'wg*=10'.
     #[arg(
         short,
         long = "interface",
-        value_name = "IF",
+        value_name = "IF[=RATE]",
+        value_parser = parse_iface,
         conflicts_with = "replay"
     )]
-    interface: Vec<String>,
+    interface: Vec<IfaceSpec>,
+    /// Every interface, and every one that appears while capturing (at
+    /// the default rate unless an -i names one).
+    #[arg(long, conflicts_with = "replay")]
+    all_interfaces: bool,
     /// Capture file to sample offline (pcap or pcapng).
     #[arg(long, value_name = "IN.pcap|IN.pcapng")]
     replay: Option<PathBuf>,
@@ -195,8 +200,9 @@ struct CaptureArgs {
     /// Record the routed egress interface of ingress samples (FIB lookup).
     #[arg(long)]
     fib: bool,
-    /// Take 1 packet in N at random (1 = every packet). The default suits a
-    /// busy 1-10 Gbit/s link, as sFlow agents use.
+    /// Take 1 packet in N at random (1 = every packet); the default rate of
+    /// interfaces given without one. The default suits a busy 1-10 Gbit/s
+    /// link, as sFlow agents use.
     #[arg(long, short = 'r', value_name = "N", default_value_t = 1000)]
     sampling_rate: u32,
     /// Seed of the random sampler (replay); the same seed gives the same
@@ -254,6 +260,27 @@ fn parse_size(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// `eth0`, `veth*`, `wg0=100`: an interface (or glob) and its rate.
+fn parse_iface(s: &str) -> Result<IfaceSpec, String> {
+    let (pattern, rate) = match s.rsplit_once('=') {
+        Some((p, r)) => (
+            p,
+            Some(
+                r.parse::<u32>()
+                    .map_err(|_| format!("'{r}' in '{s}' is not a sampling rate"))?,
+            ),
+        ),
+        None => (s, None),
+    };
+    if pattern.is_empty() {
+        return Err(format!("'{s}' names no interface"));
+    }
+    Ok(IfaceSpec {
+        pattern: pattern.to_string(),
+        rate,
+    })
 }
 
 fn parse_rotate(s: &str) -> Result<Rotate, String> {
@@ -422,6 +449,7 @@ fn inject_cmd(a: InjectArgs) -> anyhow::Result<ExitCode> {
 fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     let opts = LiveOptions {
         interfaces: a.interface,
+        all_interfaces: a.all_interfaces,
         sampling_rate: a.sampling_rate,
         hooks: match a.direction {
             HooksArg::Both => Hooks::Both,
@@ -437,22 +465,19 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         fib: a.fib,
         output: a.output,
         force: a.force,
-        status: !a.quiet,
         asn: load_enrich(&a.asn_db)?,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    let announce = || {
-        eprintln!(
-            "pktsample: capturing on {} (1-in-{}, snaplen {}); Ctrl-C to stop",
-            opts.interfaces.join(", "),
-            opts.sampling_rate,
-            opts.snaplen
-        )
-    };
-    let s = capture_live(&opts, stop, &announce)?;
+    let status = !a.quiet && std::io::stderr().is_terminal();
+    let mut shown = (0u64, std::time::Duration::ZERO);
+    let mut on_event = |e: LiveEvent| draw::live_event(&e, &opts, status, &mut shown);
+    let s = capture_live(&opts, stop, &mut on_event)?;
+    if status {
+        eprintln!();
+    }
     for p in &s.parts {
         println!("wrote {}", p.display());
     }
@@ -469,6 +494,12 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
                 st.drops
             );
         }
+    }
+    if m.bad_records > 0 {
+        println!(
+            "  unreadable {} ring records (counted as drops)",
+            m.bad_records
+        );
     }
     println!("  elapsed   {:.1}s", s.elapsed.as_secs_f64());
     Ok(ExitCode::SUCCESS)
@@ -490,10 +521,11 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed.unwrap_or_else(fresh_seed),
         snaplen: a.snaplen,
         force: a.force,
-        progress: !a.quiet,
         asn: load_enrich(&a.asn_db)?,
     };
-    let s = replay(&opts)?;
+    let bar = draw::ReplayBar::new(!a.quiet);
+    let s = replay(&opts, &mut |p| bar.update(p))?;
+    bar.finish();
     let secs = s.elapsed.as_secs_f64().max(1e-9);
     println!("wrote {}", s.output.display());
     println!(
@@ -539,50 +571,8 @@ fn print_span(m: &CaptureMetadata) {
 }
 
 fn convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
-    if same_file(&a.input, &a.output) {
-        bail!(
-            "{}: input and output are the same file; give another -o",
-            a.output.display()
-        );
-    }
-    // The metadata is complete only after the whole input has been read (a
-    // pcapng input carries it at the end), so it is passed at finish; the
-    // writer gets a provisional copy for the pcapng section header.
-    let provisional = known_metadata(&a.input).unwrap_or_else(|| {
-        CaptureMetadata::new(
-            Source::Capture {
-                input: a.input.display().to_string(),
-            },
-            0,
-        )
-    });
     let enrich = load_enrich(&a.asn_db)?;
-    let mut w = SampleWriter::create_enriched(&a.output, a.force, &provisional, enrich)?;
-    let mut rows = 0u64;
-    let mut meta = read_samples(&a.input, |b| -> anyhow::Result<()> {
-        rows += b.num_rows() as u64;
-        w.write(&b)?;
-        Ok(())
-    })?;
-    // The output has every column of this version (older inputs' missing
-    // columns are null).
-    meta.schema_version = pktsample_schemas::SCHEMA_VERSION.to_string();
-    let out = w.finish(&meta)?;
-    println!("wrote {} ({rows} samples)", out.display());
+    let s = pktsample_schemas::convert::convert(&a.input, &a.output, a.force, enrich)?;
+    println!("wrote {} ({} samples)", s.output.display(), s.rows);
     Ok(ExitCode::SUCCESS)
-}
-
-/// The metadata of a Parquet input, known before reading its rows.
-fn known_metadata(input: &Path) -> Option<CaptureMetadata> {
-    match sniff(input) {
-        Ok(FileKind::Parquet) => open_parquet(input).ok().map(|(_, m)| m),
-        _ => None,
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }

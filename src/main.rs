@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+mod draw;
 
 // Batches of decoded columns are large and short-lived: the system
 // allocator hands each back to the kernel and faults it in again (0.2 s of

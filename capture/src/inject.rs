@@ -6,6 +6,7 @@
 //! the ingress hook of its peer. (No `PACKET_QDISC_BYPASS`: that would skip
 //! the egress hook.)
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,8 @@ use pktsample_schemas::decode::linktype;
 use pktsample_schemas::input::{CaptureReader, Interface, Packet, Visitor};
 
 use crate::error::CaptureError;
-use crate::live::ifindex;
+use crate::netdev::ifindex;
+use crate::options::Opt;
 
 #[derive(Clone, Debug)]
 pub struct InjectOptions {
@@ -34,33 +36,23 @@ pub struct InjectSummary {
     pub elapsed: Duration,
 }
 
-struct Socket(libc::c_int);
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        // SAFETY: we own the descriptor.
-        unsafe { libc::close(self.0) };
-    }
-}
-
-fn open_socket(name: &str, ifindex: u32) -> Result<Socket, CaptureError> {
+fn open_socket(name: &str, ifindex: u32) -> Result<OwnedFd, CaptureError> {
     // SAFETY: plain socket(2); protocol 0 = send only, receive nothing.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         let e = std::io::Error::last_os_error();
         return Err(if e.kind() == std::io::ErrorKind::PermissionDenied {
-            CaptureError::Flag {
-                flag: "inject",
-                detail: "needs root or CAP_NET_RAW to send raw frames; run it with sudo".into(),
-            }
+            CaptureError::InjectPrivileges
         } else {
-            CaptureError::Attach {
+            CaptureError::Socket {
                 name: name.into(),
-                detail: format!("packet socket: {e}"),
+                what: "packet socket",
+                source: e,
             }
         });
     }
-    let sock = Socket(fd);
+    // SAFETY: a descriptor we just opened and own.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: zeroed sockaddr_ll is valid; fields set below.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
@@ -68,15 +60,16 @@ fn open_socket(name: &str, ifindex: u32) -> Result<Socket, CaptureError> {
     // SAFETY: valid fd and address of the right length.
     let r = unsafe {
         libc::bind(
-            fd,
+            sock.as_raw_fd(),
             (&sll as *const libc::sockaddr_ll).cast(),
             size_of::<libc::sockaddr_ll>() as u32,
         )
     };
     if r < 0 {
-        return Err(CaptureError::Attach {
+        return Err(CaptureError::Socket {
             name: name.into(),
-            detail: format!("bind: {}", std::io::Error::last_os_error()),
+            what: "bind",
+            source: std::io::Error::last_os_error(),
         });
     }
     Ok(sock)
@@ -84,7 +77,7 @@ fn open_socket(name: &str, ifindex: u32) -> Result<Socket, CaptureError> {
 
 struct Sender<'a> {
     /// Opened at the first packet, once the file's link types are checked.
-    sock: Option<Socket>,
+    sock: Option<OwnedFd>,
     ifindex: u32,
     opts: &'a InjectOptions,
     start: Instant,
@@ -141,12 +134,11 @@ impl Visitor for Sender<'_> {
             self.truncated += 1;
         }
         let fd = match &self.sock {
-            Some(s) => s.0,
-            None => {
-                self.sock
-                    .insert(open_socket(&self.opts.interface, self.ifindex)?)
-                    .0
-            }
+            Some(s) => s.as_raw_fd(),
+            None => self
+                .sock
+                .insert(open_socket(&self.opts.interface, self.ifindex)?)
+                .as_raw_fd(),
         };
         loop {
             // SAFETY: valid fd and buffer.
@@ -174,9 +166,10 @@ impl Visitor for Sender<'_> {
                     });
                 }
                 _ => {
-                    return Err(CaptureError::Attach {
+                    return Err(CaptureError::Socket {
                         name: self.opts.interface.clone(),
-                        detail: format!("send: {e}"),
+                        what: "send",
+                        source: e,
                     });
                 }
             }
@@ -189,14 +182,14 @@ impl Visitor for Sender<'_> {
 
 pub fn inject(opts: &InjectOptions) -> Result<InjectSummary, CaptureError> {
     if opts.pps == Some(0) {
-        return Err(CaptureError::Flag {
-            flag: "--pps",
+        return Err(CaptureError::Option {
+            opt: Opt::Pps,
             detail: "must be at least 1".into(),
         });
     }
     if opts.speed.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
-        return Err(CaptureError::Flag {
-            flag: "--speed",
+        return Err(CaptureError::Option {
+            opt: Opt::Speed,
             detail: "must be a positive factor".into(),
         });
     }

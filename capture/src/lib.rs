@@ -9,11 +9,13 @@
 pub mod error;
 pub mod inject;
 pub mod live;
+pub mod netdev;
+pub mod options;
 pub mod replay;
 pub mod sampler;
 
 pub use error::CaptureError;
-pub use replay::{ReplayOptions, ReplaySummary, replay};
+pub use replay::{Progress, ReplayOptions, ReplaySummary, replay};
 pub use sampler::Sampler;
 
 /// A seed for runs where the user gave none: different every run, and

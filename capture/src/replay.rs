@@ -7,12 +7,10 @@
 //! or copied for them.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use pktsample_schemas::input::{CaptureReader, Interface, Packet, Visitor};
 use pktsample_schemas::{
     CaptureMetadata, Direction, DirectionStats, InterfaceMeta, SampleBatchBuilder, SampleRow,
@@ -20,15 +18,12 @@ use pktsample_schemas::{
 };
 
 use crate::error::CaptureError;
+use crate::options::check_rate_and_snaplen;
 use crate::sampler::Sampler;
 use pktsample_schemas::Enrich;
 
 /// Largest snaplen offline (the `cap_len` column is 16 bits).
 pub const MAX_REPLAY_SNAPLEN: u32 = 65535;
-/// Smallest useful snaplen: an Ethernet header.
-pub const MIN_SNAPLEN: u32 = 14;
-/// Inputs at least this large get a progress bar (on a terminal).
-const PROGRESS_BYTES: u64 = 64 << 20;
 
 #[derive(Clone, Debug)]
 pub struct ReplayOptions {
@@ -38,8 +33,6 @@ pub struct ReplayOptions {
     pub seed: u64,
     pub snaplen: u32,
     pub force: bool,
-    /// Show a progress bar when stderr is a terminal and the input is large.
-    pub progress: bool,
     /// Fill the AS columns from an ASN database.
     pub asn: Option<Arc<dyn Enrich>>,
 }
@@ -72,7 +65,8 @@ struct Replay<'a> {
     packets: u64,
     bytes: u64,
     samples: u64,
-    progress: Option<ProgressBar>,
+    progress: &'a mut dyn FnMut(Progress),
+    total: u64,
     input: &'a Path,
 }
 
@@ -139,47 +133,26 @@ impl Visitor for Replay<'_> {
     }
 
     fn progress(&mut self, offset: u64) {
-        if let Some(pb) = &self.progress {
-            pb.set_position(offset);
-        }
-    }
-}
-
-fn progress_bar(len: u64) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{spinner} replay [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    pb
-}
-
-/// Check the sampling options shared by replay and live capture.
-pub fn check_rate_and_snaplen(
-    rate: u32,
-    snaplen: u32,
-    max_snaplen: u32,
-) -> Result<(), CaptureError> {
-    if rate == 0 {
-        return Err(CaptureError::Flag {
-            flag: "--sampling-rate",
-            detail: "must be at least 1 (1 = every packet)".into(),
+        (self.progress)(Progress {
+            read: offset,
+            total: self.total,
         });
     }
-    if !(MIN_SNAPLEN..=max_snaplen).contains(&snaplen) {
-        return Err(CaptureError::Flag {
-            flag: "--snaplen",
-            detail: format!("{snaplen} is out of range; use {MIN_SNAPLEN} to {max_snaplen} bytes"),
-        });
-    }
-    Ok(())
 }
 
-/// Sample `opts.input` into `opts.output`.
-pub fn replay(opts: &ReplayOptions) -> Result<ReplaySummary, CaptureError> {
+/// How far a replay is: bytes of the input file read, of its size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub read: u64,
+    pub total: u64,
+}
+
+/// Sample `opts.input` into `opts.output`, reporting progress every few
+/// thousand packets.
+pub fn replay(
+    opts: &ReplayOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ReplaySummary, CaptureError> {
     check_rate_and_snaplen(opts.sampling_rate, opts.snaplen, MAX_REPLAY_SNAPLEN)?;
     let start = Instant::now();
     let reader = CaptureReader::open(&opts.input)?;
@@ -197,9 +170,6 @@ pub fn replay(opts: &ReplayOptions) -> Result<ReplaySummary, CaptureError> {
     );
     let mut writer =
         SampleWriter::create_enriched(&opts.output, opts.force, &meta, opts.asn.clone())?;
-    let progress =
-        (opts.progress && std::io::stderr().is_terminal() && reader.len() >= PROGRESS_BYTES)
-            .then(|| progress_bar(reader.len()));
     let mut r = Replay {
         sampler: Sampler::new(opts.sampling_rate, opts.seed),
         snaplen: opts.snaplen as usize,
@@ -212,15 +182,13 @@ pub fn replay(opts: &ReplayOptions) -> Result<ReplaySummary, CaptureError> {
         bytes: 0,
         samples: 0,
         progress,
+        total: reader.len(),
         input: &opts.input,
     };
     let stats = reader.read(&mut r)?;
     if !r.builder.is_empty() {
         let b = r.builder.finish();
         r.writer.write(&b)?;
-    }
-    if let Some(pb) = r.progress.take() {
-        pb.finish_and_clear();
     }
     meta.set_time_range(r.first_ns, r.last_ns);
     meta.skipped_link_types = stats.skipped;

@@ -6,6 +6,7 @@
 //! decoding ([`decode`]) and of the Parquet and pcapng encodings ([`samples`],
 //! [`pcapng`], [`input`]) without depending on each other.
 
+pub mod convert;
 pub mod decode;
 pub mod error;
 pub mod feed;

@@ -163,6 +163,15 @@ pub struct CaptureMetadata {
     /// decode their link type, per link type (1.2; empty: none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped_link_types: BTreeMap<u32, u64>,
+    /// Live capture: ring records that could not be read (short, or of an
+    /// interface no slot has), already counted among the drops (1.2; absent
+    /// when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_records: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl CaptureMetadata {
@@ -180,6 +189,7 @@ impl CaptureMetadata {
             interfaces: Vec::new(),
             asn_databases: Vec::new(),
             skipped_link_types: BTreeMap::new(),
+            bad_records: 0,
         }
     }
 

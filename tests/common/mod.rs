@@ -211,16 +211,18 @@ pub fn truth(name: &str) -> pktsample_tracegen::Truth {
 
 /// Replay through the library (no process per run, for simulations).
 pub fn replay_lib(input: &Path, out: &Path, rate: u32, seed: u64) {
-    pktsample_capture::replay(&pktsample_capture::ReplayOptions {
-        input: input.into(),
-        output: out.into(),
-        sampling_rate: rate,
-        seed,
-        snaplen: 128,
-        force: true,
-        progress: false,
-        asn: None,
-    })
+    pktsample_capture::replay(
+        &pktsample_capture::ReplayOptions {
+            input: input.into(),
+            output: out.into(),
+            sampling_rate: rate,
+            seed,
+            snaplen: 128,
+            force: true,
+            asn: None,
+        },
+        &mut |_| {},
+    )
     .unwrap();
 }
 

@@ -5,7 +5,7 @@
 /// Largest snaplen the kernel program copies.
 pub const MAX_SNAPLEN: usize = 256;
 /// Interfaces one capture can watch (counter slots).
-pub const MAX_IFACES: usize = 64;
+pub const MAX_IFACES: usize = 256;
 
 pub const DIR_INGRESS: u8 = 0;
 pub const DIR_EGRESS: u8 = 1;
