@@ -13,12 +13,29 @@ mod draw;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The error and its causes on one line, each cause only when the message
+/// does not already say it (library errors keep their I/O errors as sources
+/// and name them in the message too).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for cause in err.chain() {
+        let t = cause.to_string();
+        if !s.contains(&t) {
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&t);
+        }
+    }
+    s
+}
+
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("pktsample: {err:#}");
+            eprintln!("pktsample: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -179,7 +179,10 @@ fn tun_device_packets_are_ip_from_the_first_byte() {
     }
     // The kernel's replies, as the peer read them, are the egress rows.
     let ours4 = [192, 0, 2, 1];
-    let ours6: [u8; 16] = "2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets();
+    let ours6: [u8; 16] = "2001:db8::1"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
     let replies: Vec<&Vec<u8>> = read
         .iter()
         .filter(|p| {
@@ -235,8 +238,21 @@ fn vxlan_and_bridge_devices() {
     let dir = tmpdir();
     let out = dir.path().join("dev.parquet");
     let cap = ns.capture(&[
-        "-i", "vx0", "-i", "br0", "-i", "vb", "-r", "1", "--direction", "egress", "--snaplen",
-        "256", "-q", "-o", s(&out),
+        "-i",
+        "vx0",
+        "-i",
+        "br0",
+        "-i",
+        "vb",
+        "-r",
+        "1",
+        "--direction",
+        "egress",
+        "--snaplen",
+        "256",
+        "-q",
+        "-o",
+        s(&out),
     ]);
     let trace = fixture("mixed.pcap");
     ns.inject_on("vx0", &trace, &[]);

@@ -210,6 +210,11 @@ pub fn report(a: &Analysis, top: usize) -> Report {
     if total.samples == 0 {
         warnings.push("no samples match the inputs and filters: the report is empty".into());
     }
+    for i in &a.inputs {
+        if let Some(why) = &i.meta.interrupted {
+            warnings.push(format!("{}: {why}", i.path.display()));
+        }
+    }
     let mut skipped: BTreeMap<u32, u64> = BTreeMap::new();
     for i in &a.inputs {
         for (lt, n) in &i.meta.skipped_link_types {

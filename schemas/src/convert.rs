@@ -36,6 +36,7 @@ pub fn convert(
         return Err(FormatError::Write {
             path: output.into(),
             detail: "input and output are the same file; give another output".into(),
+            source: None,
         });
     }
     let provisional = match sniff(input)? {

@@ -7,10 +7,15 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum FormatError {
-    // The underlying errors are part of the message, not a `source`, so the
-    // one-line report does not repeat them.
+    // The underlying errors are part of the message and also the `source`
+    // (so library users can match on their kind); the binary's one-line
+    // report prints a source only when the message does not hold it yet.
     #[error("{}: {err}", path.display())]
-    Io { path: PathBuf, err: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        err: std::io::Error,
+    },
     #[error("{}: the file is empty", path.display())]
     Empty { path: PathBuf },
     #[error(
@@ -56,10 +61,26 @@ pub enum FormatError {
     #[error("{}: not a readable Parquet file: {err}", path.display())]
     Parquet {
         path: PathBuf,
+        #[source]
         err: parquet::errors::ParquetError,
     },
     #[error("{}: {detail}", path.display())]
-    Write { path: PathBuf, detail: String },
+    Write {
+        path: PathBuf,
+        detail: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    #[error(
+        "{}: {source}; the file was closed at its last complete part ({kept} samples kept; {lost} written after it are lost and counted as drops); free some space and capture again",
+        path.display()
+    )]
+    DiskFull {
+        path: PathBuf,
+        kept: u64,
+        lost: u64,
+        source: std::io::Error,
+    },
     #[error("{}: already exists; pass --force to overwrite it", path.display())]
     OutputExists { path: PathBuf },
     #[error(
@@ -77,6 +98,30 @@ impl FormatError {
             path: path.into(),
             err,
         }
+    }
+
+    /// Writing `path` failed with `err` while doing `what`.
+    pub fn write_io(path: impl Into<PathBuf>, what: &str, err: std::io::Error) -> Self {
+        FormatError::Write {
+            path: path.into(),
+            detail: format!("{what}: {err}"),
+            source: Some(err),
+        }
+    }
+
+    /// The disk (or a quota) is full.
+    pub fn is_disk_full(&self) -> bool {
+        let io = match self {
+            FormatError::Write {
+                source: Some(e), ..
+            }
+            | FormatError::Io { err: e, .. } => e,
+            _ => return false,
+        };
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ) || matches!(io.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
     }
 }
 

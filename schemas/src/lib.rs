@@ -15,13 +15,16 @@ pub mod meta;
 pub mod output;
 pub mod pcapng;
 pub mod record;
+pub mod salvage;
 pub mod samples;
 pub mod schema;
+pub mod writer;
 
 pub use error::FormatError;
 pub use meta::{CaptureMetadata, Direction, DirectionStats, InterfaceMeta, METADATA_KEY, Source};
 pub use record::{
     Enrich, EnrichCache, SampleBatchBuilder, SampleColumns, SampleRow, conform, enrich,
 };
-pub use samples::{OutputFormat, SampleWriter, open_parquet, read_samples};
+pub use samples::{open_parquet, read_samples};
 pub use schema::{SCHEMA_VERSION, samples_schema, schema_dump};
+pub use writer::{OutputFormat, SampleWriter, WriterOptions};

@@ -168,6 +168,9 @@ pub struct CaptureMetadata {
     /// when 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub bad_records: u64,
+    /// Why the file ends early (the disk filled), when it does (1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -190,6 +193,7 @@ impl CaptureMetadata {
             asn_databases: Vec::new(),
             skipped_link_types: BTreeMap::new(),
             bad_records: 0,
+            interrupted: None,
         }
     }
 

@@ -30,6 +30,7 @@ impl AtomicFile {
             return Err(FormatError::Write {
                 path: path.into(),
                 detail: "is a directory; give a file name".into(),
+                source: None,
             });
         }
         let dir = match path.parent() {
@@ -40,6 +41,7 @@ impl AtomicFile {
             return Err(FormatError::Write {
                 path: path.into(),
                 detail: format!("directory {} does not exist", dir.display()),
+                source: None,
             });
         }
         let name = path
@@ -53,6 +55,7 @@ impl AtomicFile {
             .map_err(|e| FormatError::Write {
                 path: path.into(),
                 detail: format!("cannot create a file in {}: {e}", dir.display()),
+                source: Some(e),
             })?;
         Ok(AtomicFile {
             path: path.into(),
@@ -65,26 +68,46 @@ impl AtomicFile {
         &self.path
     }
 
-    /// A buffered writer on the temporary file.
-    pub fn writer(&self) -> Result<BufWriter<File>, FormatError> {
-        let f = self
-            .tmp
-            .as_file()
-            .try_clone()
-            .map_err(|e| FormatError::io(&self.path, e))?;
-        Ok(BufWriter::with_capacity(1 << 20, f))
+    /// Where the file is being written.
+    pub fn tmp_path(&self) -> &Path {
+        self.tmp.path()
     }
 
-    /// Flush to disk and move into place.
+    /// A buffered writer on the temporary file.
+    pub fn writer(&self) -> Result<BufWriter<File>, FormatError> {
+        Ok(BufWriter::with_capacity(1 << 20, self.handle()?))
+    }
+
+    /// Another handle on the temporary file (sharing its offset).
+    pub fn handle(&self) -> Result<File, FormatError> {
+        self.tmp
+            .as_file()
+            .try_clone()
+            .map_err(|e| FormatError::io(&self.path, e))
+    }
+
+    /// The size of what is written so far.
+    pub fn len(&self) -> Result<u64, FormatError> {
+        self.tmp
+            .as_file()
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| FormatError::io(&self.path, e))
+    }
+
+    /// Flush `w` to disk and move the file into place.
     pub fn commit(self, mut w: BufWriter<File>) -> Result<PathBuf, FormatError> {
+        w.flush()
+            .map_err(|e| FormatError::write_io(&self.path, "writing failed", e))?;
+        drop(w);
+        self.commit_written()
+    }
+
+    /// Sync what was written (through any handle) and move it into place.
+    pub fn commit_written(self) -> Result<PathBuf, FormatError> {
         let path = self.path.clone();
-        let werr = |e: std::io::Error| FormatError::Write {
-            path: path.clone(),
-            detail: format!("writing failed: {e}"),
-        };
-        w.flush().map_err(werr)?;
-        let f = w.into_inner().map_err(|e| werr(e.into_error()))?;
-        f.sync_all().map_err(werr)?;
+        let werr = |e: std::io::Error| FormatError::write_io(&path, "writing failed", e);
+        self.tmp.as_file().sync_all().map_err(werr)?;
         let persisted = if self.force {
             self.tmp.persist(&path).map(|_| ())
         } else {

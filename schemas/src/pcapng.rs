@@ -22,11 +22,11 @@
 //! interface's `if_tsresol`; see the workspace `Cargo.toml` for why not 2.0.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::io::Write;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
 use std::time::Duration;
 
-use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::pcapng::blocks::block_common::PcapNgBlock;
 use pcap_file::pcapng::blocks::custom::{CustomBinaryOption, CustomBlock, CustomUtf8Option};
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
 use pcap_file::pcapng::blocks::interface_description::{
@@ -37,6 +37,7 @@ use pcap_file::pcapng::blocks::interface_statistics::{
 };
 use pcap_file::pcapng::blocks::opt_common::CommonOption;
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
+use pcap_file::pcapng::{PcapNgWriteError, PcapNgWriter};
 use pcap_file::{DataLink, Endianness};
 use serde::{Deserialize, Serialize};
 
@@ -117,10 +118,60 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     parts.next().is_none().then_some(out)
 }
 
-fn duration_ns(ns: i64) -> Result<Duration, String> {
-    u64::try_from(ns)
-        .map(Duration::from_nanos)
-        .map_err(|_| format!("timestamp {ns} ns is before 1970 and cannot be stored in pcapng"))
+fn duration_ns(ns: i64) -> io::Result<Duration> {
+    u64::try_from(ns).map(Duration::from_nanos).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("timestamp {ns} ns is before 1970 and cannot be stored in pcapng"),
+        )
+    })
+}
+
+/// A pcap-file write error as the I/O error it is (or wraps).
+fn io_err(e: PcapNgWriteError) -> io::Error {
+    match e {
+        PcapNgWriteError::Io(e) => e,
+        e => io::Error::new(io::ErrorKind::InvalidData, crate::error::chain(&e)),
+    }
+}
+
+/// Block boundaries kept behind the newest: enough to cover what a 1 MiB
+/// write buffer may hold unwritten.
+const BOUNDARY_SPAN: u64 = 4 << 20;
+
+/// The metadata as a block written by hand in the native byte order (as
+/// the section header declares), to close a file whose blocks were cut
+/// short by a full disk after its last whole block: an interface statistics
+/// block of interface 0 carrying it as a custom option, as [`PcapngSampleWriter::finish`]
+/// writes it (Wireshark shows a custom block as a packet); a custom block
+/// when it is larger than an option holds.
+pub fn metadata_block(meta: &CaptureMetadata) -> Vec<u8> {
+    const CUSTOM_BLOCK_COPIABLE: u32 = 0x0000_0BAD;
+    const INTERFACE_STATISTICS: u32 = 5;
+    const OPT_CUSTOM_UTF8: u16 = 2988;
+    let json = padded_json(meta);
+    let mut body = Vec::with_capacity(json.len() + 32);
+    let ty = if json.len() <= MAX_OPTION_LEN {
+        // interface id, timestamp (high, low), one option, end of options.
+        body.extend_from_slice(&[0u8; 12]);
+        body.extend_from_slice(&OPT_CUSTOM_UTF8.to_ne_bytes());
+        body.extend_from_slice(&((json.len() + 4) as u16).to_ne_bytes());
+        body.extend_from_slice(&PEN.to_ne_bytes());
+        body.extend_from_slice(&json);
+        body.extend_from_slice(&[0u8; 4]);
+        INTERFACE_STATISTICS
+    } else {
+        body.extend_from_slice(&PEN.to_ne_bytes());
+        body.extend_from_slice(&json);
+        CUSTOM_BLOCK_COPIABLE
+    };
+    let len = (12 + body.len()) as u32;
+    let mut b = Vec::with_capacity(len as usize);
+    b.extend_from_slice(&ty.to_ne_bytes());
+    b.extend_from_slice(&len.to_ne_bytes());
+    b.extend_from_slice(&body);
+    b.extend_from_slice(&len.to_ne_bytes());
+    b
 }
 
 /// The metadata JSON padded with spaces to 32 bits, so that no reader has to
@@ -160,6 +211,9 @@ impl<'a> NewIface<'a> {
 /// Writes samples as pcapng.
 pub struct PcapngSampleWriter<W: Write> {
     w: PcapNgWriter<W>,
+    /// Offsets where recent blocks end (the newest last), so that a file cut
+    /// short by a full disk can be closed at a whole block.
+    ends: VecDeque<u64>,
     /// (ifindex, sampling rate) -> interface id in the file.
     ids: HashMap<(u32, u32), u32>,
     ifaces: Vec<(u32, u32)>,
@@ -178,30 +232,62 @@ fn shb_options(meta: &CaptureMetadata) -> Vec<SectionHeaderOption<'static>> {
     ]
 }
 
+fn shb_of(meta: &CaptureMetadata) -> SectionHeaderBlock<'static> {
+    SectionHeaderBlock {
+        endianness: Endianness::native(),
+        major_version: 1,
+        minor_version: 0,
+        section_length: -1,
+        options: shb_options(meta),
+    }
+}
+
 impl<W: Write> PcapngSampleWriter<W> {
     /// Start a file; interfaces already in `meta` get their blocks at once.
-    pub fn new(out: W, meta: &CaptureMetadata) -> Result<Self, String> {
-        let shb = SectionHeaderBlock {
-            endianness: Endianness::native(),
-            major_version: 1,
-            minor_version: 0,
-            section_length: -1,
-            options: shb_options(meta),
-        };
-        let w = PcapNgWriter::with_section_header(out, shb).map_err(|e| e.to_string())?;
+    pub fn new(out: W, meta: &CaptureMetadata) -> io::Result<Self> {
+        let w = PcapNgWriter::with_section_header(out, shb_of(meta)).map_err(io_err)?;
         let mut me = PcapngSampleWriter {
             w,
+            ends: VecDeque::new(),
             ids: HashMap::new(),
             ifaces: Vec::new(),
             snaplen: meta.snaplen.max(1),
         };
+        // The section header's length, from an empty section.
+        let shb_len = {
+            let mut probe = Vec::new();
+            PcapNgWriter::with_section_header(&mut probe, shb_of(meta)).map_err(io_err)?;
+            probe.len() as u64
+        };
+        me.ends.push_back(shb_len);
         for i in &meta.interfaces {
             me.add_interface(&NewIface::from_meta(i))?;
         }
         Ok(me)
     }
 
-    fn add_interface(&mut self, i: &NewIface<'_>) -> Result<u32, String> {
+    /// Write a block and note where it ends.
+    fn block<'a, B: PcapNgBlock<'a>>(&mut self, b: B) -> io::Result<()> {
+        let n = self.w.write_pcapng_block(b).map_err(io_err)? as u64;
+        let end = self.ends.back().copied().unwrap_or(0) + n;
+        self.ends.push_back(end);
+        while self.ends.len() > 2 && self.ends[1] + BOUNDARY_SPAN < end {
+            self.ends.pop_front();
+        }
+        Ok(())
+    }
+
+    /// The end of the last whole block at or before `len` bytes (what a file
+    /// cut at `len` can be truncated to), if one is known.
+    pub fn block_end_within(&self, len: u64) -> Option<u64> {
+        self.ends.iter().rev().find(|&&e| e <= len).copied()
+    }
+
+    pub fn get_mut(&mut self) -> &mut W {
+        self.w.get_mut()
+    }
+
+    fn add_interface(&mut self, i: &NewIface<'_>) -> io::Result<u32> {
         let NewIface {
             ifindex,
             name,
@@ -243,14 +329,14 @@ impl<W: Write> PcapngSampleWriter<W> {
             snaplen: self.snaplen,
             options,
         };
-        self.w.write_pcapng_block(idb).map_err(|e| e.to_string())?;
+        self.block(idb)?;
         let id = self.ifaces.len() as u32;
         self.ids.insert((ifindex, rate), id);
         self.ifaces.push((ifindex, rate));
         Ok(id)
     }
 
-    pub fn write(&mut self, r: &SampleRow<'_>) -> Result<(), String> {
+    pub fn write(&mut self, r: &SampleRow<'_>) -> io::Result<()> {
         let id = self.add_interface(&NewIface {
             ifindex: r.ifindex,
             name: r.ifname,
@@ -283,14 +369,12 @@ impl<W: Write> PcapngSampleWriter<W> {
             data: Cow::Borrowed(r.header),
             options,
         };
-        self.w
-            .write_pcapng_block(epb)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        self.block(epb)
     }
 
-    /// Write the statistics blocks and the metadata block; return the writer.
-    pub fn finish(mut self, meta: &CaptureMetadata) -> Result<W, String> {
+    /// Write the statistics blocks and the metadata block (then take the
+    /// sink with [`PcapngSampleWriter::into_inner`]).
+    pub fn finish(&mut self, meta: &CaptureMetadata) -> io::Result<()> {
         // Interfaces in the metadata that never had a sample still get a block,
         // so their statistics are visible.
         for i in &meta.interfaces {
@@ -332,16 +416,20 @@ impl<W: Write> PcapngSampleWriter<W> {
                 timestamp: duration_ns(end.or(start).unwrap_or(0))?,
                 options,
             };
-            self.w.write_pcapng_block(isb).map_err(|e| e.to_string())?;
+            self.block(isb)?;
         }
         if !in_option {
             let cb: CustomBlock<'_, true> = CustomBlock {
                 pen: PEN,
                 payload: Cow::Owned(padded_json(meta)),
             };
-            self.w.write_pcapng_block(cb).map_err(|e| e.to_string())?;
+            self.block(cb)?;
         }
-        Ok(self.w.into_inner())
+        Ok(())
+    }
+
+    pub fn into_inner(self) -> W {
+        self.w.into_inner()
     }
 }
 

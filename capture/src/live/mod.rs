@@ -311,7 +311,14 @@ pub fn capture_live(
         ring.drain(left, &mut |r, slot, dir| session.row(r, slot, dir))
     });
     let now = c.program.counters(c.session.slots())?;
-    result?;
+    if let Err(e) = result {
+        // A writer that failed (a full disk) closes its file at what is
+        // complete, and says so; other errors leave nothing half-written.
+        return Err(match e {
+            CaptureError::Format(_) => c.session.finish(&now).err().unwrap_or(e),
+            e => e,
+        });
+    }
     let bad_records = c.ring.bad_records;
     let (parts, mut metadata) = c.session.finish(&now)?;
     metadata.bad_records = bad_records;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use pktsample_schemas::samples::BATCH_ROWS;
 use pktsample_schemas::{
     CaptureMetadata, Direction, DirectionStats, InterfaceMeta, SampleBatchBuilder, SampleRow,
-    SampleWriter,
+    SampleWriter, WriterOptions,
 };
 
 use crate::error::CaptureError;
@@ -234,11 +234,17 @@ impl<'a> Session<'a> {
         let written = vec![[0; 2]; base.len()];
         let meta = self.metadata(&base, &base, &written, false, None, None);
         Ok(Part {
-            writer: SampleWriter::create_enriched(
+            // A capture cannot be made again: on a full disk, keep what is
+            // complete.
+            writer: SampleWriter::with_options(
                 &path,
-                self.opts.force,
                 &meta,
-                self.opts.asn.clone(),
+                WriterOptions {
+                    force: self.opts.force,
+                    enrich: self.opts.asn.clone(),
+                    salvage: true,
+                    row_group_rows: None,
+                },
             )?,
             started: Instant::now(),
             base,
@@ -255,9 +261,11 @@ impl<'a> Session<'a> {
         now: &[[Counters; 2]],
         last_part: bool,
     ) -> Result<PathBuf, CaptureError> {
-        if !self.builder.is_empty() {
-            part.writer.write(&self.builder.finish())?;
-        }
+        let pending = if self.builder.is_empty() {
+            Ok(())
+        } else {
+            part.writer.write(&self.builder.finish())
+        };
         let meta = self.metadata(
             now,
             &part.base,
@@ -266,7 +274,10 @@ impl<'a> Session<'a> {
             part.first_ns,
             part.last_ns,
         );
-        Ok(part.writer.finish(&meta)?)
+        // A writer that failed says why (and salvages) at finish.
+        let done = part.writer.finish(&meta)?;
+        pending?;
+        Ok(done)
     }
 }
 
