@@ -18,9 +18,23 @@ fixtures:
     cargo build --release -p pktsample-tracegen
     fixtures/regenerate.sh
 
-# Rewrite schemas/samples-v1.schema.txt after a deliberate schema change.
-bless-schema:
+# Rewrite every golden file after a deliberate change: the samples schema
+# dump (schemas/samples-v1.schema.txt) and the analyze table
+# (tests/golden/analyze-mixed-r10.txt). Review the diff before committing.
+bless:
     PKTSAMPLE_BLESS=1 cargo test --release -p pktsample-schemas schema_matches
+    PKTSAMPLE_BLESS=1 cargo test --release --test analyze table_output_matches_golden_file
+
+# Clippy and rustdoc with warnings denied (CI runs both).
+lint:
+    cargo clippy --release --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
+
+# Each fuzz target for SECONDS (default 60), seeded from the fixtures
+# (cargo install cargo-fuzz; stable toolchain, no sanitizer).
+fuzz SECONDS="60":
+    cargo build --release
+    fuzz/run.sh {{SECONDS}}
 
 # Replay vs tcpdump on a generated 1 GB pcap (see BENCHMARKS.md).
 bench-replay:

@@ -436,7 +436,7 @@ pub struct StratumAgg {
     pub src: AddrMap,
     pub dst: AddrMap,
     /// (source origin key, destination origin key) -> sums; see
-    /// [`Origin::key`].
+    /// `Origin::key`.
     pub as_pairs: FxHashMap<(u64, u64), Cell>,
     /// Pair sums by the folder's origin slots (packed src << 32 | dst),
     /// while a unit is being read; moved to `as_pairs` at its end.

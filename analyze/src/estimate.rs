@@ -160,6 +160,10 @@ fn per_second(i: &Interval, secs: f64) -> Interval {
     i.scale(1.0 / secs)
 }
 
+/// Per interface and direction: the estimate, its rates, its pool (when
+/// known) and its drops.
+type InterfaceAcc = (GroupEst, BTreeSet<u32>, Option<u64>, u64);
+
 /// Build the report.
 pub fn report(a: &Analysis, top: usize) -> Report {
     let q = &a.query;
@@ -343,10 +347,7 @@ pub fn report(a: &Analysis, top: usize) -> Report {
     };
 
     let interfaces = sec.interfaces.then(|| {
-        let mut m: BTreeMap<
-            (String, String, Direction),
-            (GroupEst, BTreeSet<u32>, Option<u64>, u64),
-        > = BTreeMap::new();
+        let mut m: BTreeMap<(String, String, Direction), InterfaceAcc> = BTreeMap::new();
         for s in &st {
             let e = m
                 .entry((s.host.to_string(), s.ifname.clone(), s.key.direction))

@@ -4,7 +4,7 @@
 //! Reads Parquet and pcapng samples (and plain captures, as rate 1) only
 //! through `pktsample-schemas`, never the capture side. [`engine`] aggregates
 //! in parallel, [`estimate`] turns sums into estimates with the estimators of
-//! [`stats`], and [`report`] renders them as a table, JSON, CSV or Markdown.
+//! [`stats`], and [`mod@report`] renders them as a table, JSON, CSV or Markdown.
 
 pub mod engine;
 pub mod error;

@@ -97,7 +97,7 @@ impl Origin {
 }
 
 /// All loaded databases as one longest-prefix-match table: built in
-/// prefix-trie maps, then flattened for lookups ([`flat`]).
+/// prefix-trie maps, then flattened for lookups (`flat`).
 pub struct AsDb {
     v4: Flat<u32>,
     v6: Flat<u128>,

@@ -182,6 +182,34 @@ pub fn decode_link(lt: u32, header: &[u8]) -> Decoded {
     d
 }
 
+/// Whether the IPv6 extension headers `exts` (the first of type `next`)
+/// leave the payload at fragment offset 0. Walked here with bounds checks:
+/// etherparse 0.21's extension iterator reads past the end of a chain its
+/// lax parser cut short (found by the `decode` fuzz target).
+fn ipv6_first_fragment(mut next: u8, mut exts: &[u8]) -> bool {
+    const HOP_BY_HOP: u8 = 0;
+    const ROUTING: u8 = 43;
+    const FRAGMENT: u8 = 44;
+    const AUTH: u8 = 51;
+    const DEST_OPTIONS: u8 = 60;
+    while exts.len() >= 8 {
+        let len = match next {
+            HOP_BY_HOP | ROUTING | DEST_OPTIONS => (usize::from(exts[1]) + 1) * 8,
+            AUTH => (usize::from(exts[1]) + 2) * 4,
+            FRAGMENT => {
+                if u16::from_be_bytes([exts[2], exts[3]]) >> 3 != 0 {
+                    return false;
+                }
+                8
+            }
+            _ => return true,
+        };
+        next = exts[0];
+        exts = exts.get(len..).unwrap_or(&[]);
+    }
+    true
+}
+
 /// Decode an Ethernet frame's first bytes.
 pub fn decode(header: &[u8]) -> Decoded {
     let mut d = Decoded::default();
@@ -221,10 +249,7 @@ fn fill(d: &mut Decoded, p: &LaxSlicedPacket<'_>) {
             d.ip_version = Some(6);
             d.src_addr = Some(IpAddr::V6(Ipv6Addr::from(h.source())));
             d.dst_addr = Some(IpAddr::V6(Ipv6Addr::from(h.destination())));
-            let first_fragment = ip.extensions().clone().into_iter().all(|e| match e {
-                etherparse::Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
-                _ => true,
-            });
+            let first_fragment = ipv6_first_fragment(h.next_header().0, ip.extensions().slice());
             Some((ip.payload(), first_fragment))
         }
         Some(LaxNetSlice::Arp(_)) | None => None,
@@ -366,6 +391,32 @@ mod tests {
         }
         assert_eq!(decode_link(linktype::RAW, &v6).ip_proto, Some(6));
         assert_eq!(decode_link(linktype::IPV6, &v6).ip_proto, Some(6));
+    }
+
+    /// The `decode` fuzz target's crash: an IPv6 extension chain the lax
+    /// parser cut short, whose last header announces another one. Decoded
+    /// without reading past the bytes (fixtures/broken/fuzz-decode-*).
+    #[test]
+    fn cut_ipv6_extension_chain() {
+        for name in ["fuzz-decode-ipv6-ext-1.bin", "fuzz-decode-ipv6-ext-2.bin"] {
+            let path = format!("{}/../fixtures/broken/{name}", env!("CARGO_MANIFEST_DIR"));
+            let data = std::fs::read(path).unwrap();
+            let (sel, bytes) = data.split_first().unwrap();
+            let lt = linktype::SUPPORTED[*sel as usize % 9];
+            let d = decode_link(lt, bytes);
+            assert_eq!(d.ip_version, Some(6), "{name}");
+        }
+        // By hand: hop-by-hop options whose next header is hop-by-hop again,
+        // with nothing after them.
+        let mut p = vec![0x60, 0, 0, 0, 0, 16, 0, 64];
+        p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8].repeat(8));
+        p.extend_from_slice(&[0, 0, 1, 4, 0, 0, 0, 0]);
+        let d = decode_link(linktype::RAW, &p);
+        assert_eq!((d.ip_version, d.src_port), (Some(6), None));
+        assert!(ipv6_first_fragment(0, &p[40..]));
+        // A fragment header at offset 8: not the first fragment.
+        assert!(!ipv6_first_fragment(44, &[17, 0, 0, 64, 0, 0, 0, 1]));
+        assert!(ipv6_first_fragment(44, &[17, 0, 0, 1, 0, 0, 0, 1]));
     }
 
     #[test]

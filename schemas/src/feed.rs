@@ -57,17 +57,26 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// A decompressing reader over `path`, and the count of compressed bytes read.
-pub fn decompressor(
+/// A decompressing reader, and the count of compressed bytes it has read.
+pub type Decompressor = (Box<dyn Read>, Rc<Cell<u64>>);
+
+/// A decompressing reader over `path`.
+pub fn decompressor(path: &Path, c: Compression) -> Result<Decompressor, FormatError> {
+    let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
+    decompress(Box::new(f), path, c)
+}
+
+/// A decompressing reader over `raw` (the contents of `path`).
+pub fn decompress(
+    raw: Box<dyn Read>,
     path: &Path,
     c: Compression,
-) -> Result<(Box<dyn Read>, Rc<Cell<u64>>), FormatError> {
-    let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
+) -> Result<Decompressor, FormatError> {
     let n = Rc::new(Cell::new(0));
     let raw = BufReader::with_capacity(
         1 << 16,
         Counting {
-            inner: f,
+            inner: raw,
             n: n.clone(),
         },
     );

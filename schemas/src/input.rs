@@ -20,6 +20,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -34,7 +35,7 @@ use pcap_file::pcapng::{Block, PcapNgParseError, PcapNgParser};
 
 use crate::decode::{cooked, linktype};
 use crate::error::FormatError;
-use crate::feed::{Compression, Feed, decompressor};
+use crate::feed::{Compression, Feed, decompress, decompressor};
 use crate::meta::{CaptureMetadata, Direction};
 use crate::pcapng::{self as ours, IfaceOption, PacketOption};
 
@@ -79,8 +80,16 @@ fn read_magic(r: &mut dyn std::io::Read, path: &Path) -> Result<([u8; 4], usize)
 /// Identify a file by its magic number, looking through gzip or zstd
 /// compression; returns the kind and the compression.
 pub fn sniff_compressed(path: &Path) -> Result<(FileKind, Compression), FormatError> {
-    let mut f = File::open(path).map_err(|e| FormatError::io(path, e))?;
-    let (outer, n) = read_magic(&mut f, path)?;
+    let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
+    sniff_reader(Box::new(f), path)
+}
+
+/// [`sniff_compressed`] of the contents `raw` of `path`.
+fn sniff_reader(
+    mut raw: Box<dyn std::io::Read>,
+    path: &Path,
+) -> Result<(FileKind, Compression), FormatError> {
+    let (outer, n) = read_magic(&mut raw, path)?;
     if n == 0 {
         return Err(FormatError::Empty { path: path.into() });
     }
@@ -88,7 +97,8 @@ pub fn sniff_compressed(path: &Path) -> Result<(FileKind, Compression), FormatEr
     let (magic, n) = match compression {
         Compression::None => (outer, n),
         c => {
-            let (mut r, _) = decompressor(path, c)?;
+            let head = std::io::Cursor::new(outer[..n].to_vec());
+            let (mut r, _) = decompress(Box::new(head.chain(raw)), path, c)?;
             let (m, k) = read_magic(&mut r, path)?;
             if k == 0 {
                 return Err(FormatError::Empty { path: path.into() });
@@ -181,10 +191,25 @@ pub struct ReadStats {
 /// A pcap or pcapng file, memory-mapped or (compressed) streamed.
 pub struct CaptureReader {
     path: PathBuf,
-    map: Option<Mmap>,
+    map: Option<Backing>,
     kind: FileKind,
     compression: Compression,
     file_len: u64,
+}
+
+/// The bytes of an uncompressed file (or of any file given as bytes).
+enum Backing {
+    Map(Mmap),
+    Bytes(Vec<u8>),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Map(m) => m,
+            Backing::Bytes(b) => b,
+        }
+    }
 }
 
 /// Largest captured length we believe: anything larger is corruption.
@@ -269,7 +294,7 @@ impl CaptureReader {
             let map = unsafe { Mmap::map(&f) }.map_err(|e| FormatError::io(path, e))?;
             #[cfg(unix)]
             let _ = map.advise(memmap2::Advice::Sequential);
-            Some(map)
+            Some(Backing::Map(map))
         } else {
             None
         };
@@ -279,6 +304,27 @@ impl CaptureReader {
             kind,
             compression,
             file_len,
+        })
+    }
+
+    /// A reader over a file's contents already in memory (`name` is what
+    /// errors call it): for fuzzing and tests.
+    pub fn from_bytes(name: &Path, bytes: Vec<u8>) -> Result<Self, FormatError> {
+        let (kind, compression) =
+            sniff_reader(Box::new(std::io::Cursor::new(bytes.clone())), name)?;
+        if kind == FileKind::Parquet {
+            return Err(FormatError::WrongFormat {
+                path: name.into(),
+                found: "Parquet",
+                expected: "a pcap or pcapng capture",
+            });
+        }
+        Ok(CaptureReader {
+            path: name.into(),
+            file_len: bytes.len() as u64,
+            map: Some(Backing::Bytes(bytes)),
+            kind,
+            compression,
         })
     }
 
@@ -301,10 +347,15 @@ impl CaptureReader {
 
     /// Walk the whole file.
     pub fn read<V: Visitor>(&self, v: &mut V) -> Result<ReadStats, V::Error> {
-        let mut feed = match &self.map {
-            Some(m) => Feed::mapped(m),
-            None => {
-                let (r, n) = decompressor(&self.path, self.compression)?;
+        let mut feed = match (&self.map, self.compression) {
+            (Some(m), Compression::None) => Feed::mapped(m.bytes()),
+            (Some(m), c) => {
+                let raw = std::io::Cursor::new(m.bytes().to_vec());
+                let (r, n) = decompress(Box::new(raw), &self.path, c)?;
+                Feed::stream(r, n)
+            }
+            (None, c) => {
+                let (r, n) = decompressor(&self.path, c)?;
                 Feed::stream(r, n)
             }
         };

@@ -87,7 +87,7 @@ impl AtomicFile {
     }
 
     /// The size of what is written so far.
-    pub fn len(&self) -> Result<u64, FormatError> {
+    pub fn written_len(&self) -> Result<u64, FormatError> {
         self.tmp
             .as_file()
             .metadata()

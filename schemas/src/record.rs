@@ -435,7 +435,10 @@ mod tests {
             match a {
                 std::net::IpAddr::V4(v) if v.octets()[..3] == [192, 0, 2] => {
                     let x = v.octets()[3] as u32;
-                    (Some(x), (x % 2 == 0).then(|| self.0[x as usize].as_str()))
+                    (
+                        Some(x),
+                        x.is_multiple_of(2).then(|| self.0[x as usize].as_str()),
+                    )
                 }
                 _ => (None, Some("documentation")),
             }

@@ -142,7 +142,7 @@ pub(crate) fn salvage(
     // Let what is buffered reach the disk as far as it fits (the reserve
     // still held: it is for the tail).
     let reserve = w.reserve.take();
-    let on_disk = |w: &SyncWriter| w.file.len().unwrap_or(0);
+    let on_disk = |w: &SyncWriter| w.file.written_len().unwrap_or(0);
     let (end, tail) = match &mut w.inner {
         Inner::Parquet(pw) => {
             let _ = pw.inner_mut().flush();

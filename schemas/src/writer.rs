@@ -116,7 +116,7 @@ pub struct SampleWriter {
 /// A writer that failed, kept for salvage.
 pub(crate) struct Failed {
     pub error: FormatError,
-    pub writer: Option<SyncWriter>,
+    pub writer: Option<Box<SyncWriter>>,
 }
 
 impl From<FormatError> for Failed {
@@ -208,7 +208,7 @@ impl SampleWriter {
                     if let Err(error) = r {
                         return Err(Failed {
                             error,
-                            writer: Some(w),
+                            writer: Some(Box::new(w)),
                         });
                     }
                 }
@@ -281,7 +281,7 @@ impl SampleWriter {
         };
         match failed.writer {
             Some(w) if w.salvage && failed.error.is_disk_full() => {
-                Err(crate::salvage::salvage(w, &meta, failed.error))
+                Err(crate::salvage::salvage(*w, &meta, failed.error))
             }
             _ => Err(failed.error),
         }
@@ -404,7 +404,7 @@ impl SyncWriter {
         if let Err(error) = r {
             return Err(Failed {
                 error,
-                writer: Some(self),
+                writer: Some(Box::new(self)),
             });
         }
         let flushed = match &mut self.inner {
@@ -414,7 +414,7 @@ impl SyncWriter {
         if let Err(e) = flushed {
             return Err(Failed {
                 error: FormatError::write_io(&path, "writing failed", e),
-                writer: Some(self),
+                writer: Some(Box::new(self)),
             });
         }
         // The reserve (if any) goes with `self`.

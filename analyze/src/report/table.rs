@@ -131,8 +131,8 @@ impl Render for Table {
                 .unwrap_or(0)
                 .max(7);
             let mut head = String::from("  ");
-            for i in 0..nk {
-                head.push_str(&pad(sec.key_names[i], widths[i]));
+            for (name, w) in sec.key_names.iter().zip(&widths).take(nk) {
+                head.push_str(&pad(name, *w));
                 head.push(' ');
             }
             head.push_str(&rpad("samples", ws));

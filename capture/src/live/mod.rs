@@ -4,12 +4,13 @@
 //! embedded) counts every packet per interface and direction, samples
 //! 1-in-N, and hands samples to user space through a BPF ring buffer; a
 //! reservation that fails is counted as a drop. The parts:
-//! - [`preflight`]: options, kernel and privileges, before anything loads;
-//! - [`select`]: which interfaces (names, globs, all) at which rate;
-//! - [`program`]: loading, attaching (also to interfaces that appear while
-//!   capturing, seen by [`watch`]) and a detach after which nothing runs;
-//! - [`ring`]: ring records to rows, unreadable ones counted;
-//! - [`session`]: the output parts, rotation and their metadata;
+//! - `preflight`: options, kernel and privileges, before anything loads;
+//! - `select`: which interfaces (names, globs, all) at which rate;
+//! - `program`: loading, attaching (also to interfaces that appear while
+//!   capturing, seen by `watch`) and a detach after which nothing runs
+//!   (`sys`);
+//! - `ring`: ring records to rows, unreadable ones counted;
+//! - `session`: the output parts, rotation and their metadata;
 //! - this module: the loop that ties them together.
 
 pub mod abi;

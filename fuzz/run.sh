@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Run every fuzz target for SECONDS each (default 60), seeded from the
+# fixtures, and print the executions per target. `cargo fuzz` on the stable
+# toolchain needs `-s none` (no sanitizer; Rust's own checks still panic).
+# A crash leaves its input in fuzz/artifacts/TARGET/: make it a regression
+# fixture (fixtures/broken/) and a test, then fix the parser.
+# Usage: fuzz/run.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(capture decode samples asn)
+F=../fixtures
+
+seed() {
+  local t=$1; shift
+  mkdir -p "corpus/$t"
+  for f in "$@"; do [ -f "$f" ] && cp "$f" "corpus/$t/$(basename "$f")"; done
+}
+seed capture $F/*.pcap $F/*.pcapng $F/link/*.pcap $F/link/*.pcapng $F/broken/*.pcap $F/broken/*.pcapng
+for f in $F/mixed-ns-be.pcap $F/link/sll2.pcapng; do
+  gzip -c "$f" > "corpus/capture/$(basename "$f").gz"
+  if command -v zstd >/dev/null; then zstd -q -c "$f" > "corpus/capture/$(basename "$f").zst"; fi
+done
+mkdir -p corpus/decode
+i=0
+for f in $F/link/*.pcap $F/mixed.pcap; do
+  # One frame's first bytes per link type, behind the selector byte.
+  for sel in 0 1 2 3 4 5 6 7; do
+    { printf "\\x$(printf %02x $sel)"; head -c 240 "$f" | tail -c 200; } > "corpus/decode/seed-$i-$sel"
+  done
+  i=$((i + 1))
+done
+seed samples $F/mixed.pcapng $F/asn.pcapng
+if [ -x ../target/release/pktsample ]; then
+  ../target/release/pktsample capture --replay $F/mixed.pcapng -r 10 --seed 1 -q --force \
+    -o corpus/samples/mixed-r10.parquet >/dev/null
+  ../target/release/pktsample capture --replay $F/link/sll2.pcap -r 1 --seed 1 -q --force \
+    -o corpus/samples/sll2.pcapng >/dev/null
+fi
+seed asn $F/asn/*.mmdb $F/asn/*.tsv $F/asn/*.gz $F/asn/*.csv $F/asn/*.pfx2as $F/asn/*.dat \
+  $F/broken/asn-* $F/broken/*.mmdb
+
+for t in "${targets[@]}"; do
+  log=$(mktemp)
+  cargo fuzz run -s none --release "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 \
+    -max_len=1048576 2>"$log" || { tail -30 "$log"; echo "fuzz target $t FAILED: see fuzz/artifacts/$t"; exit 1; }
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  [ -n "$execs" ] || execs=$(grep -oE '#[0-9]+' "$log" | tail -1 | tr -d '#')
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
+  echo "fuzz $t: $execs executions in ${secs}s, $cov, no crash"
+  rm -f "$log"
+done
