@@ -1,5 +1,7 @@
 //! The `pktsample` command: parses arguments, runs, and reports an error once.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

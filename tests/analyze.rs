@@ -70,15 +70,7 @@ fn rate_one_every_section_equals_truth() {
         // The capture itself (a plain capture counts as rate 1) and a rate-1
         // samples file made from it must both be exact.
         let pq = dir.path().join(format!("{name}.parquet"));
-        ok(&[
-            "capture",
-            "--replay",
-            s(&fixture(name)),
-            "-r",
-            "1",
-            "-o",
-            s(&pq),
-        ]);
+        replay(s(&fixture(name)), &["-r", "1", "-o", s(&pq)]);
         for input in [fixture(name), pq.clone()] {
             let r = analyze_json(&[s(&input)]);
             let ctx = format!("{name} via {}", input.display());
@@ -564,17 +556,10 @@ fn bad_inputs_fail_with_one_line() {
 fn directories_and_globs() {
     let dir = tmpdir();
     for (n, rate) in [("a.parquet", "2"), ("b.parquet", "3")] {
-        ok(&[
-            "capture",
-            "--replay",
+        replay(
             s(&fixture("mixed.pcap")),
-            "-r",
-            rate,
-            "--seed",
-            "1",
-            "-o",
-            s(&dir.path().join(n)),
-        ]);
+            &["-r", rate, "--seed", "1", "-o", s(&dir.path().join(n))],
+        );
     }
     let by_dir = analyze_json(&[s(dir.path())]);
     let pattern = format!("{}/*.parquet", dir.path().display());
@@ -661,5 +646,63 @@ fn drops_are_corrected_by_the_pool_and_reported() {
     assert!(
         table.contains("drops     50 (33.33% of selected)"),
         "{table}"
+    );
+}
+
+/// The CSV report parses with a real CSV reader, AS names with a comma, a
+/// quote, a carriage return and a line feed included, and its numbers equal
+/// the JSON report's.
+#[test]
+fn csv_is_rfc4180_and_equals_json() {
+    let dir = tmpdir();
+    let prefixes = dir.path().join("prefixes.txt");
+    let names = dir.path().join("names.json");
+    std::fs::write(&prefixes, "192.0.2.0/24 64496\n198.51.100.0/24 64497\n").unwrap();
+    let evil = "Evil, \"Inc\"\r\nsecond line";
+    std::fs::write(
+        &names,
+        serde_json::json!({"64496": evil, "64497": "Plain"}).to_string(),
+    )
+    .unwrap();
+    let args = |fmt: &str| {
+        ok(&[
+            "analyze",
+            s(&fixture("mixed.pcap")),
+            "--asn-db",
+            s(&prefixes),
+            "--asn-db",
+            s(&names),
+            "--format",
+            fmt,
+            "-q",
+        ])
+    };
+    let csv_text = args("csv");
+    let json: serde_json::Value = serde_json::from_str(&args("json")).unwrap();
+    let mut r = csv::Reader::from_reader(csv_text.as_bytes());
+    assert_eq!(r.headers().unwrap().len(), 12);
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    let evil_row = rows
+        .iter()
+        .find(|x| &x[0] == "source_as" && x[1].ends_with(evil))
+        .unwrap_or_else(|| panic!("no source_as row for the quoted name:\n{csv_text}"));
+    let want = json["source_as"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == evil)
+        .unwrap();
+    assert_eq!(
+        evil_row[3].parse::<f64>().unwrap(),
+        want["packets"]["estimate"].as_f64().unwrap()
+    );
+    assert_eq!(
+        evil_row[6].parse::<f64>().unwrap(),
+        want["bytes"]["estimate"].as_f64().unwrap()
+    );
+    let total = rows.iter().find(|x| &x[0] == "summary").unwrap();
+    assert_eq!(
+        total[3].parse::<f64>().unwrap(),
+        json["summary"]["packets"]["estimate"].as_f64().unwrap()
     );
 }

@@ -296,20 +296,20 @@ fn enriched_parquet_matches_duckdb_and_the_reference() {
     let conv = dir.path().join("conv.parquet");
     let db = fixture("asn/fixture.mmdb");
     // Capture path (replay) with the mmdb; convert path with the pfx2as.
-    ok(&[
-        "capture",
-        "--replay",
+    replay(
         s(&fixture("asn.pcapng")),
-        "-r",
-        "1",
-        "--seed",
-        "1",
-        "-q",
-        "--asn-db",
-        s(&db),
-        "-o",
-        s(&cap),
-    ]);
+        &[
+            "-r",
+            "1",
+            "--seed",
+            "1",
+            "-q",
+            "--asn-db",
+            s(&db),
+            "-o",
+            s(&cap),
+        ],
+    );
     ok(&[
         "convert",
         s(&fixture("asn.pcapng")),

@@ -12,14 +12,14 @@ use common::*;
 fn replay_fails(input: &Path, extra: &[&str]) -> String {
     let dir = tmpdir();
     let out = dir.path().join("out.parquet");
-    let mut args = vec!["capture", "--replay", s(input), "-o", s(&out)];
+    let mut args = vec!["-o", s(&out)];
     args.extend_from_slice(if extra.contains(&"-r") {
         &[]
     } else {
         &["-r", "1"]
     });
     args.extend_from_slice(extra);
-    let err = fails(&args);
+    let err = replay_err(s(input), &args);
     assert!(
         listing(dir.path()).is_empty(),
         "left behind: {:?}",
@@ -180,15 +180,7 @@ fn existing_output_is_kept_without_force() {
     let dir = tmpdir();
     let out = dir.path().join("out.parquet");
     std::fs::write(&out, b"precious").unwrap();
-    let err = fails(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        s(&out),
-    ]);
+    let err = replay_err(s(&fixture("mixed.pcap")), &["-r", "1", "-o", s(&out)]);
     assert!(
         err.contains("out.parquet: already exists; pass --force to overwrite it"),
         "{err}"
@@ -196,16 +188,10 @@ fn existing_output_is_kept_without_force() {
     assert_eq!(std::fs::read(&out).unwrap(), b"precious");
     assert_eq!(listing(dir.path()), vec!["out.parquet"]);
     // With --force it is replaced by a valid file.
-    ok(&[
-        "capture",
-        "--replay",
+    replay(
         s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        s(&out),
-        "--force",
-    ]);
+        &["-r", "1", "-o", s(&out), "--force"],
+    );
     assert_eq!(concat(&read_all(&out).0).num_rows(), 400);
     assert_eq!(listing(dir.path()), vec!["out.parquet"]);
 }
@@ -215,16 +201,10 @@ fn failed_run_does_not_clobber_existing_output_even_with_force() {
     let dir = tmpdir();
     let out = dir.path().join("out.parquet");
     std::fs::write(&out, b"precious").unwrap();
-    let err = fails(&[
-        "capture",
-        "--replay",
+    let err = replay_err(
         s(&fixture("broken/truncated.pcap")),
-        "-r",
-        "1",
-        "-o",
-        s(&out),
-        "--force",
-    ]);
+        &["-r", "1", "-o", s(&out), "--force"],
+    );
     assert!(err.contains("truncated"), "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), b"precious");
     assert_eq!(listing(dir.path()), vec!["out.parquet"]);
@@ -234,15 +214,7 @@ fn failed_run_does_not_clobber_existing_output_even_with_force() {
 fn unknown_output_extension() {
     let dir = tmpdir();
     let out = dir.path().join("out.csv");
-    let err = fails(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        s(&out),
-    ]);
+    let err = replay_err(s(&fixture("mixed.pcap")), &["-r", "1", "-o", s(&out)]);
     assert!(
         err.contains("out.csv: unknown output extension; use .parquet or .pcapng"),
         "{err}"
@@ -253,28 +225,18 @@ fn unknown_output_extension() {
 #[test]
 fn unwritable_output_directory() {
     // Root may write anywhere on a normal file system; /proc refuses everyone.
-    let err = fails(&[
-        "capture",
-        "--replay",
+    let err = replay_err(
         s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        "/proc/out.parquet",
-    ]);
+        &["-r", "1", "-o", "/proc/out.parquet"],
+    );
     assert!(
         err.contains("/proc/out.parquet: cannot create a file in /proc"),
         "{err}"
     );
-    let err = fails(&[
-        "capture",
-        "--replay",
+    let err = replay_err(
         s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "-o",
-        "/nonexistent/out.parquet",
-    ]);
+        &["-r", "1", "-o", "/nonexistent/out.parquet"],
+    );
     assert!(
         err.contains("/nonexistent/out.parquet: directory /nonexistent does not exist"),
         "{err}"
@@ -326,18 +288,10 @@ fn full_disk() {
     let _guard = Unmount(&mnt);
     let out = mnt.join("out.pcapng");
     std::fs::write(&out, b"old").unwrap();
-    let err = fails(&[
-        "capture",
-        "--replay",
+    let err = replay_err(
         s(&fixture("mixed.pcapng")),
-        "-r",
-        "1",
-        "--snaplen",
-        "65535",
-        "-o",
-        s(&out),
-        "--force",
-    ]);
+        &["-r", "1", "--snaplen", "65535", "-o", s(&out), "--force"],
+    );
     assert!(err.contains("out.pcapng: writing failed"), "{err}");
     assert!(err.contains("No space left on device"), "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), b"old");
@@ -346,8 +300,69 @@ fn full_disk() {
 
 fn unsafe_geteuid() -> u32 {
     // SAFETY: geteuid has no preconditions.
-    unsafe extern "C" {
-        fn geteuid() -> u32;
+    unsafe { libc::geteuid() }
+}
+
+/// Live-capture options are checked before privileges and the kernel:
+/// these errors come the same for any user, on any machine.
+#[test]
+fn live_options_are_checked_first() {
+    let dir = tmpdir();
+    let out = dir.path().join("x.parquet");
+    for (args, want) in [
+        (
+            vec!["-i", "lo", "-r", "0"],
+            "--sampling-rate: must be at least 1",
+        ),
+        (vec!["-i", "lo=0"], "--sampling-rate: must be at least 1"),
+        (
+            vec!["-i", "lo", "-r", "1", "--snaplen", "300"],
+            "--snaplen: 300 is out of range; use 14 to 256",
+        ),
+        (
+            vec!["-i", "lo", "-r", "1", "--ring-size", "5000"],
+            "--ring-size: 5000 bytes is not a power of two",
+        ),
+        (
+            vec!["-i", "lo", "--rotate", "0s"],
+            "--rotate: must be longer than 0s",
+        ),
+        (
+            vec!["-i", "veth[", "-r", "1"],
+            "-i: 'veth[' is not a valid pattern",
+        ),
+        (
+            vec!["-i", "lo", "-i", "lo"],
+            "-i: interface 'lo' given twice",
+        ),
+        (vec!["-r", "1"], "-i: give at least one interface"),
+    ] {
+        let mut full = vec!["capture"];
+        full.extend_from_slice(&args);
+        full.extend_from_slice(&["-o", s(&out)]);
+        let err = fails(&full);
+        assert!(err.contains(want), "{args:?}: {err}");
     }
-    unsafe { geteuid() }
+    assert!(listing(dir.path()).is_empty());
+}
+
+/// Fuzzing found Parquet files that make the parquet crate panic (a data
+/// page whose dictionary is missing) and an IPv6 extension chain that made
+/// etherparse read past its bytes: each is a one-line error or a clean
+/// decode now, for every command that reads them.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    let f = fixture("broken/fuzz-samples-missing-dictionary.parquet");
+    let dir = tmpdir();
+    for args in [
+        vec!["analyze", s(&f)],
+        vec!["convert", s(&f), "-o", s(&dir.path().join("x.pcapng"))],
+    ] {
+        let err = fails(&args);
+        assert!(
+            err.contains("fuzz-samples-missing-dictionary.parquet: not a readable Parquet file"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(listing(dir.path()).is_empty());
 }

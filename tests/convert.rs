@@ -30,17 +30,10 @@ fn parquet_to_pcapng_to_parquet_is_lossless() {
     let p1 = dir.path().join("a.parquet");
     let n = dir.path().join("b.pcapng");
     let p2 = dir.path().join("c.parquet");
-    ok(&[
-        "capture",
-        "--replay",
+    replay(
         s(&fixture("mixed.pcapng")),
-        "-r",
-        "3",
-        "--seed",
-        "9",
-        "-o",
-        s(&p1),
-    ]);
+        &["-r", "3", "--seed", "9", "-o", s(&p1)],
+    );
     ok(&["convert", s(&p1), "-o", s(&n)]);
     ok(&["convert", s(&n), "-o", s(&p2)]);
     assert_same(&p1, &p2);
@@ -141,17 +134,10 @@ fn plain_capture_converts_at_rate_one() {
     let a = dir.path().join("a.parquet");
     let b = dir.path().join("b.parquet");
     ok(&["convert", s(&fixture("mixed.pcap")), "-o", s(&a)]);
-    ok(&[
-        "capture",
-        "--replay",
+    replay(
         s(&fixture("mixed.pcap")),
-        "-r",
-        "1",
-        "--snaplen",
-        "65535",
-        "-o",
-        s(&b),
-    ]);
+        &["-r", "1", "--snaplen", "65535", "-o", s(&b)],
+    );
     let (ba, ma) = read_all(&a);
     let (bb, mb) = read_all(&b);
     assert_eq!(concat(&ba), concat(&bb));

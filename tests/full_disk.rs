@@ -175,26 +175,7 @@ fn live_capture_without_rotation_survives_a_full_disk() {
     let ns = Netns::new();
     let fs = Tmpfs::new("700k");
     let dir = tmpdir();
-    let trace = dir.path().join("t.pcap");
-    {
-        use pktsample_tracegen::{Format, Mix, Spec, generate};
-        let spec = Spec {
-            mix: Mix::Small,
-            packets: 200_000,
-            seed: 5,
-            format: Format::Pcap {
-                nanos: false,
-                big_endian: false,
-            },
-            snaplen: 65535,
-            link: Default::default(),
-        };
-        generate(
-            &spec,
-            std::io::BufWriter::new(std::fs::File::create(&trace).unwrap()),
-        )
-        .unwrap();
-    }
+    let trace = small_trace(dir.path(), 200_000);
     let out = fs.path().join("run.pcapng");
     let cap = ns.capture(&[
         "-i",

@@ -152,19 +152,19 @@ fn tshark_rows(trace: &Path, default_if: &[&str]) -> Vec<Row> {
 
 /// Replay at rate 1, every packet kept whole.
 fn replay_all(trace: &Path, out: &Path) -> String {
-    ok(&[
-        "capture",
-        "--replay",
+    replay(
         s(trace),
-        "-r",
-        "1",
-        "--snaplen",
-        "65535",
-        "-q",
-        "--force",
-        "-o",
-        s(out),
-    ])
+        &[
+            "-r",
+            "1",
+            "--snaplen",
+            "65535",
+            "-q",
+            "--force",
+            "-o",
+            s(out),
+        ],
+    )
 }
 
 /// At rate 1 every link type's trace equals its truth (counted by DuckDB)
@@ -276,19 +276,10 @@ fn replay_rows(
     out: &Path,
     rate: &str,
 ) -> (RecordBatch, pktsample_schemas::CaptureMetadata) {
-    ok(&[
-        "capture",
-        "--replay",
+    replay(
         s(input),
-        "-r",
-        rate,
-        "--seed",
-        "3",
-        "-q",
-        "--force",
-        "-o",
-        s(out),
-    ]);
+        &["-r", rate, "--seed", "3", "-q", "--force", "-o", s(out)],
+    );
     let (b, m) = read_all(out);
     (concat(&b), m)
 }
@@ -367,7 +358,7 @@ fn broken_compressed_inputs_fail_cleanly() {
         let f = dir.path().join(name);
         std::fs::write(&f, data).unwrap();
         let out = dir.path().join("o.parquet");
-        let err = fails(&["capture", "--replay", s(&f), "-r", "1", "-o", s(&out)]);
+        let err = replay_err(s(&f), &["-r", "1", "-o", s(&out)]);
         assert!(err.contains(expect), "{name}: {err}");
         assert!(!out.exists(), "{name}: no output");
         let err = fails(&["analyze", s(&f)]);
@@ -500,7 +491,7 @@ fn mixed_link_types_sample_what_is_supported_and_count_the_rest() {
     }
     pcapng_with(&f, &blocks);
     let out = dir.path().join("o.parquet");
-    let stdout = ok(&["capture", "--replay", s(&f), "-r", "1", "-o", s(&out)]);
+    let stdout = replay(s(&f), &["-r", "1", "-o", s(&out)]);
     assert!(
         stdout.contains("skipped   3 packets of link type 105, 3 packets of link type 147"),
         "{stdout}"
@@ -524,7 +515,7 @@ fn mixed_link_types_sample_what_is_supported_and_count_the_rest() {
     let g = dir.path().join("none.pcapng");
     pcapng_with(&g, &[idb(147, "user0"), epb(0, 1, &fr[0])]);
     let none = dir.path().join("none.parquet");
-    let err = fails(&["capture", "--replay", s(&g), "-r", "1", "-o", s(&none)]);
+    let err = replay_err(s(&g), &["-r", "1", "-o", s(&none)]);
     assert!(
         err.contains("none.pcapng: no packets of a link type pktsample reads (link type 147)"),
         "{err}"

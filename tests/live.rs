@@ -8,8 +8,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -20,24 +18,6 @@ use arrow_array::types::{UInt8Type, UInt32Type};
 use common::netns::*;
 use common::*;
 use pktsample_schemas::Direction;
-use pktsample_tracegen::{Format, Mix, Spec, generate};
-
-fn small_trace(dir: &Path, packets: u64) -> PathBuf {
-    let p = dir.join(format!("small-{packets}.pcap"));
-    let spec = Spec {
-        mix: Mix::Small,
-        packets,
-        seed: 5,
-        format: Format::Pcap {
-            nanos: false,
-            big_endian: false,
-        },
-        snaplen: 65535,
-        link: Default::default(),
-    };
-    generate(&spec, BufWriter::new(File::create(&p).unwrap())).unwrap();
-    p
-}
 
 /// At 1-in-1 the samples are the trace: per direction, IP version and
 /// protocol, with exact wire lengths (VLAN tags the veth took off are put

@@ -390,23 +390,7 @@ fn stop_under_load_keeps_the_books_exact() {
     }
     let ns = Netns::new();
     let dir = tmpdir();
-    let trace = dir.path().join("load.pcap");
-    {
-        use pktsample_tracegen::{Format, Mix, Spec, generate};
-        let spec = Spec {
-            mix: Mix::Small,
-            packets: 300_000,
-            seed: 9,
-            format: Format::Pcap {
-                nanos: false,
-                big_endian: false,
-            },
-            snaplen: 65535,
-            link: Default::default(),
-        };
-        let f = std::fs::File::create(&trace).unwrap();
-        generate(&spec, std::io::BufWriter::new(f)).unwrap();
-    }
+    let trace = small_trace(dir.path(), 300_000);
     for run in 0..8u64 {
         let out = dir.path().join(format!("load-{run}.parquet"));
         let cap = ns.capture(&[

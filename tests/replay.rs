@@ -28,17 +28,10 @@ fn rate_one_equals_truth_for_every_fixture() {
     for name in TRACES {
         let t = truth(name);
         let out = dir.path().join(format!("{name}.parquet"));
-        ok(&[
-            "capture",
-            "--replay",
+        replay(
             s(&fixture(name)),
-            "-r",
-            "1",
-            "--snaplen",
-            "65535",
-            "-o",
-            s(&out),
-        ]);
+            &["-r", "1", "--snaplen", "65535", "-o", s(&out)],
+        );
         let (batches, meta) = read_all(&out);
         let b = concat(&batches);
         assert_eq!(b.num_rows() as u64, t.total.packets, "{name}");
@@ -118,31 +111,16 @@ fn rate_one_equals_truth_checked_by_duckdb_pyarrow_polars() {
         let full = dir
             .path()
             .join(format!("{}.full.parquet", name.replace('/', "-")));
-        ok(&[
-            "capture",
-            "--replay",
+        replay(
             s(&fixture(name)),
-            "-r",
-            "1",
-            "--snaplen",
-            "65535",
-            "-o",
-            s(&full),
-        ]);
+            &["-r", "1", "--snaplen", "65535", "-o", s(&full)],
+        );
         interop(&py, &["truth", s(&full), s(&truth)]);
         // At the default snaplen (128) every decoded count is still exact.
         let cut = dir
             .path()
             .join(format!("{}.128.parquet", name.replace('/', "-")));
-        ok(&[
-            "capture",
-            "--replay",
-            s(&fixture(name)),
-            "-r",
-            "1",
-            "-o",
-            s(&cut),
-        ]);
+        replay(s(&fixture(name)), &["-r", "1", "-o", s(&cut)]);
         interop(&py, &["truth", s(&cut), s(&truth), "--ignore-truncated"]);
     }
 }
@@ -151,17 +129,10 @@ fn rate_one_equals_truth_checked_by_duckdb_pyarrow_polars() {
 fn snaplen_cuts_headers_but_keeps_wire_length() {
     let dir = tmpdir();
     let out = dir.path().join("s.parquet");
-    ok(&[
-        "capture",
-        "--replay",
+    replay(
         s(&fixture("mixed.pcapng")),
-        "-r",
-        "1",
-        "--snaplen",
-        "64",
-        "-o",
-        s(&out),
-    ]);
+        &["-r", "1", "--snaplen", "64", "-o", s(&out)],
+    );
     let b = concat(&read_all(&out).0);
     let cap = b
         .column_by_name("cap_len")
@@ -192,15 +163,7 @@ fn pcapng_output_matches_truth_in_tshark() {
     }
     let dir = tmpdir();
     let out = dir.path().join("o.pcapng");
-    ok(&[
-        "capture",
-        "--replay",
-        s(&fixture("mixed.pcapng")),
-        "-r",
-        "1",
-        "-o",
-        s(&out),
-    ]);
+    replay(s(&fixture("mixed.pcapng")), &["-r", "1", "-o", s(&out)]);
     let t = truth("mixed.pcapng");
     let fields = tshark(&[
         "-r",
@@ -311,17 +274,7 @@ fn sampler_is_binomial_and_reproducible() {
     let trace = big_trace(dir.path(), m);
     let run = |seed: &str, name: &str| {
         let out = dir.path().join(name);
-        ok(&[
-            "capture",
-            "--replay",
-            s(&trace),
-            "-r",
-            "100",
-            "--seed",
-            seed,
-            "-o",
-            s(&out),
-        ]);
+        replay(s(&trace), &["-r", "100", "--seed", seed, "-o", s(&out)]);
         out
     };
     let a = run("42", "a.parquet");
@@ -371,28 +324,11 @@ fn resampling_a_sampled_file_multiplies_rates() {
     let dir = tmpdir();
     let first = dir.path().join("first.pcapng");
     let second = dir.path().join("second.parquet");
-    ok(&[
-        "capture",
-        "--replay",
+    replay(
         s(&fixture("mixed.pcapng")),
-        "-r",
-        "2",
-        "--seed",
-        "1",
-        "-o",
-        s(&first),
-    ]);
-    ok(&[
-        "capture",
-        "--replay",
-        s(&first),
-        "-r",
-        "3",
-        "--seed",
-        "1",
-        "-o",
-        s(&second),
-    ]);
+        &["-r", "2", "--seed", "1", "-o", s(&first)],
+    );
+    replay(s(&first), &["-r", "3", "--seed", "1", "-o", s(&second)]);
     let (batches, meta) = read_all(&second);
     assert!(meta.interfaces.iter().all(|i| i.sampling_rate == 6));
     let b = concat(&batches);
@@ -424,15 +360,10 @@ fn empty_capture_gives_an_empty_valid_file() {
     let dir = tmpdir();
     for ext in ["parquet", "pcapng"] {
         let out = dir.path().join(format!("e.{ext}"));
-        let stdout = ok(&[
-            "capture",
-            "--replay",
+        let stdout = replay(
             s(&fixture("empty-capture.pcap")),
-            "-r",
-            "1",
-            "-o",
-            s(&out),
-        ]);
+            &["-r", "1", "-o", s(&out)],
+        );
         assert!(stdout.contains("read      0 packets"), "{stdout}");
         let (batches, meta) = read_all(&out);
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);

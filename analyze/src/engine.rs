@@ -23,6 +23,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use pktsample_schemas::guard::untrusted;
 use pktsample_schemas::input::{FileKind, sniff};
 use pktsample_schemas::schema::col;
 use pktsample_schemas::{CaptureMetadata, Direction, FormatError, open_parquet, read_samples};
@@ -1363,11 +1364,14 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                                 path: inp.path.clone(),
                                 err: e,
                             })?;
-                        for batch in reader {
-                            let batch = batch.map_err(|e| FormatError::Parquet {
-                                path: inp.path.clone(),
-                                err: e.into(),
-                            })?;
+                        let mut reader = reader;
+                        let perr = |e| FormatError::Parquet {
+                            path: inp.path.clone(),
+                            err: e,
+                        };
+                        // The parquet crate panics on some corrupt pages.
+                        while let Some(batch) = untrusted(|| reader.next()).map_err(perr)? {
+                            let batch = batch.map_err(|e| perr(e.into()))?;
                             folder.fold(&batch)?;
                             progress(batch.num_rows() as u64);
                         }

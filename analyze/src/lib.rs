@@ -6,6 +6,8 @@
 //! in parallel, [`estimate`] turns sums into estimates with the estimators of
 //! [`stats`], and [`mod@report`] renders them as a table, JSON, CSV or Markdown.
 
+#![forbid(unsafe_code)]
+
 pub mod engine;
 pub mod error;
 pub mod estimate;

@@ -8,7 +8,11 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum AsnError {
     #[error("cannot read ASN database {}: {err} (check the --asn-db path)", path.display())]
-    Io { path: PathBuf, err: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        err: std::io::Error,
+    },
 
     #[error("ASN database {}: {what} (the file is truncated or corrupt: download it again)", path.display())]
     Corrupt { path: PathBuf, what: String },

@@ -12,6 +12,8 @@
 //! Analyze and the capture-side enrichment both depend on this crate; it
 //! depends on neither.
 
+#![forbid(unsafe_code)]
+
 mod error;
 mod flat;
 mod load;

@@ -397,6 +397,16 @@ impl CaptureReader {
         }
     }
 
+    /// Whether the file ends here (for a stream, once no more can be read).
+    fn ended(&self, feed: &mut Feed<'_>) -> Result<bool, FormatError> {
+        if !feed.data().is_empty() {
+            return Ok(false);
+        }
+        feed.more(1 << 16)
+            .map(|grew| !grew)
+            .map_err(|e| self.corrupt(feed, format!("cannot decompress: {e}")))
+    }
+
     /// Read more of a stream after the parser asked for `need` bytes (`cap`
     /// the most we believe); a file that ends first is truncated.
     fn need_more(
@@ -465,16 +475,10 @@ impl CaptureReader {
             PcapTsResolution::NanoSecond => 1,
         };
         loop {
-            let data = feed.data();
-            if data.is_empty() {
-                match feed.more(1 << 16) {
-                    Ok(true) => continue,
-                    Ok(false) => break,
-                    Err(e) => {
-                        return Err(self.corrupt(feed, format!("cannot decompress: {e}")).into());
-                    }
-                }
+            if self.ended(feed)? {
+                break;
             }
+            let data = feed.data();
             let (next, raw) = match parser.next_raw_packet(data) {
                 Ok(x) => x,
                 Err(PcapParseError::IncompleteBuffer(need, _)) => {
@@ -559,16 +563,10 @@ impl CaptureReader {
         let mut section: Vec<usize> = Vec::new();
         let mut blocks: u64 = 0;
         loop {
-            let data = feed.data();
-            if data.is_empty() {
-                match feed.more(1 << 16) {
-                    Ok(true) => continue,
-                    Ok(false) => break,
-                    Err(e) => {
-                        return Err(self.corrupt(feed, format!("cannot decompress: {e}")).into());
-                    }
-                }
+            if self.ended(feed)? {
+                break;
             }
+            let data = feed.data();
             let (next, block) = match parser.next_block(data) {
                 Ok(x) => x,
                 Err(PcapNgParseError::IncompleteBuffer(need, _)) => {

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod decode;
 pub mod error;
 pub mod feed;
+pub mod guard;
 pub mod input;
 pub mod meta;
 pub mod output;

@@ -11,6 +11,7 @@ use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::FormatError;
+use crate::guard::untrusted;
 use crate::input::{CaptureReader, FileKind, Interface, Packet, Visitor, sniff};
 use crate::meta::{
     CaptureMetadata, Direction, DirectionStats, InterfaceMeta, METADATA_KEY, Source,
@@ -26,10 +27,12 @@ pub fn open_parquet(
     path: &Path,
 ) -> Result<(ParquetRecordBatchReaderBuilder<File>, CaptureMetadata), FormatError> {
     let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| FormatError::Parquet {
-        path: path.into(),
-        err: e,
-    })?;
+    let b = untrusted(|| ParquetRecordBatchReaderBuilder::try_new(f))
+        .and_then(|r| r)
+        .map_err(|e| FormatError::Parquet {
+            path: path.into(),
+            err: e,
+        })?;
     let not = |reason: String| FormatError::NotSamples {
         path: path.into(),
         reason,
@@ -102,11 +105,13 @@ pub fn read_samples<E: From<FormatError>>(
                         path: path.into(),
                         err: e,
                     })?;
-            for batch in reader {
-                let batch = batch.map_err(|e| FormatError::Parquet {
-                    path: path.into(),
-                    err: e.into(),
-                })?;
+            let mut reader = reader;
+            let perr = |e| FormatError::Parquet {
+                path: path.into(),
+                err: e,
+            };
+            while let Some(batch) = untrusted(|| reader.next()).map_err(perr)? {
+                let batch = batch.map_err(|e| perr(e.into()))?;
                 f(conform(batch))?;
             }
             Ok(meta)

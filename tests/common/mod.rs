@@ -55,6 +55,23 @@ pub fn fails(args: &[&str]) -> String {
     err
 }
 
+/// `pktsample capture --replay INPUT ARGS...`, which must succeed; its stdout.
+pub fn replay(input: &str, args: &[&str]) -> String {
+    ok(&replay_args(input, args))
+}
+
+/// `pktsample capture --replay INPUT ARGS...`, which must fail with one
+/// line; that line.
+pub fn replay_err(input: &str, args: &[&str]) -> String {
+    fails(&replay_args(input, args))
+}
+
+fn replay_args<'a>(input: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["capture", "--replay", input];
+    v.extend_from_slice(args);
+    v
+}
+
 pub fn tmpdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
@@ -174,17 +191,10 @@ pub fn s(p: &Path) -> &str {
 pub fn samples(dir: &Path, name: &str, rate: u32) -> PathBuf {
     let out = dir.join(format!("{name}.r{rate}.parquet"));
     let rate = rate.to_string();
-    ok(&[
-        "capture",
-        "--replay",
+    replay(
         s(&fixture(name)),
-        "-r",
-        &rate,
-        "--seed",
-        "1",
-        "-o",
-        s(&out),
-    ]);
+        &["-r", &rate, "--seed", "1", "-o", s(&out)],
+    );
     out
 }
 

@@ -283,3 +283,23 @@ pub fn truth_tally(t: &Truth, key: &str) -> BTreeMap<String, (u64, u64)> {
     }
     m
 }
+
+/// A pcap of `packets` minimum-size frames (the `small` mix, seed 5), to
+/// load an interface.
+pub fn small_trace(dir: &Path, packets: u64) -> std::path::PathBuf {
+    use pktsample_tracegen::{Format, Mix, Spec, generate};
+    let p = dir.join(format!("small-{packets}.pcap"));
+    let spec = Spec {
+        mix: Mix::Small,
+        packets,
+        seed: 5,
+        format: Format::Pcap {
+            nanos: false,
+            big_endian: false,
+        },
+        snaplen: 65535,
+        link: Default::default(),
+    };
+    generate(&spec, std::io::BufWriter::new(File::create(&p).unwrap())).unwrap();
+    p
+}

@@ -1,71 +1,97 @@
 //! CSV: one long table, a row per breakdown row of every section, so that a
-//! spreadsheet or `read_csv` gets everything with one header.
+//! spreadsheet or `read_csv` gets everything with one header. Written with
+//! the `csv` crate, which quotes what RFC 4180 asks (delimiters, quotes,
+//! line feeds and carriage returns in AS names, say).
 
 use std::io::Write;
 
 use super::{Render, Report, text_sections};
+use crate::stats::Interval;
 
 pub struct Csv;
 
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+const HEADER: [&str; 12] = [
+    "section",
+    "key",
+    "samples",
+    "packets",
+    "packets_low",
+    "packets_high",
+    "bytes",
+    "bytes_low",
+    "bytes_high",
+    "share",
+    "share_low",
+    "share_high",
+];
+
+fn csv_err(e: csv::Error) -> std::io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        k => std::io::Error::other(format!("{k:?}")),
     }
+}
+
+/// One line: estimates and bounds; absent ones empty.
+fn record(
+    section: &str,
+    key: &str,
+    samples: String,
+    packets: &Interval,
+    bytes: &Interval,
+    share: Option<&Interval>,
+) -> [String; 12] {
+    let n = |x: f64| x.to_string();
+    let sh = |f: fn(&Interval) -> f64| share.map(|s| n(f(s))).unwrap_or_default();
+    [
+        section.to_string(),
+        key.to_string(),
+        samples,
+        n(packets.estimate),
+        n(packets.low),
+        n(packets.high),
+        n(bytes.estimate),
+        n(bytes.low),
+        n(bytes.high),
+        sh(|s| s.estimate),
+        sh(|s| s.low),
+        sh(|s| s.high),
+    ]
 }
 
 impl Render for Csv {
     fn render(&self, r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-        writeln!(
-            out,
-            "section,key,samples,packets,packets_low,packets_high,bytes,bytes_low,bytes_high,share,share_low,share_high"
-        )?;
+        let mut w = csv::WriterBuilder::new().flexible(false).from_writer(out);
+        w.write_record(HEADER).map_err(csv_err)?;
         let s = &r.summary;
-        writeln!(
-            out,
-            "summary,total,{},{},{},{},{},{},{},,,",
-            s.samples,
-            s.packets.estimate,
-            s.packets.low,
-            s.packets.high,
-            s.bytes.estimate,
-            s.bytes.low,
-            s.bytes.high
-        )?;
         let sh = &r.ipv6_share;
-        writeln!(
-            out,
-            "ipv6_share,of IP,,{},{},{},{},{},{},,,",
-            sh.packets.estimate,
-            sh.packets.low,
-            sh.packets.high,
-            sh.bytes.estimate,
-            sh.bytes.low,
-            sh.bytes.high
-        )?;
+        for (section, key, samples, packets, bytes) in [
+            (
+                "summary",
+                "total",
+                s.samples.to_string(),
+                &s.packets,
+                &s.bytes,
+            ),
+            ("ipv6_share", "of IP", String::new(), &sh.packets, &sh.bytes),
+        ] {
+            w.write_record(record(section, key, samples, packets, bytes, None))
+                .map_err(csv_err)?;
+        }
         for sec in text_sections(r) {
             for row in &sec.rows {
                 let m = &row.m;
-                let share = row
-                    .share
-                    .map(|s| format!("{},{},{}", s.estimate, s.low, s.high))
-                    .unwrap_or_else(|| ",,".into());
-                writeln!(
-                    out,
-                    "{},{},{},{},{},{},{},{},{},{share}",
+                w.write_record(record(
                     sec.id,
-                    field(&row.key.join(" ")),
-                    m.samples,
-                    m.packets.estimate,
-                    m.packets.low,
-                    m.packets.high,
-                    m.bytes.estimate,
-                    m.bytes.low,
-                    m.bytes.high
-                )?;
+                    &row.key.join(" "),
+                    m.samples.to_string(),
+                    &m.packets,
+                    &m.bytes,
+                    row.share.as_ref(),
+                ))
+                .map_err(csv_err)?;
             }
         }
-        Ok(())
+        w.flush()
     }
 }

@@ -260,9 +260,9 @@ pub fn capture_live(
     events: &mut dyn FnMut(LiveEvent),
 ) -> Result<LiveSummary, CaptureError> {
     check_options(opts)?;
+    let select = Selector::new(&opts.interfaces, opts.all_interfaces, opts.sampling_rate)?;
     preflight::check_kernel()?;
     preflight::check_privileges()?;
-    let select = Selector::new(&opts.interfaces, opts.all_interfaces, opts.sampling_rate)?;
     // Subscribe first, so that no interface appears unseen while we list them.
     let mut watch = Watch::open()?;
     let mut initial: Vec<(Device, u32)> = Vec::new();
