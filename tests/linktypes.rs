@@ -451,6 +451,12 @@ fn simple_packet_blocks_are_read() {
             spb(&fr[1]),
             spb(&fr[2]),
             epb(0, 6_000_000_000, &fr[3]),
+            // A block type nobody defined: skipped, as the format asks.
+            pcap_file::pcapng::Block::Unknown(pcap_file::pcapng::blocks::unknown::UnknownBlock {
+                type_: 0x1234_5678,
+                length: 16,
+                value: vec![0u8; 4].into(),
+            }),
             spb(&fr[4]),
             spb(&fr[5]),
         ],
@@ -531,4 +537,70 @@ fn inject_refuses_other_link_types() {
         err.contains("raw.pcap: interface 'pcap0' has link type 101 (RAW)"),
         "{err}"
     );
+}
+
+/// A gzip bomb (a 24-byte pcap header, then a gigabyte of records of 64 KiB
+/// zeros, compressed to a few MB) is read streaming: the replay's peak memory
+/// stays far below what the file inflates to.
+#[test]
+fn gzip_bomb_is_read_in_bounded_memory() {
+    let dir = tmpdir();
+    let bomb = dir.path().join("bomb.pcap.gz");
+    {
+        let f = std::fs::File::create(&bomb).unwrap();
+        let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        let mut hdr = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        hdr.extend_from_slice(&[0; 8]);
+        hdr.extend_from_slice(&65535u32.to_le_bytes());
+        hdr.extend_from_slice(&1u32.to_le_bytes());
+        e.write_all(&hdr).unwrap();
+        let mut rec = vec![0u8; 16 + 65536];
+        rec[8..12].copy_from_slice(&65536u32.to_le_bytes());
+        rec[12..16].copy_from_slice(&65536u32.to_le_bytes());
+        for _ in 0..16_384 {
+            e.write_all(&rec).unwrap();
+        }
+        e.finish().unwrap();
+    }
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 16 << 20);
+    let out = dir.path().join("o.parquet");
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "capture",
+            "--replay",
+            s(&bomb),
+            "-r",
+            "1000",
+            "--seed",
+            "1",
+            "-q",
+            "-o",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Peak resident memory, sampled until the process ends.
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(st) = std::fs::read_to_string(&status)
+            && let Some(kb) = st
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        {
+            peak_kb = peak_kb.max(kb);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(child.wait().unwrap().success());
+    let (_, meta) = read_all(&out);
+    let seen: u64 = meta.interfaces.iter().map(|i| i.total().packets_seen).sum();
+    assert_eq!(seen, 16_384, "every record read");
+    eprintln!(
+        "gzip bomb: 1 GiB inflated from {} bytes, peak RSS {peak_kb} kB",
+        std::fs::metadata(&bomb).unwrap().len()
+    );
+    assert!(peak_kb < 150 * 1024, "peak {peak_kb} kB for a 1 GiB stream");
 }
