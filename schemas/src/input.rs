@@ -220,6 +220,9 @@ const MAX_BLOCK: usize = MAX_CAPLEN as usize + 4096;
 /// The reader's interfaces and the walk's counters.
 struct Walk {
     ifaces: Vec<Interface>,
+    /// Per interface: packets go straight to the visitor (a supported link
+    /// type without a cooked header to read).
+    plain: Vec<bool>,
     /// (file interface, SLL2 ifindex) -> interface of its own.
     cooked: HashMap<(usize, u32), usize>,
     stats: ReadStats,
@@ -230,12 +233,27 @@ impl Walk {
     fn add<V: Visitor>(&mut self, v: &mut V, iface: Interface) -> Result<usize, V::Error> {
         let i = self.ifaces.len();
         v.interface(i, &iface)?;
+        let lt = iface.linktype;
+        self.plain.push(
+            linktype::is_supported(lt) && !matches!(lt, linktype::LINUX_SLL | linktype::LINUX_SLL2),
+        );
         self.ifaces.push(iface);
         Ok(i)
     }
 
     /// Hand one packet to the visitor (or count it as skipped).
-    fn deliver<V: Visitor>(&mut self, v: &mut V, mut p: Packet<'_>) -> Result<(), V::Error> {
+    #[inline]
+    fn deliver<V: Visitor>(&mut self, v: &mut V, p: Packet<'_>) -> Result<(), V::Error> {
+        if self.plain[p.iface] {
+            self.last_ns = p.timestamp_ns;
+            self.stats.packets += 1;
+            return v.packet(&p);
+        }
+        self.deliver_other(v, p)
+    }
+
+    /// A packet of a cooked or unsupported link type.
+    fn deliver_other<V: Visitor>(&mut self, v: &mut V, mut p: Packet<'_>) -> Result<(), V::Error> {
         let lt = self.ifaces[p.iface].linktype;
         if !linktype::is_supported(lt) {
             *self.stats.skipped.entry(lt).or_default() += 1;
@@ -269,9 +287,8 @@ impl Walk {
             }
         }
         self.last_ns = p.timestamp_ns;
-        v.packet(&p)?;
         self.stats.packets += 1;
-        Ok(())
+        v.packet(&p)
     }
 }
 
@@ -361,6 +378,7 @@ impl CaptureReader {
         };
         let mut w = Walk {
             ifaces: Vec::new(),
+            plain: Vec::new(),
             cooked: HashMap::new(),
             stats: ReadStats::default(),
             last_ns: 0,
@@ -479,47 +497,51 @@ impl CaptureReader {
                 break;
             }
             let data = feed.data();
-            let (next, raw) = match parser.next_raw_packet(data) {
-                Ok(x) => x,
-                Err(PcapParseError::IncompleteBuffer(need, _)) => {
+            let mut rest = data;
+            // Every whole record in the window, without going back to the
+            // feed for each.
+            let stop = loop {
+                let (next, raw) = match parser.next_raw_packet(rest) {
+                    Ok(x) => x,
                     // `need` counts from after the 16-byte record header.
-                    let need = if data.len() < 16 { 16 } else { need + 16 };
-                    self.need_more(feed, need, MAX_CAPLEN as usize + 16, "record")?;
-                    continue;
+                    Err(PcapParseError::IncompleteBuffer(need, _)) => {
+                        break Stop::Need(if rest.len() < 16 { 16 } else { need + 16 });
+                    }
+                    Err(e) => break Stop::Bad(crate::error::chain(&e)),
+                };
+                if raw.incl_len > MAX_CAPLEN || raw.orig_len < raw.incl_len {
+                    break Stop::Bad(format!(
+                        "record with captured length {} and original length {}",
+                        raw.incl_len, raw.orig_len
+                    ));
                 }
-                Err(e) => return Err(self.corrupt(feed, crate::error::chain(&e)).into()),
+                w.deliver(
+                    v,
+                    Packet {
+                        timestamp_ns: raw.ts_sec as i64 * 1_000_000_000
+                            + raw.ts_frac as i64 * frac_ns,
+                        iface: 0,
+                        orig_len: raw.orig_len,
+                        data: borrowed(raw.data),
+                        direction: Direction::Unknown,
+                        ingress_ifindex: None,
+                        routed_ifindex: None,
+                    },
+                )?;
+                rest = next;
+                if w.stats.packets.is_multiple_of(65536) {
+                    v.progress(feed.raw_position());
+                }
+                if rest.is_empty() {
+                    break Stop::Drained;
+                }
             };
-            if raw.incl_len > MAX_CAPLEN || raw.orig_len < raw.incl_len {
-                return Err(self
-                    .corrupt(
-                        feed,
-                        format!(
-                            "record with captured length {} and original length {}",
-                            raw.incl_len, raw.orig_len
-                        ),
-                    )
-                    .into());
-            }
-            let bytes: &[u8] = match raw.data {
-                Cow::Borrowed(d) => d,
-                Cow::Owned(_) => unreachable!("parser borrows from the feed"),
-            };
-            let used = data.len() - next.len();
-            w.deliver(
-                v,
-                Packet {
-                    timestamp_ns: raw.ts_sec as i64 * 1_000_000_000 + raw.ts_frac as i64 * frac_ns,
-                    iface: 0,
-                    orig_len: raw.orig_len,
-                    data: bytes,
-                    direction: Direction::Unknown,
-                    ingress_ifindex: None,
-                    routed_ifindex: None,
-                },
-            )?;
+            let used = data.len() - rest.len();
             feed.consume(used);
-            if w.stats.packets.is_multiple_of(65536) {
-                v.progress(feed.raw_position());
+            match stop {
+                Stop::Drained => {}
+                Stop::Need(n) => self.need_more(feed, n, MAX_CAPLEN as usize + 16, "record")?,
+                Stop::Bad(detail) => return Err(self.corrupt(feed, detail).into()),
             }
         }
         Ok(())
@@ -716,6 +738,16 @@ impl CaptureReader {
         }
         Ok(())
     }
+}
+
+/// Why a pass over the window of whole records ended.
+enum Stop {
+    /// Nothing left in the window.
+    Drained,
+    /// The next record needs this many bytes.
+    Need(usize),
+    /// The next record is corrupt.
+    Bad(String),
 }
 
 /// Packet data, which the parsers borrow from the feed.
