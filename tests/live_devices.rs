@@ -391,6 +391,8 @@ fn stop_under_load_keeps_the_books_exact() {
     let ns = Netns::new();
     let dir = tmpdir();
     let trace = small_trace(dir.path(), 300_000);
+    let mut loaded = 0;
+    let mut loaded = 0;
     for run in 0..8u64 {
         let out = dir.path().join(format!("load-{run}.parquet"));
         let cap = ns.capture(&[
@@ -431,9 +433,8 @@ fn stop_under_load_keeps_the_books_exact() {
             }
         }
         assert_eq!(samples, rows, "run {run}");
-        assert!(
-            stats(&meta, "va", Direction::Egress).packets_seen > 0,
-            "run {run}"
-        );
+        loaded += stats(&meta, "va", Direction::Egress).packets_seen;
     }
+    // The later runs stop well into the blast.
+    assert!(loaded > 100_000, "the runs saw {loaded} packets");
 }
