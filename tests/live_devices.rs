@@ -392,7 +392,6 @@ fn stop_under_load_keeps_the_books_exact() {
     let dir = tmpdir();
     let trace = small_trace(dir.path(), 300_000);
     let mut loaded = 0;
-    let mut loaded = 0;
     for run in 0..8u64 {
         let out = dir.path().join(format!("load-{run}.parquet"));
         let cap = ns.capture(&[
