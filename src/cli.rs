@@ -9,6 +9,15 @@ use anyhow::bail;
 use clap::{Parser, Subcommand};
 
 use crate::draw;
+
+/// `println!` that returns the error (a closed pipe, `| head`) instead of
+/// panicking; `main` ends quietly on a broken pipe.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -429,7 +438,7 @@ fn inject_cmd(a: InjectArgs) -> anyhow::Result<ExitCode> {
         speed: a.speed,
     };
     let s = inject(&opts)?;
-    println!(
+    out!(
         "sent {} packets ({} bytes) on {} in {:.3}s",
         s.packets,
         s.bytes,
@@ -479,13 +488,13 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         eprintln!();
     }
     for p in &s.parts {
-        println!("wrote {}", p.display());
+        out!("wrote {}", p.display());
     }
     let m = &s.metadata;
-    print_span(m);
+    print_span(m)?;
     for i in &m.interfaces {
         for (d, st) in &i.directions {
-            println!(
+            out!(
                 "  interface {} {}: {} seen, {} sampled, {} dropped",
                 i.name,
                 d.as_str(),
@@ -496,12 +505,12 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if m.bad_records > 0 {
-        println!(
+        out!(
             "  unreadable {} ring records (counted as drops)",
             m.bad_records
         );
     }
-    println!("  elapsed   {:.1}s", s.elapsed.as_secs_f64());
+    out!("  elapsed   {:.1}s", s.elapsed.as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -527,17 +536,19 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     let s = replay(&opts, &mut |p| bar.update(p))?;
     bar.finish();
     let secs = s.elapsed.as_secs_f64().max(1e-9);
-    println!("wrote {}", s.output.display());
-    println!(
+    out!("wrote {}", s.output.display());
+    out!(
         "  read      {} packets, {} bytes from {} ({:.1} Mpkt/s)",
         s.packets_seen,
         s.bytes_seen,
         opts.input.display(),
         s.packets_seen as f64 / secs / 1e6
     );
-    println!(
+    out!(
         "  sampled   {} packets at 1-in-{} (seed {})",
-        s.samples, opts.sampling_rate, opts.seed
+        s.samples,
+        opts.sampling_rate,
+        opts.seed
     );
     if !s.metadata.skipped_link_types.is_empty() {
         let parts: Vec<String> = s
@@ -546,12 +557,12 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(lt, n)| format!("{n} packets of link type {lt}"))
             .collect();
-        println!("  skipped   {} (not decodable)", parts.join(", "));
+        out!("  skipped   {} (not decodable)", parts.join(", "));
     }
-    print_span(&s.metadata);
+    print_span(&s.metadata)?;
     for i in &s.metadata.interfaces {
         for (d, st) in &i.directions {
-            println!(
+            out!(
                 "  {:<9} {} {}: {} seen, {} sampled",
                 "interface",
                 i.name,
@@ -564,15 +575,16 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_span(m: &CaptureMetadata) {
+fn print_span(m: &CaptureMetadata) -> std::io::Result<()> {
     if let (Some(a), Some(b)) = (&m.start_time, &m.end_time) {
-        println!("  time      {a} .. {b}");
+        out!("  time      {a} .. {b}");
     }
+    Ok(())
 }
 
 fn convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
     let enrich = load_enrich(&a.asn_db)?;
     let s = pktsample_schemas::convert::convert(&a.input, &a.output, a.force, enrich)?;
-    println!("wrote {} ({} samples)", s.output.display(), s.rows);
+    out!("wrote {} ({} samples)", s.output.display(), s.rows);
     Ok(ExitCode::SUCCESS)
 }

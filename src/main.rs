@@ -32,10 +32,19 @@ fn one_line(err: &anyhow::Error) -> String {
     s
 }
 
+fn broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     match cli::run(args) {
         Ok(code) => code,
+        // The reader of our output went away (`| head`): nothing to report.
+        Err(err) if broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("pktsample: {}", one_line(&err));
             ExitCode::FAILURE

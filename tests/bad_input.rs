@@ -366,3 +366,40 @@ fn fuzz_findings_stay_fixed() {
     }
     assert!(listing(dir.path()).is_empty());
 }
+
+/// A reader that goes away (`pktsample … | head -1`) ends the command
+/// quietly: no panic, no error line, success.
+#[test]
+fn closed_stdout_is_not_an_error() {
+    let dir = tmpdir();
+    let pq = dir.path().join("s.parquet");
+    let ng = dir.path().join("s.pcapng");
+    let fx = fixture("mixed.pcapng");
+    for args in [
+        vec![
+            "capture",
+            "--replay",
+            s(&fx),
+            "-r",
+            "10",
+            "--seed",
+            "1",
+            "-o",
+            s(&pq),
+        ],
+        vec!["convert", s(&pq), "-o", s(&ng)],
+        vec!["analyze", s(&fx)],
+    ] {
+        let mut child = std::process::Command::new(bin())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
