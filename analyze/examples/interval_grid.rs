@@ -7,7 +7,38 @@
 //!
 //! `cargo run --release -p pktsample-analyze --example interval_grid [RUNS]`
 
-use pktsample_analyze::stats::{Cell, Design, byte_interval, bytes, packet_interval, packets};
+use pktsample_analyze::stats::{
+    Cell, Design, Est, Interval, byte_interval, bytes, packet_interval, packets,
+};
+use statrs::distribution::{ContinuousCDF, Gamma};
+
+/// The candidate for issue 15, measured beside today's interval: Fay &
+/// Feuer's gamma interval for weighted Poisson sums, its added weight `w`
+/// being the largest weight one sample can carry (the weight of a sample
+/// times the largest frame of the stratum).
+fn gamma_interval(e: &Est, w: f64) -> Interval {
+    let (t, v) = (e.value, e.var.max(0.0));
+    let q = |shape: f64, scale: f64, p: f64| {
+        Gamma::new(shape, 1.0 / scale)
+            .map(|g| g.inverse_cdf(p))
+            .unwrap_or(f64::NAN)
+    };
+    let low = if t > 0.0 && v > 0.0 {
+        q(t * t / v, v / t, 0.025).max(e.observed)
+    } else {
+        t
+    };
+    let high = q(
+        (t + w) * (t + w) / (v + w * w),
+        (v + w * w) / (t + w),
+        0.975,
+    );
+    Interval {
+        estimate: t,
+        low,
+        high: high.max(t),
+    }
+}
 
 /// xorshift64*: a fast seeded generator.
 struct Rng(u64);
@@ -77,8 +108,10 @@ fn main() {
                 let g = (k * rate as u64) as usize;
                 let pop = sizes(kind, g, &mut r);
                 let truth_b: f64 = pop.iter().map(|&s| s as f64).sum();
+                let largest = f64::from(*pop.iter().max().unwrap_or(&0));
                 let m = g as u64 * 10;
                 for pool in [true, false] {
+                    let (mut cg, mut wg) = (0u64, 0.0);
                     let (mut cp, mut cb, mut w, mut used, mut empty) =
                         (0u64, 0u64, 0.0, 0u64, 0u64);
                     for _ in 0..runs {
@@ -108,15 +141,25 @@ fn main() {
                         cp += u64::from(pi.low <= g as f64 && g as f64 <= pi.high);
                         cb += u64::from(bi.low <= truth_b && truth_b <= bi.high);
                         w += (bi.high - bi.low) / truth_b;
+                        let weight = if pool {
+                            m as f64 / d.n as f64
+                        } else {
+                            rate as f64
+                        };
+                        let gi = gamma_interval(&be, weight * largest);
+                        cg += u64::from(gi.low <= truth_b && truth_b <= gi.high);
+                        wg += (gi.high - gi.low) / truth_b;
                         used += 1;
                     }
                     let pct = |x: u64| 100.0 * x as f64 / used.max(1) as f64;
                     println!(
-                        "| {rate} | {kind} | {k} | {} | {:.1} % | {:.1} % | {:.2} | {:.1} % |",
+                        "| {rate} | {kind} | {k} | {} | {:.1} % | {:.1} % | {:.2} | {:.1} % | {:.2} | {:.1} % |",
                         if pool { "exact" } else { "HT" },
                         pct(cp),
                         pct(cb),
                         w / used.max(1) as f64,
+                        pct(cg),
+                        wg / used.max(1) as f64,
                         100.0 * empty as f64 / runs as f64
                     );
                 }
