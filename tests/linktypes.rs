@@ -13,7 +13,7 @@ use std::path::Path;
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{UInt8Type, UInt16Type};
+use arrow_array::types::UInt8Type;
 use common::*;
 
 /// One packet as pktsample stored it, in the fields tshark can also give.
@@ -30,14 +30,8 @@ struct Row {
 
 fn rows(b: &RecordBatch) -> Vec<Row> {
     let cols = pktsample_schemas::SampleColumns::new(b).unwrap();
-    let ver = b
-        .column_by_name("ip_version")
-        .unwrap()
-        .as_primitive::<UInt8Type>();
-    let proto = b
-        .column_by_name("ip_proto")
-        .unwrap()
-        .as_primitive::<UInt8Type>();
+    let ver = u8_col(b, "ip_version");
+    let proto = u8_col(b, "ip_proto");
     let src = b.column_by_name("src_addr").unwrap().as_string::<i32>();
     let dst = b.column_by_name("dst_addr").unwrap().as_string::<i32>();
     let opt_s = |a: &arrow_array::StringArray, i| {
@@ -231,10 +225,7 @@ fn convert_round_trips_every_link_type() {
         assert_eq!(ma.interfaces, mb.interfaces, "{name}: interfaces");
         let link = truth(name).spec.unwrap().link.linktype();
         let lt = concat(&rb);
-        let lt = lt
-            .column_by_name("link_type")
-            .unwrap()
-            .as_primitive::<UInt16Type>();
+        let lt = u16_col(&lt, "link_type");
         assert!(lt.values().iter().all(|&v| u32::from(v) == link), "{name}");
         if need("tshark", have_cmd("tshark")) {
             let encap = tshark(&["-r", s(&ng), "-T", "fields", "-e", "frame.protocols"]);

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{UInt8Type, UInt32Type};
 use common::netns::*;
 use common::*;
 use pktsample_schemas::Direction;
@@ -167,10 +166,7 @@ fn rate_n_pool_is_exact_and_samples_binomial() {
     cap.stop();
     let (batches, meta) = read_all(&out);
     let b = concat(&batches);
-    let rates = b
-        .column_by_name("sampling_rate")
-        .unwrap()
-        .as_primitive::<UInt32Type>();
+    let rates = u32_col(&b, "sampling_rate");
     assert!(rates.values().iter().all(|&r| r == 10));
     let got = tally(&b);
     for (dev, d) in [("va", Direction::Egress), ("vb", Direction::Ingress)] {
@@ -628,10 +624,7 @@ fn fib_lookup_records_the_routed_interface() {
     let b = concat(&batches);
     let cols = pktsample_schemas::SampleColumns::new(&b).unwrap();
     let dst = b.column_by_name("dst_addr").unwrap().as_string::<i32>();
-    let ver = b
-        .column_by_name("ip_version")
-        .unwrap()
-        .as_primitive::<UInt8Type>();
+    let ver = u8_col(&b, "ip_version");
     let (mut routed, mut unrouted) = (0, 0);
     for i in 0..b.num_rows() {
         let r = cols.row(i).unwrap();

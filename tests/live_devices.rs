@@ -13,7 +13,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{UInt8Type, UInt16Type};
 use arrow_array::{Array, RecordBatch};
 use common::netns::*;
 use common::*;
@@ -40,25 +39,13 @@ fn rows(path: &Path) -> Vec<Row> {
     let (batches, _) = read_all(path);
     let b: RecordBatch = concat(&batches);
     let cols = pktsample_schemas::SampleColumns::new(&b).unwrap();
-    let u8c = |n: &str| {
-        b.column_by_name(n)
-            .unwrap()
-            .as_primitive::<UInt8Type>()
-            .clone()
-    };
-    let u16c = |n: &str| {
-        b.column_by_name(n)
-            .unwrap()
-            .as_primitive::<UInt16Type>()
-            .clone()
-    };
     let st = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().clone();
-    let (ver, proto) = (u8c("ip_version"), u8c("ip_proto"));
+    let (ver, proto) = (u8_col(&b, "ip_version"), u8_col(&b, "ip_proto"));
     let (lt, vlan, sp, dp) = (
-        u16c("link_type"),
-        u16c("vlan"),
-        u16c("src_port"),
-        u16c("dst_port"),
+        u16_col(&b, "link_type"),
+        u16_col(&b, "vlan"),
+        u16_col(&b, "src_port"),
+        u16_col(&b, "dst_port"),
     );
     let (src, dst) = (st("src_addr"), st("dst_addr"));
     (0..b.num_rows())

@@ -10,7 +10,6 @@ use std::io::BufWriter;
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{UInt8Type, UInt16Type, UInt32Type};
 use common::*;
 use pktsample_tracegen::{Format, Mix, Spec, generate};
 
@@ -35,22 +34,13 @@ fn rate_one_equals_truth_for_every_fixture() {
         let (batches, meta) = read_all(&out);
         let b = concat(&batches);
         assert_eq!(b.num_rows() as u64, t.total.packets, "{name}");
-        let pkt_len = b
-            .column_by_name("pkt_len")
-            .unwrap()
-            .as_primitive::<UInt32Type>();
+        let pkt_len = u32_col(&b, "pkt_len");
         let bytes: u64 = pkt_len.values().iter().map(|&v| v as u64).sum();
         assert_eq!(bytes, t.total.bytes, "{name}");
 
         // Per IP version and protocol, from the decoded columns.
-        let ver = b
-            .column_by_name("ip_version")
-            .unwrap()
-            .as_primitive::<UInt8Type>();
-        let proto = b
-            .column_by_name("ip_proto")
-            .unwrap()
-            .as_primitive::<UInt8Type>();
+        let ver = u8_col(&b, "ip_version");
+        let proto = u8_col(&b, "ip_proto");
         let mut by_ver: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         let mut by_proto: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
         for i in 0..b.num_rows() {
@@ -134,14 +124,8 @@ fn snaplen_cuts_headers_but_keeps_wire_length() {
         &["-r", "1", "--snaplen", "64", "-o", s(&out)],
     );
     let b = concat(&read_all(&out).0);
-    let cap = b
-        .column_by_name("cap_len")
-        .unwrap()
-        .as_primitive::<UInt16Type>();
-    let len = b
-        .column_by_name("pkt_len")
-        .unwrap()
-        .as_primitive::<UInt32Type>();
+    let cap = u16_col(&b, "cap_len");
+    let len = u32_col(&b, "pkt_len");
     let hdr = b.column_by_name("header").unwrap().as_binary::<i32>();
     let t = truth("mixed.pcapng");
     assert_eq!(
@@ -300,10 +284,7 @@ fn sampler_is_binomial_and_reproducible() {
         assert_eq!(st.samples, n);
         assert_eq!(meta.interfaces[0].sampling_rate, 100);
         let rates = concat(&batches);
-        let r = rates
-            .column_by_name("sampling_rate")
-            .unwrap()
-            .as_primitive::<UInt32Type>();
+        let r = u32_col(&rates, "sampling_rate");
         assert!(r.values().iter().all(|&v| v == 100));
     }
     // The seed is recorded, so the run can be repeated.
@@ -332,10 +313,7 @@ fn resampling_a_sampled_file_multiplies_rates() {
     let (batches, meta) = read_all(&second);
     assert!(meta.interfaces.iter().all(|i| i.sampling_rate == 6));
     let b = concat(&batches);
-    let r = b
-        .column_by_name("sampling_rate")
-        .unwrap()
-        .as_primitive::<UInt32Type>();
+    let r = u32_col(&b, "sampling_rate");
     assert!(b.num_rows() > 0 && r.values().iter().all(|&v| v == 6));
 }
 

@@ -234,20 +234,13 @@ impl SampleWriter {
         if tx.send(batch.clone()).is_ok() {
             return Ok(());
         }
-        // The worker stopped: it failed. Its error is reported here and
-        // again (salvaged, where that applies) at finish.
-        match self.worker.as_ref() {
-            Some(_) => Err(FormatError::Write {
-                path: self.path.clone(),
-                detail: "writing failed; see the final error".into(),
-                source: None,
-            }),
-            None => Err(FormatError::Write {
-                path: self.path.clone(),
-                detail: "the writer already failed".into(),
-                source: None,
-            }),
-        }
+        // The worker stopped: it failed. Its error comes (salvaged, where
+        // that applies) from finish.
+        Err(FormatError::Write {
+            path: self.path.clone(),
+            detail: "writing failed; see the final error".into(),
+            source: None,
+        })
     }
 
     fn join(&mut self) -> Result<SyncWriter, Failed> {

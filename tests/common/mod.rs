@@ -6,7 +6,9 @@ pub mod netns;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{UInt8Type, UInt16Type, UInt32Type};
+use arrow_array::{PrimitiveArray, RecordBatch};
 use pktsample_schemas::{CaptureMetadata, FormatError, read_samples};
 
 pub fn bin() -> &'static str {
@@ -111,6 +113,19 @@ pub const LINK_TRACES: [&str; 8] = [
     "link/null.pcap",
     "link/loop.pcapng",
 ];
+
+/// A typed column of a samples batch.
+pub fn u8_col<'a>(b: &'a RecordBatch, name: &str) -> &'a PrimitiveArray<UInt8Type> {
+    b.column_by_name(name).unwrap().as_primitive::<UInt8Type>()
+}
+
+pub fn u16_col<'a>(b: &'a RecordBatch, name: &str) -> &'a PrimitiveArray<UInt16Type> {
+    b.column_by_name(name).unwrap().as_primitive::<UInt16Type>()
+}
+
+pub fn u32_col<'a>(b: &'a RecordBatch, name: &str) -> &'a PrimitiveArray<UInt32Type> {
+    b.column_by_name(name).unwrap().as_primitive::<UInt32Type>()
+}
 
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::UInt8Type;
 use arrow_array::{Array, RecordBatch};
 use pktsample_schemas::{CaptureMetadata, Direction, DirectionStats};
 use pktsample_tracegen::Truth;
@@ -237,14 +235,8 @@ pub fn stats(meta: &CaptureMetadata, ifname: &str, d: Direction) -> DirectionSta
 /// and protocol within one of them.
 pub fn tally(b: &RecordBatch) -> BTreeMap<String, (u64, u64)> {
     let cols = pktsample_schemas::SampleColumns::new(b).unwrap();
-    let ver = b
-        .column_by_name("ip_version")
-        .unwrap()
-        .as_primitive::<UInt8Type>();
-    let proto = b
-        .column_by_name("ip_proto")
-        .unwrap()
-        .as_primitive::<UInt8Type>();
+    let ver = u8_col(b, "ip_version");
+    let proto = u8_col(b, "ip_proto");
     let mut m: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for i in 0..b.num_rows() {
         let r = cols.row(i).unwrap();
