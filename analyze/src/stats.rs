@@ -37,6 +37,8 @@ pub struct Cell {
     pub bytes: u64,
     /// Σ pkt_len².
     pub bytes2: u64,
+    /// The largest pkt_len.
+    pub max: u32,
 }
 
 impl Cell {
@@ -46,6 +48,7 @@ impl Cell {
         self.n += 1;
         self.bytes += l;
         self.bytes2 += l * l;
+        self.max = self.max.max(len);
     }
 
     #[inline]
@@ -53,6 +56,7 @@ impl Cell {
         self.n += o.n;
         self.bytes += o.bytes;
         self.bytes2 += o.bytes2;
+        self.max = self.max.max(o.max);
     }
 }
 
@@ -79,6 +83,10 @@ pub struct Est {
     /// Strata contributing; `single` describes the only one when there is one.
     pub strata: u32,
     pub single: Option<Design>,
+    /// Fay & Feuer's largest weight: the most one more sample could add to
+    /// the estimate (a sample's weight times the largest value it can hold),
+    /// over the contributing strata; 0 where the value is known exactly.
+    pub wmax: f64,
 }
 
 impl Est {
@@ -87,6 +95,7 @@ impl Est {
         self.var += o.var;
         self.n += o.n;
         self.observed += o.observed;
+        self.wmax = self.wmax.max(o.wmax);
         self.single = match (self.strata, o.strata) {
             (0, _) => o.single,
             (_, 0) => self.single,
@@ -94,15 +103,37 @@ impl Est {
         };
         self.strata += o.strata;
     }
+
+    /// Known without sampling error: a census, or a whole stratum's count
+    /// with its exact pool.
+    pub fn is_exact(&self) -> bool {
+        self.var <= 0.0 && self.wmax <= 0.0
+    }
+}
+
+/// What one sample of a stratum stands for: `M/n` with an exact pool (the
+/// ratio estimator), else the rate; 0 for a census (every packet sampled).
+/// A stratum without samples but with a pool stands for up to its pool:
+/// the rate, as without one.
+pub fn weight(d: &Design) -> f64 {
+    match d.pool {
+        Some(m) if m == d.n => 0.0,
+        Some(m) if m > d.n && d.n > 0 => m as f64 / d.n as f64,
+        _ => d.rate as f64,
+    }
 }
 
 /// Estimate of a subset total from one stratum: `sum`/`sum2` are Σz and Σz²
-/// over the stratum's samples in the subset, `n` how many those are.
-pub fn stratum_total(d: &Design, n: u64, sum: f64, sum2: f64) -> Est {
+/// over the stratum's samples in the subset, `n` how many those are, and
+/// `largest` the largest z one sample of the subset can hold (for the
+/// interval's upper bound, see [`gamma`]).
+pub fn stratum_total(d: &Design, n: u64, sum: f64, sum2: f64, largest: f64) -> Est {
+    let wmax = weight(d) * largest;
     if d.n == 0 || n == 0 {
         return Est {
             strata: 1,
             single: Some(*d),
+            wmax,
             ..Default::default()
         };
     }
@@ -132,17 +163,88 @@ pub fn stratum_total(d: &Design, n: u64, sum: f64, sum2: f64) -> Est {
         observed: sum,
         strata: 1,
         single: Some(*d),
+        wmax,
     }
 }
 
-/// Packets of a group in one stratum.
+/// Packets of a group in one stratum. A group that holds every sample of a
+/// stratum with an exact pool is the pool itself: exact.
 pub fn packets(d: &Design, c: &Cell) -> Est {
-    stratum_total(d, c.n, c.n as f64, c.n as f64)
+    let whole = d.pool.is_some() && c.n == d.n && c.n > 0;
+    let largest = if whole { 0.0 } else { 1.0 };
+    stratum_total(d, c.n, c.n as f64, c.n as f64, largest)
 }
 
-/// Bytes of a group in one stratum.
-pub fn bytes(d: &Design, c: &Cell) -> Est {
-    stratum_total(d, c.n, c.bytes as f64, c.bytes2 as f64)
+/// Bytes of a group in one stratum; `largest` is the largest frame one of
+/// the group's packets can plausibly be (see [`largest_frame`]).
+pub fn bytes(d: &Design, c: &Cell, largest: u32) -> Est {
+    stratum_total(d, c.n, c.bytes as f64, c.bytes2 as f64, f64::from(largest))
+}
+
+/// The chance below which a group is taken to be smaller than its strata
+/// (see [`smaller_than`]).
+pub const TAIL_MISS: f64 = 0.05;
+
+/// Below this many samples, a stratum's largest sampled frame is not taken
+/// as its largest frame.
+pub const FEW_SAMPLES: u64 = 30;
+
+/// A full-size Ethernet frame with a VLAN tag, without FCS.
+pub const ETHERNET_FRAME: u32 = 1518;
+
+/// The largest frame a stratum's packets can plausibly be, for the upper
+/// bound of a group's bytes: its largest sampled; with fewer than
+/// [`FEW_SAMPLES`] samples (which say little of the largest frames) at least
+/// a full-size Ethernet frame; without samples, `fallback` (the largest
+/// frame elsewhere). Never above `cap`, the largest a frame of the group can
+/// be by definition (a size class; else `u32::MAX`).
+pub fn stratum_frame(sizes: &[Cell], cap: u32, fallback: u32) -> u32 {
+    let total: u64 = sizes.iter().map(|s| s.n).sum();
+    let largest = sizes.iter().map(|s| s.max).max().unwrap_or(0);
+    let frame = match total {
+        0 => fallback,
+        n if n < FEW_SAMPLES => largest.max(ETHERNET_FRAME),
+        _ => largest,
+    };
+    frame.min(cap)
+}
+
+/// Whether a group's `n` samples, all at most `max` bytes, show that it is
+/// not sized like `sizes` (samples by size class, `classes` their bounds):
+/// drawn like them, all would have been at most `max` with probability
+/// `(1 − T)^n`, `T` the share of `sizes` in larger classes; below
+/// [`TAIL_MISS`] the group is taken to hold no larger frames.
+pub fn smaller_than(max: u32, n: u64, classes: &[(u32, u32)], sizes: &[Cell]) -> bool {
+    let total: u64 = sizes.iter().map(|s| s.n).sum();
+    if total == 0 {
+        return false;
+    }
+    let above: u64 = classes
+        .iter()
+        .zip(sizes)
+        .filter(|((lo, _), _)| *lo > max)
+        .map(|(_, s)| s.n)
+        .sum();
+    let t = above as f64 / total as f64;
+    (1.0 - t).powf(n as f64) < TAIL_MISS
+}
+
+/// The largest frame a group's unseen packets can plausibly hold (one
+/// stratum): the group's own largest if its samples show it is smaller
+/// than its stratum ([`smaller_than`]), else the stratum's
+/// ([`stratum_frame`]).
+pub fn largest_frame(
+    c: &Cell,
+    classes: &[(u32, u32)],
+    sizes: &[Cell],
+    cap: u32,
+    fallback: u32,
+) -> u32 {
+    if c.n > 0 && smaller_than(c.max, c.n, classes, sizes) {
+        c.max
+    } else {
+        stratum_frame(sizes, cap, fallback).max(c.max)
+    }
 }
 
 /// A 95 % interval.
@@ -235,14 +337,14 @@ pub fn packet_interval(e: &Est) -> Interval {
 }
 
 fn packet_interval_raw(e: &Est) -> Interval {
-    if e.var <= 0.0 {
+    if e.is_exact() {
         return Interval::exact(e.value);
     }
     if e.strata == 1
         && let Some(d) = e.single
     {
         match d.pool {
-            Some(m) if m >= d.n && d.n > 0 => {
+            Some(m) if m >= d.n => {
                 let (lo, hi) = clopper_pearson(e.n, d.n);
                 return Interval {
                     estimate: e.value,
@@ -261,40 +363,62 @@ fn packet_interval_raw(e: &Est) -> Interval {
             }
         }
     }
-    normal(e)
+    gamma(e)
 }
 
-fn normal(e: &Est) -> Interval {
-    let half = Z95 * e.var.max(0.0).sqrt();
+/// Quantile `p` of the gamma distribution with this shape and scale. Above
+/// a shape of 1000, Wilson and Hilferty's cube-root normal approximation
+/// (relative error below 1e-6 there), which also stays fast.
+fn gamma_quantile(shape: f64, scale: f64, p: f64) -> f64 {
+    if !(shape > 0.0 && scale > 0.0) {
+        return 0.0;
+    }
+    if shape > 1000.0 {
+        use statrs::distribution::Normal;
+        let z = Normal::standard().inverse_cdf(p);
+        let c = 1.0 / (9.0 * shape);
+        return shape * scale * (1.0 - c + z * c.sqrt()).powi(3);
+    }
+    statrs::distribution::Gamma::new(shape, 1.0)
+        .map(|g| g.inverse_cdf(p) * scale)
+        .unwrap_or(f64::INFINITY)
+}
+
+/// Fay & Feuer's (1997) gamma interval for a weighted sum of Poisson
+/// counts, with the sum `t`, its variance `v` and the largest weight `w`:
+/// the low end is the 2.5 % quantile of the gamma with mean `t` and
+/// variance `v`, the high end the 97.5 % quantile of the gamma with mean
+/// `t + w` and variance `v + w²` (one more sample of the largest weight: the
+/// term that keeps it conservative with few samples and unequal weights).
+/// Never below what was observed. With no sample, `[0, 3.69·w]`: the
+/// rule of three of the stratum that weighs most.
+pub fn gamma(e: &Est) -> Interval {
+    let (t, v, w) = (e.value.max(0.0), e.var.max(0.0), e.wmax.max(0.0));
+    let low = if t > 0.0 && v > 0.0 {
+        gamma_quantile(t * t / v, v / t, ALPHA / 2.0)
+    } else {
+        t
+    };
+    let (tw, vw) = (t + w, v + w * w);
+    let high = if tw > 0.0 && vw > 0.0 {
+        gamma_quantile(tw * tw / vw, vw / tw, 1.0 - ALPHA / 2.0)
+    } else {
+        t
+    };
     Interval {
         estimate: e.value,
-        low: (e.value - half).max(e.observed),
-        high: e.value + half,
+        low: low.min(t).max(e.observed),
+        high: high.max(t),
     }
 }
 
-/// Interval for estimated bytes; `pk` is the same group's packet estimate,
-/// whose exact relative bounds widen the normal interval when samples are
-/// few (the normal approximation is poor there).
-pub fn byte_interval(e: &Est, pk: &Est) -> Interval {
-    byte_interval_raw(e, pk).tidy()
-}
-
-fn byte_interval_raw(e: &Est, pk: &Est) -> Interval {
-    let n = normal(e);
-    if e.var <= 0.0 {
-        return n;
+/// Interval for estimated bytes (or any sum of sizes): Fay & Feuer's gamma
+/// interval, see [`gamma`]; exact only for a census.
+pub fn byte_interval(e: &Est) -> Interval {
+    if e.is_exact() {
+        return Interval::exact(e.value).tidy();
     }
-    if pk.n < 30 && pk.value > 0.0 {
-        let p = packet_interval(pk);
-        let (rl, rh) = (p.low / pk.value, p.high / pk.value);
-        return Interval {
-            estimate: e.value,
-            low: n.low.min(e.value * rl).max(e.observed),
-            high: n.high.max(e.value * rh),
-        };
-    }
-    n
+    gamma(e).tidy()
 }
 
 /// Wilson score interval for proportion p with (effective) sample size n.
@@ -326,8 +450,8 @@ pub struct ShareSums {
 pub fn share(parts: &[(Design, ShareSums)]) -> Interval {
     let (mut xt, mut yt, mut n) = (0.0, 0.0, 0u64);
     for (d, s) in parts {
-        xt += stratum_total(d, s.nx, s.x, s.x2).value;
-        yt += stratum_total(d, s.nx, s.y, s.y2).value;
+        xt += stratum_total(d, s.nx, s.x, s.x2, 0.0).value;
+        yt += stratum_total(d, s.nx, s.y, s.y2, 0.0).value;
         n += s.nx;
     }
     if xt <= 0.0 {
@@ -343,7 +467,7 @@ pub fn share(parts: &[(Design, ShareSums)]) -> Interval {
     for (d, s) in parts {
         let sz = s.y - r * s.x;
         let sz2 = s.y2 - 2.0 * r * s.y2 + r * r * s.x2;
-        var += stratum_total(d, s.nx, sz, sz2.max(0.0)).var;
+        var += stratum_total(d, s.nx, sz, sz2.max(0.0), 0.0).var;
     }
     let var_r = var / (xt * xt);
     let n_eff = if var_r > 0.0 && r > 0.0 && r < 1.0 {
@@ -412,15 +536,29 @@ mod tests {
             pool: Some(10_000),
             rate: 100,
         };
-        let c = Cell {
-            n: 100,
-            bytes: 0,
-            bytes2: 0,
-        };
+        let mut c = Cell::default();
+        for _ in 0..100 {
+            c.add(1000);
+        }
         let e = packets(&d, &c);
         assert_eq!(e.value, 10_000.0);
         assert_eq!(e.var, 0.0);
         assert_eq!(packet_interval(&e), Interval::exact(10_000.0));
+        // Its bytes are not: the unsampled packets' sizes are unknown, even
+        // when every sample has the same size.
+        let b = byte_interval(&bytes(&d, &c, 1500));
+        assert_eq!(b.estimate, 10_000_000.0);
+        assert!(b.low == b.estimate && b.high > b.estimate, "{b:?}");
+        // A census is exact in both.
+        let census = Design {
+            n: 100,
+            pool: Some(100),
+            rate: 1,
+        };
+        assert_eq!(
+            byte_interval(&bytes(&census, &c, 1500)),
+            Interval::exact(100_000.0)
+        );
     }
 
     #[test]
@@ -439,7 +577,7 @@ mod tests {
         assert_eq!(e.var, 10.0 * 9.0 * 10.0);
         let i = packet_interval(&e);
         assert!(i.low >= 10.0 && i.low < 100.0 && i.high > 100.0);
-        let b = bytes(&d, &c);
+        let b = bytes(&d, &c, 100);
         assert_eq!(b.value, 10_000.0);
     }
 
@@ -450,14 +588,95 @@ mod tests {
             pool: Some(5000),
             rate: 100,
         };
-        let c = Cell {
-            n: 1,
-            bytes: 60,
-            bytes2: 3600,
-        };
+        let mut c = Cell::default();
+        c.add(60);
         let p = packet_interval(&packets(&d, &c));
         assert!(p.low >= 1.0 && p.high > p.estimate && p.estimate == 100.0);
-        let b = byte_interval(&bytes(&d, &c), &packets(&d, &c));
+        let b = byte_interval(&bytes(&d, &c, 1500));
         assert!(b.low >= 60.0 && b.high > b.estimate);
+    }
+
+    #[test]
+    fn gamma_interval_with_equal_weights_is_garwoods() {
+        // Fay & Feuer: with every weight w, the interval is w times
+        // Garwood's (checked above against independent values).
+        for (x, w) in [(1u64, 10.0), (4, 100.0), (30, 1000.0), (2000, 7.0)] {
+            let e = Est {
+                value: w * x as f64,
+                var: w * w * x as f64,
+                n: x,
+                strata: 2,
+                wmax: w,
+                ..Default::default()
+            };
+            let (lo, hi) = garwood(x);
+            let g = gamma(&e);
+            assert!((g.low / (lo * w) - 1.0).abs() < 1e-6, "{x} {w}: {g:?}");
+            assert!((g.high / (hi * w) - 1.0).abs() < 1e-5, "{x} {w}: {g:?}");
+        }
+        // No sample: [0, w·3.689], the rule of three at 97.5 %.
+        let e = Est {
+            strata: 2,
+            wmax: 1000.0,
+            ..Default::default()
+        };
+        let g = gamma(&e);
+        assert_eq!(g.low, 0.0);
+        assert!((g.high - 3688.879).abs() < 0.01, "{g:?}");
+    }
+
+    fn sizes(lens: &[(u32, u64)]) -> Vec<Cell> {
+        let classes = crate::engine::SIZE_CLASSES;
+        let mut v = vec![Cell::default(); classes.len()];
+        for &(len, k) in lens {
+            let i = classes
+                .iter()
+                .position(|(lo, hi)| (*lo..=*hi).contains(&len));
+            for _ in 0..k {
+                v[i.unwrap()].add(len);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn largest_frame_follows_the_stratum_unless_the_group_differs() {
+        let classes = crate::engine::SIZE_CLASSES;
+        // A stratum of 64-byte frames (70 %), 1500 (25 %) and 9000 (5 %).
+        let st = sizes(&[(64, 700), (1500, 250), (9000, 50)]);
+        let group = |lens: &[(u32, u64)]| {
+            let mut c = Cell::default();
+            for &(l, k) in lens {
+                for _ in 0..k {
+                    c.add(l);
+                }
+            }
+            c
+        };
+        let l = |c: &Cell, cap| largest_frame(c, &classes, &st, cap, 1518);
+        // Ten samples without a jumbo frame: 0.95^10 = 0.60, plausible.
+        assert_eq!(l(&group(&[(64, 7), (1500, 3)]), u32::MAX), 9000);
+        // A hundred: 0.95^100 = 0.006, the group has none.
+        assert_eq!(l(&group(&[(64, 70), (1500, 30)]), u32::MAX), 1500);
+        // Twenty 64-byte frames (0.7^20 = 0.0008): ARP-like, its own.
+        assert_eq!(l(&group(&[(64, 20)]), u32::MAX), 64);
+        // Two: could be chance (0.49).
+        assert_eq!(l(&group(&[(64, 2)]), u32::MAX), 9000);
+        // A size class bounds it.
+        assert_eq!(l(&group(&[(600, 2)]), 1023), 1023);
+        // No sample of the group: the stratum's largest.
+        assert_eq!(l(&Cell::default(), u32::MAX), 9000);
+        // A stratum of few samples: at least an Ethernet frame.
+        let few = sizes(&[(64, 10)]);
+        assert_eq!(
+            largest_frame(&group(&[(64, 1)]), &classes, &few, u32::MAX, 9000),
+            ETHERNET_FRAME
+        );
+        // One without samples: the fallback.
+        let none = sizes(&[]);
+        assert_eq!(
+            largest_frame(&Cell::default(), &classes, &none, u32::MAX, 9000),
+            9000
+        );
     }
 }

@@ -73,6 +73,13 @@ impl Render for Csv {
                 &s.packets,
                 &s.bytes,
             ),
+            (
+                "summary",
+                "unseen",
+                s.unseen.samples.to_string(),
+                &s.unseen.packets,
+                &s.unseen.bytes,
+            ),
             ("ipv6_share", "of IP", String::new(), &sh.packets, &sh.bytes),
         ] {
             w.write_record(record(section, key, samples, packets, bytes, None))

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{Render, Report, interval_text, share_text, text_sections};
+use super::{Render, Report, interval_text, share_text, si, text_sections};
 
 pub struct Markdown;
 
@@ -39,6 +39,12 @@ impl Render for Markdown {
                 d.ipv4, d.ipv6
             )?;
         }
+        writeln!(
+            out,
+            "| a category with no sample (upper bound) | {} packets, {} bytes |",
+            si(s.unseen.packets.high),
+            si(s.unseen.bytes.high)
+        )?;
         writeln!(
             out,
             "| drops | {} ({:.2}%) |",

@@ -22,7 +22,7 @@ pub use self::markdown::Markdown;
 pub use self::table::Table;
 
 /// Version of the JSON report contract.
-pub const REPORT_VERSION: &str = "1.1";
+pub const REPORT_VERSION: &str = "1.2";
 
 /// A rendering of a report.
 pub trait Render {
@@ -72,6 +72,10 @@ pub struct Summary {
     pub drop_share: f64,
     /// True when the packet total is exact (every pool known, no time filter).
     pub packets_exact: bool,
+    /// What a category with no sample (a protocol, service, EtherType,
+    /// address or AS the report does not list) can be: 0 samples, 0
+    /// estimated, and the 95 % upper bound (1.2).
+    pub unseen: Measures,
 }
 
 #[derive(Clone, Debug, Serialize)]

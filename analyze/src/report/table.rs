@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{Render, Report, interval_text, share_text, text_sections};
+use super::{Render, Report, interval_text, share_text, si, text_sections};
 
 pub struct Table;
 
@@ -89,6 +89,12 @@ impl Render for Table {
                 d.ipv4, d.ipv6
             )?;
         }
+        writeln!(
+            out,
+            "  unseen    a category with no sample: at most {} packets, {} bytes",
+            si(s.unseen.packets.high),
+            si(s.unseen.bytes.high)
+        )?;
         if s.drops > 0 {
             writeln!(
                 out,

@@ -1,0 +1,154 @@
+//! A group's estimate summed over strata, and the strata of an analysis
+//! with their designs.
+
+use crate::engine::{Analysis, SIZE_CLASSES, StratumAgg, StratumKey};
+use crate::report::Measures;
+use crate::stats::{self, Cell, Design, Est, byte_interval, packet_interval};
+
+/// The largest frame when nothing was sampled: an IP packet of 65,535
+/// bytes in an Ethernet frame with two VLAN tags.
+pub(super) const MAX_FRAME: u32 = 65_535 + 22;
+
+/// The report's samples by size class, pooled over strata: what a group's
+/// sizes are compared with (see [`stats::smaller_than`]).
+pub(super) type Pooled = [Cell; SIZE_CLASSES.len()];
+
+pub(super) fn pooled(st: &[Stratum]) -> Pooled {
+    let mut p = Pooled::default();
+    for s in st {
+        for (a, b) in p.iter_mut().zip(&s.agg.size) {
+            a.merge(b);
+        }
+    }
+    p
+}
+
+/// Packets and bytes of one group, summed over strata.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct GroupEst {
+    pub samples: u64,
+    pub packets: Est,
+    /// Its `wmax` is set when measured, from `w_frame` and `w_sample`.
+    pub bytes: Est,
+    /// The same over the strata where the group has no sample: they add
+    /// nothing to the estimate, and bound it only when no stratum has one.
+    absent_packets: Est,
+    absent_bytes: Est,
+    /// The group's largest frame.
+    max: u32,
+    /// Over the strata with samples: the largest weight times the
+    /// stratum's largest frame, and the largest weight.
+    w_frame: f64,
+    w_sample: f64,
+}
+
+impl GroupEst {
+    pub fn add(&mut self, s: &Stratum, c: &Cell) {
+        self.add_capped(s, c, u32::MAX);
+    }
+
+    /// Add a stratum's cell of a group whose frames are at most `cap` bytes
+    /// by definition (a size class).
+    pub fn add_capped(&mut self, s: &Stratum, c: &Cell, cap: u32) {
+        let frame = stats::stratum_frame(&s.agg.size, cap, s.fallback_frame).max(c.max);
+        let p = stats::packets(&s.design, c);
+        if c.n == 0 {
+            self.absent_packets.add(&p);
+            self.absent_bytes.add(&stats::bytes(&s.design, c, frame));
+            return;
+        }
+        let w = stats::weight(&s.design);
+        self.samples += c.n;
+        self.packets.add(&p);
+        self.bytes.add(&stats::bytes(&s.design, c, 0));
+        self.max = self.max.max(c.max);
+        self.w_frame = self.w_frame.max(w * f64::from(frame));
+        self.w_sample = self.w_sample.max(w);
+    }
+
+    /// A group no stratum sampled: 0, with the upper bound every stratum
+    /// allows.
+    pub fn absent(st: &[Stratum], cap: u32) -> GroupEst {
+        let mut g = GroupEst::default();
+        for s in st {
+            g.add_capped(s, &Cell::default(), cap);
+        }
+        g
+    }
+
+    /// The estimates and intervals; `pooled` decides whether the group's
+    /// unseen packets may be as large as its strata's largest frames.
+    pub fn measures(&self, pooled: &Pooled) -> Measures {
+        if self.samples == 0 {
+            return Measures {
+                samples: 0,
+                packets: packet_interval(&self.absent_packets),
+                bytes: byte_interval(&self.absent_bytes),
+            };
+        }
+        let mut bytes = self.bytes;
+        bytes.wmax = if stats::smaller_than(self.max, self.samples, &SIZE_CLASSES, pooled) {
+            self.w_sample * f64::from(self.max)
+        } else {
+            self.w_frame
+        };
+        Measures {
+            samples: self.samples,
+            packets: packet_interval(&self.packets),
+            bytes: byte_interval(&bytes),
+        }
+    }
+}
+
+pub(super) struct Stratum<'a> {
+    pub key: &'a StratumKey,
+    pub agg: &'a StratumAgg,
+    pub design: Design,
+    pub host: &'a str,
+    pub ifname: String,
+    pub seen: Option<u64>,
+    pub drops: u64,
+    /// The largest frame of the report, for a stratum with no sample in the
+    /// selection (it says nothing of its own sizes).
+    pub fallback_frame: u32,
+}
+
+pub(super) fn strata(a: &Analysis) -> Vec<Stratum<'_>> {
+    let fallback_frame = a
+        .agg
+        .strata
+        .values()
+        .map(|s| s.total.max)
+        .max()
+        .filter(|&m| m > 0)
+        .unwrap_or(MAX_FRAME);
+    let mut v: Vec<Stratum> = a
+        .agg
+        .strata
+        .iter()
+        .map(|(k, agg)| {
+            let meta = &a.inputs[k.file as usize].meta;
+            let im = meta.interface(k.ifindex, k.rate);
+            let st = im.and_then(|i| i.directions.get(&k.direction)).copied();
+            let pool = st
+                .map(|s| s.packets_seen)
+                .filter(|&m| m > 0 && m >= agg.rows);
+            Stratum {
+                key: k,
+                agg,
+                design: Design {
+                    n: agg.rows,
+                    pool,
+                    rate: k.rate,
+                },
+                host: &meta.host,
+                ifname: im.map_or_else(|| format!("if{}", k.ifindex), |i| i.name.clone()),
+                seen: pool,
+                drops: st.map_or(0, |s| s.drops),
+                fallback_frame,
+            }
+        })
+        .collect();
+    v.sort_by(|a, b| a.key.cmp(b.key));
+    v
+}

@@ -1,0 +1,157 @@
+//! The interfaces section: one row per host, interface and direction,
+//! including those the metadata lists but no sample came from.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pktsample_schemas::Direction;
+
+use crate::engine::{Analysis, SIZE_CLASSES, StratumKey};
+use crate::report::{InterfaceRow, Measures};
+use crate::stats::Interval;
+
+use super::group::{GroupEst, Pooled, Stratum};
+
+/// One row while it is summed.
+#[derive(Default)]
+struct Acc {
+    est: GroupEst,
+    rates: BTreeSet<u32>,
+    /// The exact pool, while every stratum has one.
+    seen: Option<u64>,
+    drops: u64,
+    /// Strata with samples (in the files; maybe none in a time window).
+    strata: u32,
+    /// Packets seen by strata without a sample.
+    unsampled: u64,
+}
+
+/// Frame sizes over the report's samples: (smallest size class's lower
+/// bound, mean, largest frame), for strata without a sample.
+fn frame_range(st: &[Stratum]) -> (f64, f64, f64) {
+    let (mut n, mut bytes, mut max) = (0u64, 0u64, 0u32);
+    let mut lo = None;
+    for s in st {
+        n += s.agg.total.n;
+        bytes += s.agg.total.bytes;
+        max = max.max(s.agg.total.max);
+        if let Some(i) = s.agg.size.iter().position(|c| c.n > 0) {
+            let l = SIZE_CLASSES[i].0;
+            lo = Some(lo.map_or(l, |x: u32| x.min(l)));
+        }
+    }
+    if n == 0 {
+        return (0.0, 0.0, f64::from(max.max(super::group::MAX_FRAME)));
+    }
+    (
+        f64::from(lo.unwrap_or(0)),
+        bytes as f64 / n as f64,
+        f64::from(max),
+    )
+}
+
+fn plus(i: Interval, est: f64, low: f64, high: f64) -> Interval {
+    Interval {
+        estimate: i.estimate + est,
+        low: i.low + low,
+        high: i.high + high,
+    }
+}
+
+/// The rows, by estimated packets.
+pub(super) fn interface_rows(a: &Analysis, st: &[Stratum], pooled: &Pooled) -> Vec<InterfaceRow> {
+    let q = &a.query;
+    let mut m: BTreeMap<(String, String, Direction), Acc> = BTreeMap::new();
+    let new = || Acc {
+        seen: Some(0),
+        ..Default::default()
+    };
+    for s in st {
+        let e = m
+            .entry((s.host.to_string(), s.ifname.clone(), s.key.direction))
+            .or_insert_with(new);
+        e.est.add(s, &s.agg.total);
+        e.strata += 1;
+        e.rates.insert(s.key.rate);
+        e.seen = e.seen.zip(s.seen).map(|(a, b)| a + b);
+        e.drops += s.drops;
+    }
+    // Interfaces and directions of the metadata without a sample: their
+    // pools say how many packets they saw.
+    for (fi, inp) in a.inputs.iter().enumerate() {
+        for im in &inp.meta.interfaces {
+            if !q.interfaces.is_empty() && !q.interfaces.contains(&im.name) {
+                continue;
+            }
+            for (d, stats) in &im.directions {
+                let key = StratumKey {
+                    file: fi as u32,
+                    ifindex: im.ifindex,
+                    direction: *d,
+                    rate: im.sampling_rate,
+                };
+                if (!q.directions.is_empty() && !q.directions.contains(d))
+                    || a.agg.strata.contains_key(&key)
+                {
+                    continue;
+                }
+                let e = m
+                    .entry((inp.meta.host.clone(), im.name.clone(), *d))
+                    .or_insert_with(new);
+                e.rates.insert(im.sampling_rate);
+                e.seen = e.seen.map(|x| x + stats.packets_seen);
+                e.drops += stats.drops;
+                e.unsampled += stats.packets_seen;
+            }
+        }
+    }
+    let (small, mean, large) = frame_range(st);
+    let windowed = q.from.is_some() || q.to.is_some();
+    let multi_host = m.keys().map(|k| &k.0).collect::<BTreeSet<_>>().len() > 1;
+    let mut rows: Vec<InterfaceRow> = m
+        .into_iter()
+        .map(|((host, ifname, d), e)| {
+            let mut mm: Measures = if e.strata == 0 {
+                Measures {
+                    samples: 0,
+                    packets: Interval::exact(0.0),
+                    bytes: Interval::exact(0.0),
+                }
+            } else {
+                e.est.measures(pooled)
+            };
+            let u = e.unsampled as f64;
+            if u > 0.0 {
+                // Exactly u packets (somewhere in the capture: within a time
+                // window, up to u), of sizes like the report's frames.
+                mm.packets = if windowed {
+                    plus(mm.packets, 0.0, 0.0, u)
+                } else {
+                    plus(mm.packets, u, u, u)
+                };
+                mm.bytes = if windowed {
+                    plus(mm.bytes, 0.0, 0.0, u * large)
+                } else {
+                    plus(mm.bytes, u * mean, u * small, u * large)
+                };
+            }
+            InterfaceRow {
+                host: if multi_host { host } else { String::new() },
+                ifname,
+                direction: d.as_str().to_string(),
+                sampling_rates: e.rates.into_iter().collect(),
+                packets_seen: e.seen,
+                drops: e.drops,
+                m: mm,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.m.packets
+            .estimate
+            .total_cmp(&a.m.packets.estimate)
+            .then_with(|| {
+                (&a.host, &a.ifname, &a.direction).cmp(&(&b.host, &b.ifname, &b.direction))
+            })
+    });
+    rows
+}
