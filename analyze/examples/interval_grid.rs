@@ -125,7 +125,7 @@ fn line(rate: u32, kind: &str, group: &str, k: u64, runs: u64) {
                 pool: pool.then_some(m as u64),
                 rate,
             };
-            let largest = largest_frame(&c, &SIZE_CLASSES, &sizes, u32::MAX, 1518);
+            let largest = largest_frame(&c, &SIZE_CLASSES, &sizes, u32::MAX);
             let (pe, be): (Est, Est) = (packets(&d, &c), bytes(&d, &c, largest));
             let (pi, bi) = (packet_interval(&pe), byte_interval(&be));
             t.empty += u64::from(c.n == 0);

@@ -192,21 +192,30 @@ pub const FEW_SAMPLES: u64 = 30;
 /// A full-size Ethernet frame with a VLAN tag, without FCS.
 pub const ETHERNET_FRAME: u32 = 1518;
 
+/// The largest frame when nothing was sampled: an IP packet of 65,535
+/// bytes in an Ethernet frame with two VLAN tags.
+pub const MAX_FRAME: u32 = 65_535 + 22;
+
 /// The largest frame a stratum's packets can plausibly be, for the upper
-/// bound of a group's bytes: its largest sampled; with fewer than
+/// bound of a group's bytes: the largest of all the report's samples
+/// (`pooled`, by size class) unless the stratum's own show it is smaller
+/// ([`smaller_than`]), then its own largest; with fewer than
 /// [`FEW_SAMPLES`] samples (which say little of the largest frames) at least
-/// a full-size Ethernet frame; without samples, `fallback` (the largest
-/// frame elsewhere). Never above `cap`, the largest a frame of the group can
-/// be by definition (a size class; else `u32::MAX`).
-pub fn stratum_frame(sizes: &[Cell], cap: u32, fallback: u32) -> u32 {
-    let total: u64 = sizes.iter().map(|s| s.n).sum();
-    let largest = sizes.iter().map(|s| s.max).max().unwrap_or(0);
-    let frame = match total {
-        0 => fallback,
-        n if n < FEW_SAMPLES => largest.max(ETHERNET_FRAME),
-        _ => largest,
+/// a full-size Ethernet frame; with none at all, [`MAX_FRAME`].
+pub fn stratum_frame(classes: &[(u32, u32)], sizes: &[Cell], pooled: &[Cell]) -> u32 {
+    let largest = |c: &[Cell]| c.iter().map(|s| s.max).max().unwrap_or(0);
+    let n: u64 = sizes.iter().map(|s| s.n).sum();
+    let own = largest(sizes);
+    let frame = if n > 0 && smaller_than(own, n, classes, pooled) {
+        own
+    } else {
+        largest(pooled).max(own)
     };
-    frame.min(cap)
+    match frame {
+        0 => MAX_FRAME,
+        f if n < FEW_SAMPLES => f.max(ETHERNET_FRAME),
+        f => f,
+    }
 }
 
 /// Whether a group's `n` samples, all at most `max` bytes, show that it is
@@ -229,21 +238,15 @@ pub fn smaller_than(max: u32, n: u64, classes: &[(u32, u32)], sizes: &[Cell]) ->
     (1.0 - t).powf(n as f64) < TAIL_MISS
 }
 
-/// The largest frame a group's unseen packets can plausibly hold (one
-/// stratum): the group's own largest if its samples show it is smaller
-/// than its stratum ([`smaller_than`]), else the stratum's
-/// ([`stratum_frame`]).
-pub fn largest_frame(
-    c: &Cell,
-    classes: &[(u32, u32)],
-    sizes: &[Cell],
-    cap: u32,
-    fallback: u32,
-) -> u32 {
+/// The largest frame a group's unseen packets can plausibly hold, in a
+/// report of one stratum: the group's own largest if its samples show it is
+/// smaller than the stratum ([`smaller_than`]), else the stratum's
+/// ([`stratum_frame`]), never above `cap` (a size class's bound).
+pub fn largest_frame(c: &Cell, classes: &[(u32, u32)], sizes: &[Cell], cap: u32) -> u32 {
     if c.n > 0 && smaller_than(c.max, c.n, classes, sizes) {
         c.max
     } else {
-        stratum_frame(sizes, cap, fallback).max(c.max)
+        stratum_frame(classes, sizes, sizes).min(cap).max(c.max)
     }
 }
 
@@ -653,7 +656,7 @@ mod tests {
             }
             c
         };
-        let l = |c: &Cell, cap| largest_frame(c, &classes, &st, cap, 1518);
+        let l = |c: &Cell, cap| largest_frame(c, &classes, &st, cap);
         // Ten samples without a jumbo frame: 0.95^10 = 0.60, plausible.
         assert_eq!(l(&group(&[(64, 7), (1500, 3)]), u32::MAX), 9000);
         // A hundred: 0.95^100 = 0.006, the group has none.
@@ -669,14 +672,18 @@ mod tests {
         // A stratum of few samples: at least an Ethernet frame.
         let few = sizes(&[(64, 10)]);
         assert_eq!(
-            largest_frame(&group(&[(64, 1)]), &classes, &few, u32::MAX, 9000),
+            largest_frame(&group(&[(64, 1)]), &classes, &few, u32::MAX),
             ETHERNET_FRAME
         );
-        // One without samples: the fallback.
+        // Nothing sampled at all: the largest IP packet.
         let none = sizes(&[]);
-        assert_eq!(
-            largest_frame(&Cell::default(), &classes, &none, u32::MAX, 9000),
-            9000
-        );
+        assert_eq!(stratum_frame(&classes, &none, &none), MAX_FRAME);
+        // A stratum of small frames among larger ones in the report keeps
+        // its own largest once its samples show it (0.7^40 < 0.05) ...
+        let small = sizes(&[(64, 40)]);
+        assert_eq!(stratum_frame(&classes, &small, &st), 64);
+        // ... but one sample of it could be chance: the report's largest.
+        let one = sizes(&[(1500, 1)]);
+        assert_eq!(stratum_frame(&classes, &one, &st), 9000);
     }
 }

@@ -5,23 +5,9 @@ use crate::engine::{Analysis, SIZE_CLASSES, StratumAgg, StratumKey};
 use crate::report::Measures;
 use crate::stats::{self, Cell, Design, Est, byte_interval, packet_interval};
 
-/// The largest frame when nothing was sampled: an IP packet of 65,535
-/// bytes in an Ethernet frame with two VLAN tags.
-pub(super) const MAX_FRAME: u32 = 65_535 + 22;
-
 /// The report's samples by size class, pooled over strata: what a group's
-/// sizes are compared with (see [`stats::smaller_than`]).
+/// or a stratum's sizes are compared with (see [`stats::smaller_than`]).
 pub(super) type Pooled = [Cell; SIZE_CLASSES.len()];
-
-pub(super) fn pooled(st: &[Stratum]) -> Pooled {
-    let mut p = Pooled::default();
-    for s in st {
-        for (a, b) in p.iter_mut().zip(&s.agg.size) {
-            a.merge(b);
-        }
-    }
-    p
-}
 
 /// Packets and bytes of one group, summed over strata.
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,6 +20,8 @@ pub(super) struct GroupEst {
     /// nothing to the estimate, and bound it only when no stratum has one.
     absent_packets: Est,
     absent_bytes: Est,
+    /// The largest frame of those strata.
+    absent_frame: u32,
     /// The group's largest frame.
     max: u32,
     /// Over the strata with samples: the largest weight times the
@@ -50,11 +38,12 @@ impl GroupEst {
     /// Add a stratum's cell of a group whose frames are at most `cap` bytes
     /// by definition (a size class).
     pub fn add_capped(&mut self, s: &Stratum, c: &Cell, cap: u32) {
-        let frame = stats::stratum_frame(&s.agg.size, cap, s.fallback_frame).max(c.max);
+        let frame = s.frame.min(cap).max(c.max);
         let p = stats::packets(&s.design, c);
         if c.n == 0 {
             self.absent_packets.add(&p);
             self.absent_bytes.add(&stats::bytes(&s.design, c, frame));
+            self.absent_frame = self.absent_frame.max(frame);
             return;
         }
         let w = stats::weight(&s.design);
@@ -80,10 +69,14 @@ impl GroupEst {
     /// unseen packets may be as large as its strata's largest frames.
     pub fn measures(&self, pooled: &Pooled) -> Measures {
         if self.samples == 0 {
+            // No more bytes than the packets' bound of the largest frames.
+            let packets = packet_interval(&self.absent_packets);
+            let mut bytes = byte_interval(&self.absent_bytes);
+            bytes.high = bytes.high.min(packets.high * f64::from(self.absent_frame));
             return Measures {
                 samples: 0,
-                packets: packet_interval(&self.absent_packets),
-                bytes: byte_interval(&self.absent_bytes),
+                packets,
+                bytes,
             };
         }
         let mut bytes = self.bytes;
@@ -108,20 +101,20 @@ pub(super) struct Stratum<'a> {
     pub ifname: String,
     pub seen: Option<u64>,
     pub drops: u64,
-    /// The largest frame of the report, for a stratum with no sample in the
-    /// selection (it says nothing of its own sizes).
-    pub fallback_frame: u32,
+    /// The largest frame its packets can plausibly be (see
+    /// [`stats::stratum_frame`]).
+    pub frame: u32,
 }
 
-pub(super) fn strata(a: &Analysis) -> Vec<Stratum<'_>> {
-    let fallback_frame = a
-        .agg
-        .strata
-        .values()
-        .map(|s| s.total.max)
-        .max()
-        .filter(|&m| m > 0)
-        .unwrap_or(MAX_FRAME);
+/// The strata of an analysis, by key, and their samples by size class
+/// pooled.
+pub(super) fn strata(a: &Analysis) -> (Vec<Stratum<'_>>, Pooled) {
+    let mut pooled = Pooled::default();
+    for s in a.agg.strata.values() {
+        for (p, c) in pooled.iter_mut().zip(&s.size) {
+            p.merge(c);
+        }
+    }
     let mut v: Vec<Stratum> = a
         .agg
         .strata
@@ -145,10 +138,10 @@ pub(super) fn strata(a: &Analysis) -> Vec<Stratum<'_>> {
                 ifname: im.map_or_else(|| format!("if{}", k.ifindex), |i| i.name.clone()),
                 seen: pool,
                 drops: st.map_or(0, |s| s.drops),
-                fallback_frame,
+                frame: stats::stratum_frame(&SIZE_CLASSES, &agg.size, &pooled),
             }
         })
         .collect();
     v.sort_by(|a, b| a.key.cmp(b.key));
-    v
+    (v, pooled)
 }

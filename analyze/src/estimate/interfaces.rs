@@ -40,7 +40,7 @@ fn frame_range(st: &[Stratum]) -> (f64, f64, f64) {
         }
     }
     if n == 0 {
-        return (0.0, 0.0, f64::from(max.max(super::group::MAX_FRAME)));
+        return (0.0, 0.0, f64::from(max.max(crate::stats::MAX_FRAME)));
     }
     (
         f64::from(lo.unwrap_or(0)),
@@ -54,6 +54,69 @@ fn plus(i: Interval, est: f64, low: f64, high: f64) -> Interval {
         estimate: i.estimate + est,
         low: i.low + low,
         high: i.high + high,
+    }
+}
+
+/// An interface and direction the metadata lists but no sample came from.
+pub(super) struct Unsampled {
+    pub host: String,
+    pub ifname: String,
+    pub direction: Direction,
+    pub rate: u32,
+    pub seen: u64,
+    pub drops: u64,
+}
+
+/// Those of the selection (interface and direction filters).
+pub(super) fn unsampled(a: &Analysis) -> Vec<Unsampled> {
+    let q = &a.query;
+    let mut v = Vec::new();
+    for (fi, inp) in a.inputs.iter().enumerate() {
+        for im in &inp.meta.interfaces {
+            if !q.interfaces.is_empty() && !q.interfaces.contains(&im.name) {
+                continue;
+            }
+            for (d, stats) in &im.directions {
+                let key = StratumKey {
+                    file: fi as u32,
+                    ifindex: im.ifindex,
+                    direction: *d,
+                    rate: im.sampling_rate,
+                };
+                if (!q.directions.is_empty() && !q.directions.contains(d))
+                    || a.agg.strata.contains_key(&key)
+                {
+                    continue;
+                }
+                v.push(Unsampled {
+                    host: inp.meta.host.clone(),
+                    ifname: im.name.clone(),
+                    direction: *d,
+                    rate: im.sampling_rate,
+                    seen: stats.packets_seen,
+                    drops: stats.drops,
+                });
+            }
+        }
+    }
+    v
+}
+
+/// Add `seen` packets of unsampled strata to an estimate: exactly that many
+/// (within a time window, up to that many), of sizes like the report's
+/// frames.
+pub(super) fn add_unsampled(m: &mut Measures, seen: u64, st: &[Stratum], windowed: bool) {
+    if seen == 0 {
+        return;
+    }
+    let u = seen as f64;
+    let (small, mean, large) = frame_range(st);
+    if windowed {
+        m.packets = plus(m.packets, 0.0, 0.0, u);
+        m.bytes = plus(m.bytes, 0.0, 0.0, u * large);
+    } else {
+        m.packets = plus(m.packets, u, u, u);
+        m.bytes = plus(m.bytes, u * mean, u * small, u * large);
     }
 }
 
@@ -77,34 +140,13 @@ pub(super) fn interface_rows(a: &Analysis, st: &[Stratum], pooled: &Pooled) -> V
     }
     // Interfaces and directions of the metadata without a sample: their
     // pools say how many packets they saw.
-    for (fi, inp) in a.inputs.iter().enumerate() {
-        for im in &inp.meta.interfaces {
-            if !q.interfaces.is_empty() && !q.interfaces.contains(&im.name) {
-                continue;
-            }
-            for (d, stats) in &im.directions {
-                let key = StratumKey {
-                    file: fi as u32,
-                    ifindex: im.ifindex,
-                    direction: *d,
-                    rate: im.sampling_rate,
-                };
-                if (!q.directions.is_empty() && !q.directions.contains(d))
-                    || a.agg.strata.contains_key(&key)
-                {
-                    continue;
-                }
-                let e = m
-                    .entry((inp.meta.host.clone(), im.name.clone(), *d))
-                    .or_insert_with(new);
-                e.rates.insert(im.sampling_rate);
-                e.seen = e.seen.map(|x| x + stats.packets_seen);
-                e.drops += stats.drops;
-                e.unsampled += stats.packets_seen;
-            }
-        }
+    for u in unsampled(a) {
+        let e = m.entry((u.host, u.ifname, u.direction)).or_insert_with(new);
+        e.rates.insert(u.rate);
+        e.seen = e.seen.map(|x| x + u.seen);
+        e.drops += u.drops;
+        e.unsampled += u.seen;
     }
-    let (small, mean, large) = frame_range(st);
     let windowed = q.from.is_some() || q.to.is_some();
     let multi_host = m.keys().map(|k| &k.0).collect::<BTreeSet<_>>().len() > 1;
     let mut rows: Vec<InterfaceRow> = m
@@ -119,21 +161,7 @@ pub(super) fn interface_rows(a: &Analysis, st: &[Stratum], pooled: &Pooled) -> V
             } else {
                 e.est.measures(pooled)
             };
-            let u = e.unsampled as f64;
-            if u > 0.0 {
-                // Exactly u packets (somewhere in the capture: within a time
-                // window, up to u), of sizes like the report's frames.
-                mm.packets = if windowed {
-                    plus(mm.packets, 0.0, 0.0, u)
-                } else {
-                    plus(mm.packets, u, u, u)
-                };
-                mm.bytes = if windowed {
-                    plus(mm.bytes, 0.0, 0.0, u * large)
-                } else {
-                    plus(mm.bytes, u * mean, u * small, u * large)
-                };
-            }
+            add_unsampled(&mut mm, e.unsampled, st, windowed);
             InterfaceRow {
                 host: if multi_host { host } else { String::new() },
                 ifname,

@@ -1,0 +1,116 @@
+//! The summary: totals, rates and the bound for an unseen category, and
+//! the warnings about the inputs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pktsample_schemas::meta::format_rfc3339_ns;
+
+use crate::engine::Analysis;
+use crate::report::Summary;
+
+use super::group::{GroupEst, Pooled, Stratum};
+use super::interfaces::{add_unsampled, unsampled};
+use super::per_second;
+
+/// The summary and the span it covers (start, end in ns).
+pub(super) fn summary(
+    a: &Analysis,
+    st: &[Stratum],
+    pooled: &Pooled,
+    warnings: &mut Vec<String>,
+) -> (Summary, Option<i64>, Option<i64>) {
+    let q = &a.query;
+    let mut total = GroupEst::default();
+    for s in st {
+        total.add(s, &s.agg.total);
+    }
+    let first = st.iter().filter_map(|s| s.agg.first_ns).min();
+    let last = st.iter().filter_map(|s| s.agg.last_ns).max();
+    // The span the pool covers: the capture's, from the metadata, clipped by
+    // the filter; else the samples' own.
+    let (meta_start, meta_end) = crate::engine::capture_span(&a.inputs);
+    let start = match (meta_start.or(first), q.from) {
+        (Some(s), Some(f)) => Some(s.max(f)),
+        (s, f) => s.or(f),
+    };
+    let end = match (meta_end.or(last), q.to) {
+        (Some(e), Some(t)) => Some(e.min(t)),
+        (e, t) => e.or(t),
+    };
+    let duration = match (start, end) {
+        (Some(s), Some(e)) if e > s => (e - s) as f64 / 1e9,
+        _ => 0.0,
+    };
+    let windowed = q.from.is_some() || q.to.is_some();
+    let mut m = total.measures(pooled);
+    // Interfaces and directions without a sample: their pools count.
+    let unsampled = unsampled(a);
+    let unseen_pool: u64 = unsampled.iter().map(|u| u.seen).sum();
+    add_unsampled(&mut m, unseen_pool, st, windowed);
+    let (pk, by) = (m.packets, m.bytes);
+    let mut rates: BTreeSet<u32> = st.iter().map(|s| s.key.rate).collect();
+    rates.extend(unsampled.iter().map(|u| u.rate));
+    let all_pools = !st.is_empty() && st.iter().all(|s| s.seen.is_some());
+    let seen: u64 = st.iter().filter_map(|s| s.seen).sum::<u64>() + unseen_pool;
+    let drops: u64 =
+        st.iter().map(|s| s.drops).sum::<u64>() + unsampled.iter().map(|u| u.drops).sum::<u64>();
+    let written: u64 = st.iter().map(|s| s.agg.rows).sum();
+    let drop_share = if drops + written > 0 {
+        drops as f64 / (drops + written) as f64
+    } else {
+        0.0
+    };
+    if drop_share > 0.01 {
+        warnings.push(format!(
+            "{drops} selected packets ({:.1}%) were dropped by the capture; estimates use the exact pool, so they stay unbiased if drops were random, but rest on fewer samples",
+            100.0 * drop_share
+        ));
+    }
+    if total.samples == 0 {
+        warnings.push("no samples match the inputs and filters: the report is empty".into());
+    }
+    for i in &a.inputs {
+        if let Some(why) = &i.meta.interrupted {
+            warnings.push(format!("{}: {why}", i.path.display()));
+        }
+    }
+    let mut skipped: BTreeMap<u32, u64> = BTreeMap::new();
+    for i in &a.inputs {
+        for (lt, n) in &i.meta.skipped_link_types {
+            *skipped.entry(*lt).or_default() += n;
+        }
+    }
+    if !skipped.is_empty() {
+        let n: u64 = skipped.values().sum();
+        let each: Vec<String> = skipped
+            .iter()
+            .map(|(lt, k)| format!("link type {lt}: {k}"))
+            .collect();
+        warnings.push(format!(
+            "{n} packets of unsupported link types ({}) were in the captures but not sampled; the estimates cover the rest",
+            each.join(", ")
+        ));
+    }
+    if !all_pools && !st.is_empty() {
+        warnings.push(
+            "some inputs lack an exact packet pool; their estimates use Horvitz-Thompson scaling by the sampling rate".into(),
+        );
+    }
+    let summary = Summary {
+        start: start.map(format_rfc3339_ns),
+        end: end.map(format_rfc3339_ns),
+        duration_seconds: duration,
+        samples: total.samples,
+        packets: pk,
+        bytes: by,
+        pps: (duration > 0.0).then(|| per_second(&pk, duration)),
+        bps: (duration > 0.0).then(|| per_second(&by, duration).scale(8.0)),
+        sampling_rates: rates.into_iter().collect(),
+        packets_seen: all_pools.then_some(seen),
+        drops,
+        drop_share,
+        packets_exact: all_pools && !windowed && pk.low == pk.high,
+        unseen: GroupEst::absent(st, u32::MAX).measures(pooled),
+    };
+    (summary, start, end)
+}
