@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{Render, Report, interval_text, share_text, si, text_sections};
+use super::{Render, Report, interval_text, share_text, text_sections, unseen_text};
 
 pub struct Markdown;
 
@@ -39,12 +39,7 @@ impl Render for Markdown {
                 d.ipv4, d.ipv6
             )?;
         }
-        writeln!(
-            out,
-            "| a category with no sample (upper bound) | {} packets, {} bytes |",
-            si(s.unseen.packets.high),
-            si(s.unseen.bytes.high)
-        )?;
+        writeln!(out, "| a category with no sample | {} |", unseen_text(s))?;
         writeln!(
             out,
             "| drops | {} ({:.2}%) |",

@@ -321,6 +321,15 @@ pub fn interval_text(i: &Interval) -> String {
     }
 }
 
+/// The summary's bound for a category without a sample.
+pub fn unseen_text(s: &Summary) -> String {
+    format!(
+        "at most {} packets, {} bytes",
+        si(s.unseen.packets.high),
+        si(s.unseen.bytes.high)
+    )
+}
+
 /// Percentages: "38.4% [35.1–41.8]".
 pub fn share_text(i: &Interval) -> String {
     if i.low == i.high {

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{Render, Report, interval_text, share_text, si, text_sections};
+use super::{Render, Report, interval_text, share_text, text_sections, unseen_text};
 
 pub struct Table;
 
@@ -91,9 +91,8 @@ impl Render for Table {
         }
         writeln!(
             out,
-            "  unseen    a category with no sample: at most {} packets, {} bytes",
-            si(s.unseen.packets.high),
-            si(s.unseen.bytes.high)
+            "  unseen    a category with no sample: {}",
+            unseen_text(s)
         )?;
         if s.drops > 0 {
             writeln!(
