@@ -8,12 +8,17 @@
 //! from its magic) is read streaming, never whole into memory: the window is
 //! bounded by the largest record the readers accept, so a zip bomb costs
 //! time, not memory.
+//!
+//! A stream is decompressed on a thread of its own, a few chunks ahead of
+//! the parser (a bounded channel), so reading a compressed capture takes as
+//! long as decompressing it, not that plus parsing it.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use crate::error::FormatError;
 
@@ -46,19 +51,22 @@ impl Compression {
 /// Counts the bytes read from the compressed file, for progress.
 struct Counting<R> {
     inner: R,
-    n: Rc<Cell<u64>>,
+    n: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let k = self.inner.read(buf)?;
-        self.n.set(self.n.get() + k as u64);
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
         Ok(k)
     }
 }
 
+/// A reader that can move to the decompressing thread.
+pub type Source = Box<dyn Read + Send>;
+
 /// A decompressing reader, and the count of compressed bytes it has read.
-pub type Decompressor = (Box<dyn Read>, Rc<Cell<u64>>);
+pub type Decompressor = (Source, Arc<AtomicU64>);
 
 /// A decompressing reader over `path`.
 pub fn decompressor(path: &Path, c: Compression) -> Result<Decompressor, FormatError> {
@@ -67,12 +75,8 @@ pub fn decompressor(path: &Path, c: Compression) -> Result<Decompressor, FormatE
 }
 
 /// A decompressing reader over `raw` (the contents of `path`).
-pub fn decompress(
-    raw: Box<dyn Read>,
-    path: &Path,
-    c: Compression,
-) -> Result<Decompressor, FormatError> {
-    let n = Rc::new(Cell::new(0));
+pub fn decompress(raw: Source, path: &Path, c: Compression) -> Result<Decompressor, FormatError> {
+    let n = Arc::new(AtomicU64::new(0));
     let raw = BufReader::with_capacity(
         1 << 16,
         Counting {
@@ -80,7 +84,7 @@ pub fn decompress(
             n: n.clone(),
         },
     );
-    let r: Box<dyn Read> = match c {
+    let r: Source = match c {
         // Several gzip members one after another (`cat a.gz b.gz`) are one stream.
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
         Compression::Zstd => Box::new(
@@ -93,6 +97,44 @@ pub fn decompress(
 
 /// Bytes read from the stream at a time.
 const CHUNK: usize = 1 << 20;
+/// Chunks the decompressing thread may be ahead.
+const AHEAD: usize = 4;
+
+/// Decompress `inner` on a thread of its own, in chunks; the channel ends
+/// after the last (a short one) or an error.
+fn ahead(mut inner: Source) -> Receiver<std::io::Result<Vec<u8>>> {
+    let (tx, rx) = sync_channel(AHEAD);
+    std::thread::spawn(move || {
+        loop {
+            let mut chunk = vec![0; CHUNK];
+            let mut len = 0;
+            let end = loop {
+                match inner.read(&mut chunk[len..]) {
+                    Ok(0) => break Ok(true),
+                    Ok(k) => {
+                        len += k;
+                        if len == CHUNK {
+                            break Ok(false);
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            chunk.truncate(len);
+            let last = !matches!(end, Ok(false));
+            let sent = match end {
+                Err(e) => tx.send(Ok(chunk)).and_then(|_| tx.send(Err(e))),
+                Ok(_) => tx.send(Ok(chunk)),
+            };
+            // Stop at the end, or when the reader has gone.
+            if last || sent.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
 
 /// The unparsed bytes of a capture.
 pub enum Feed<'m> {
@@ -101,8 +143,8 @@ pub enum Feed<'m> {
         pos: usize,
     },
     Stream {
-        inner: Box<dyn Read>,
-        raw: Rc<Cell<u64>>,
+        chunks: Receiver<std::io::Result<Vec<u8>>>,
+        raw: Arc<AtomicU64>,
         buf: Vec<u8>,
         pos: usize,
         /// Stream offset of `buf[0]`.
@@ -116,9 +158,9 @@ impl<'m> Feed<'m> {
         Feed::Mapped { all, pos: 0 }
     }
 
-    pub fn stream(inner: Box<dyn Read>, raw: Rc<Cell<u64>>) -> Self {
+    pub fn stream(inner: Source, raw: Arc<AtomicU64>) -> Self {
         Feed::Stream {
-            inner,
+            chunks: ahead(inner),
             raw,
             buf: Vec::new(),
             pos: 0,
@@ -147,7 +189,7 @@ impl<'m> Feed<'m> {
     pub fn raw_position(&self) -> u64 {
         match self {
             Feed::Mapped { pos, .. } => *pos as u64,
-            Feed::Stream { raw, .. } => raw.get(),
+            Feed::Stream { raw, .. } => raw.load(Ordering::Relaxed),
         }
     }
 
@@ -161,7 +203,7 @@ impl<'m> Feed<'m> {
     /// more could be read: the file ends here.
     pub fn more(&mut self, want: usize) -> std::io::Result<bool> {
         let Feed::Stream {
-            inner,
+            chunks,
             buf,
             pos,
             base,
@@ -183,23 +225,14 @@ impl<'m> Feed<'m> {
         let before = buf.len();
         let target = want.max(before + 1);
         while buf.len() < target {
-            let len = buf.len();
-            let room = (target - len).max(CHUNK);
-            buf.resize(len + room, 0);
-            let got = loop {
-                match inner.read(&mut buf[len..]) {
-                    Ok(k) => break k,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        buf.truncate(len);
-                        return Err(e);
-                    }
+            match chunks.recv() {
+                Ok(Ok(chunk)) if buf.is_empty() => *buf = chunk,
+                Ok(Ok(chunk)) => buf.extend_from_slice(&chunk),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    *eof = true;
+                    break;
                 }
-            };
-            buf.truncate(len + got);
-            if got == 0 {
-                *eof = true;
-                break;
             }
         }
         Ok(buf.len() > before)

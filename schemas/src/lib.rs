@@ -6,6 +6,8 @@
 //! decoding ([`decode`]) and of the Parquet and pcapng encodings ([`samples`],
 //! [`pcapng`], [`input`]) without depending on each other.
 
+pub mod addr_text;
+mod columns;
 pub mod convert;
 pub mod decode;
 pub mod error;

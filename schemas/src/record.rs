@@ -5,19 +5,16 @@
 //! bytes once and fills the columns of [`crate::samples_schema`]. Consumers
 //! that need rows back (the pcapng writer, tests) use [`SampleColumns`].
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BinaryBuilder, StringBuilder, StringDictionaryBuilder, TimestampNanosecondBuilder,
-    UInt8Builder, UInt16Builder, UInt32Builder,
-};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt16Type, UInt32Type};
 use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch};
 use arrow_array::{BinaryArray, StringArray};
 use arrow_schema::SchemaRef;
 
+use crate::addr_text::AddrText;
+use crate::columns::{Columns, Room};
 use crate::decode::{decode_link, linktype};
 use crate::error::FormatError;
 use crate::meta::Direction;
@@ -47,27 +44,8 @@ pub struct SampleRow<'a> {
 /// Builds Arrow record batches of the samples schema, row by row.
 pub struct SampleBatchBuilder {
     schema: SchemaRef,
-    timestamp: TimestampNanosecondBuilder,
-    ifindex: UInt32Builder,
-    ifname: StringDictionaryBuilder<Int32Type>,
-    direction: StringDictionaryBuilder<Int32Type>,
-    sampling_rate: UInt32Builder,
-    pkt_len: UInt32Builder,
-    cap_len: UInt16Builder,
-    ingress_ifindex: UInt32Builder,
-    routed_ifindex: UInt32Builder,
-    eth_type: UInt16Builder,
-    vlan: UInt16Builder,
-    ip_version: UInt8Builder,
-    src_addr: StringBuilder,
-    dst_addr: StringBuilder,
-    ip_proto: UInt8Builder,
-    src_port: UInt16Builder,
-    dst_port: UInt16Builder,
-    tcp_flags: UInt8Builder,
-    header: BinaryBuilder,
-    link_type: UInt16Builder,
-    addr_buf: String,
+    c: Columns,
+    addr_buf: AddrText,
     rows: usize,
 }
 
@@ -81,27 +59,8 @@ impl SampleBatchBuilder {
     pub fn new() -> Self {
         SampleBatchBuilder {
             schema: samples_schema(),
-            timestamp: TimestampNanosecondBuilder::new().with_timezone("UTC"),
-            ifindex: UInt32Builder::new(),
-            ifname: StringDictionaryBuilder::new(),
-            direction: StringDictionaryBuilder::new(),
-            sampling_rate: UInt32Builder::new(),
-            pkt_len: UInt32Builder::new(),
-            cap_len: UInt16Builder::new(),
-            ingress_ifindex: UInt32Builder::new(),
-            routed_ifindex: UInt32Builder::new(),
-            eth_type: UInt16Builder::new(),
-            vlan: UInt16Builder::new(),
-            ip_version: UInt8Builder::new(),
-            src_addr: StringBuilder::new(),
-            dst_addr: StringBuilder::new(),
-            ip_proto: UInt8Builder::new(),
-            src_port: UInt16Builder::new(),
-            dst_port: UInt16Builder::new(),
-            tcp_flags: UInt8Builder::new(),
-            header: BinaryBuilder::new(),
-            link_type: UInt16Builder::new(),
-            addr_buf: String::with_capacity(48),
+            c: Columns::with_room(Room::default()),
+            addr_buf: AddrText::default(),
             rows: 0,
         }
     }
@@ -117,71 +76,68 @@ impl SampleBatchBuilder {
     /// Append one sample; the protocol columns are decoded from its header.
     pub fn push(&mut self, r: &SampleRow<'_>) {
         let cap_len = u16::try_from(r.header.len()).expect("snaplen is at most 65535");
-        self.timestamp.append_value(r.timestamp_ns);
-        self.ifindex.append_value(r.ifindex);
-        self.ifname.append_value(r.ifname);
-        self.direction.append_value(r.direction.as_str());
-        self.sampling_rate.append_value(r.sampling_rate);
-        self.pkt_len.append_value(r.pkt_len);
-        self.cap_len.append_value(cap_len);
-        self.ingress_ifindex.append_option(r.ingress_ifindex);
-        self.routed_ifindex.append_option(r.routed_ifindex);
+        let c = &mut self.c;
+        c.timestamp.append_value(r.timestamp_ns);
+        c.ifindex.append_value(r.ifindex);
+        c.ifname.append(r.ifname);
+        c.direction.append(r.direction.as_str());
+        c.sampling_rate.append_value(r.sampling_rate);
+        c.pkt_len.append_value(r.pkt_len);
+        c.cap_len.append_value(cap_len);
+        c.ingress_ifindex.append_option(r.ingress_ifindex);
+        c.routed_ifindex.append_option(r.routed_ifindex);
         let d = decode_link(r.link_type, r.header);
-        self.eth_type.append_value(d.eth_type);
-        self.vlan.append_option(d.vlan);
-        self.ip_version.append_option(d.ip_version);
-        for (addr, b) in [
-            (d.src_addr, &mut self.src_addr),
-            (d.dst_addr, &mut self.dst_addr),
-        ] {
+        c.eth_type.append_value(d.eth_type);
+        c.vlan.append_option(d.vlan);
+        c.ip_version.append_option(d.ip_version);
+        for (addr, b) in [(d.src_addr, &mut c.src_addr), (d.dst_addr, &mut c.dst_addr)] {
             match addr {
-                Some(a) => {
-                    self.addr_buf.clear();
-                    write!(self.addr_buf, "{a}").expect("formatting to a String");
-                    b.append_value(&self.addr_buf);
-                }
+                Some(a) => b.append_value(self.addr_buf.format(a)),
                 None => b.append_null(),
             }
         }
-        self.ip_proto.append_option(d.ip_proto);
-        self.src_port.append_option(d.src_port);
-        self.dst_port.append_option(d.dst_port);
-        self.tcp_flags.append_option(d.tcp_flags);
-        self.header.append_value(r.header);
+        c.ip_proto.append_option(d.ip_proto);
+        c.src_port.append_option(d.src_port);
+        c.dst_port.append_option(d.dst_port);
+        c.tcp_flags.append_option(d.tcp_flags);
+        c.header.append_value(r.header);
         // Link types are 16 bits in pcap and pcapng.
-        self.link_type.append_value(r.link_type as u16);
+        c.link_type.append_value(r.link_type as u16);
         self.rows += 1;
     }
 
-    /// Take the rows so far as a batch and start afresh.
+    /// Take the rows so far as a batch and start afresh, with the room
+    /// this batch took.
     pub fn finish(&mut self) -> RecordBatch {
+        let room = self.c.room(self.rows);
+        let mut c = std::mem::replace(&mut self.c, Columns::with_room(room));
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.timestamp.finish()),
-            Arc::new(self.ifindex.finish()),
-            Arc::new(self.ifname.finish()),
-            Arc::new(self.direction.finish()),
-            Arc::new(self.sampling_rate.finish()),
-            Arc::new(self.pkt_len.finish()),
-            Arc::new(self.cap_len.finish()),
-            Arc::new(self.ingress_ifindex.finish()),
-            Arc::new(self.routed_ifindex.finish()),
-            Arc::new(self.eth_type.finish()),
-            Arc::new(self.vlan.finish()),
-            Arc::new(self.ip_version.finish()),
-            Arc::new(self.src_addr.finish()),
-            Arc::new(self.dst_addr.finish()),
-            Arc::new(self.ip_proto.finish()),
-            Arc::new(self.src_port.finish()),
-            Arc::new(self.dst_port.finish()),
-            Arc::new(self.tcp_flags.finish()),
-            Arc::new(self.header.finish()),
+            Arc::new(c.timestamp.finish()),
+            Arc::new(c.ifindex.finish()),
+            Arc::new(c.ifname.finish()),
+            Arc::new(c.direction.finish()),
+            Arc::new(c.sampling_rate.finish()),
+            Arc::new(c.pkt_len.finish()),
+            Arc::new(c.cap_len.finish()),
+            Arc::new(c.ingress_ifindex.finish()),
+            Arc::new(c.routed_ifindex.finish()),
+            Arc::new(c.eth_type.finish()),
+            Arc::new(c.vlan.finish()),
+            Arc::new(c.ip_version.finish()),
+            Arc::new(c.src_addr.finish()),
+            Arc::new(c.dst_addr.finish()),
+            Arc::new(c.ip_proto.finish()),
+            Arc::new(c.src_port.finish()),
+            Arc::new(c.dst_port.finish()),
+            Arc::new(c.tcp_flags.finish()),
+            Arc::new(c.header.finish()),
         ];
         // The AS columns stay null unless a writer enriches the batch.
         let n = self.rows;
         let mut cols = cols;
         for f in &self.schema.fields()[cols.len()..] {
             cols.push(if f.name() == col::LINK_TYPE {
-                Arc::new(self.link_type.finish())
+                Arc::new(c.link_type.finish())
             } else {
                 arrow_array::new_null_array(f.data_type(), n)
             });

@@ -17,6 +17,13 @@
 //! cooked v2 capture (`tcpdump -i any`) names each packet's interface by
 //! ifindex: each becomes an interface of its own.
 
+mod epb;
+mod pcap;
+mod pcapng;
+mod transcript;
+
+pub use transcript::{Event, Transcript};
+
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -24,20 +31,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
-use pcap_file::pcap::{PcapParseError, PcapParser, PcapTsResolution};
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
-};
-use pcap_file::pcapng::blocks::interface_statistics::InterfaceStatisticsOption;
-use pcap_file::pcapng::blocks::opt_common::CommonOption;
-use pcap_file::pcapng::{Block, PcapNgParseError, PcapNgParser};
 
 use crate::decode::{cooked, linktype};
 use crate::error::FormatError;
 use crate::feed::{Compression, Feed, decompress, decompressor};
 use crate::meta::{CaptureMetadata, Direction};
-use crate::pcapng::{self as ours, IfaceOption, PacketOption};
 
 /// What a file is, from its first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +84,7 @@ pub fn sniff_compressed(path: &Path) -> Result<(FileKind, Compression), FormatEr
 
 /// [`sniff_compressed`] of the contents `raw` of `path`.
 fn sniff_reader(
-    mut raw: Box<dyn std::io::Read>,
+    mut raw: crate::feed::Source,
     path: &Path,
 ) -> Result<(FileKind, Compression), FormatError> {
     let (outer, n) = read_magic(&mut raw, path)?;
@@ -186,6 +184,9 @@ pub struct ReadStats {
     pub packets: u64,
     /// Packets skipped, per link type pktsample does not decode.
     pub skipped: BTreeMap<u32, u64>,
+    /// pcapng enhanced packet blocks read by the fast path (the rest of the
+    /// blocks went through pcap-file).
+    pub fast_blocks: u64,
 }
 
 /// A pcap or pcapng file, memory-mapped or (compressed) streamed.
@@ -195,6 +196,8 @@ pub struct CaptureReader {
     kind: FileKind,
     compression: Compression,
     file_len: u64,
+    /// Read pcapng through pcap-file only, without the fast path.
+    reference: bool,
 }
 
 /// The bytes of an uncompressed file (or of any file given as bytes).
@@ -321,6 +324,7 @@ impl CaptureReader {
             kind,
             compression,
             file_len,
+            reference: false,
         })
     }
 
@@ -342,7 +346,15 @@ impl CaptureReader {
             map: Some(Backing::Bytes(bytes)),
             kind,
             compression,
+            reference: false,
         })
+    }
+
+    /// Read pcapng blocks through pcap-file only (the reference the fast
+    /// path is tested against); the same packets, slower.
+    pub fn reference(mut self) -> Self {
+        self.reference = true;
+        self
     }
 
     pub fn kind(&self) -> FileKind {
@@ -449,295 +461,6 @@ impl CaptureReader {
             format!("the last {what} is incomplete, {have} bytes remain"),
         ))
     }
-
-    fn read_pcap<V: Visitor>(
-        &self,
-        feed: &mut Feed<'_>,
-        w: &mut Walk,
-        v: &mut V,
-    ) -> Result<(), V::Error> {
-        let _ = feed.more(24);
-        let data = feed.data();
-        let (rest, parser) = match PcapParser::new(data) {
-            Ok(x) => x,
-            Err(PcapParseError::IncompleteBuffer(..)) => {
-                return Err(self.truncated(feed, "in the pcap file header").into());
-            }
-            Err(e) => return Err(self.corrupt(feed, crate::error::chain(&e)).into()),
-        };
-        let used = data.len() - rest.len();
-        feed.consume(used);
-        let h = parser.header();
-        let lt = u32::from(h.datalink);
-        if !linktype::is_supported(lt) {
-            return Err(FormatError::UnsupportedLinktype {
-                path: self.path.clone(),
-                linktypes: vec![lt],
-            }
-            .into());
-        }
-        w.add(
-            v,
-            Interface {
-                ifindex: 0,
-                name: "pcap0".into(),
-                mac: None,
-                mtu: None,
-                sampling_rate: 1,
-                linktype: lt,
-                pktsample: false,
-            },
-        )?;
-        let frac_ns: i64 = match h.ts_resolution {
-            PcapTsResolution::MicroSecond => 1000,
-            PcapTsResolution::NanoSecond => 1,
-        };
-        loop {
-            if self.ended(feed)? {
-                break;
-            }
-            let data = feed.data();
-            let mut rest = data;
-            // Every whole record in the window, without going back to the
-            // feed for each.
-            let stop = loop {
-                let (next, raw) = match parser.next_raw_packet(rest) {
-                    Ok(x) => x,
-                    // `need` counts from after the 16-byte record header.
-                    Err(PcapParseError::IncompleteBuffer(need, _)) => {
-                        break Stop::Need(if rest.len() < 16 { 16 } else { need + 16 });
-                    }
-                    Err(e) => break Stop::Bad(crate::error::chain(&e)),
-                };
-                if raw.incl_len > MAX_CAPLEN || raw.orig_len < raw.incl_len {
-                    break Stop::Bad(format!(
-                        "record with captured length {} and original length {}",
-                        raw.incl_len, raw.orig_len
-                    ));
-                }
-                w.deliver(
-                    v,
-                    Packet {
-                        timestamp_ns: raw.ts_sec as i64 * 1_000_000_000
-                            + raw.ts_frac as i64 * frac_ns,
-                        iface: 0,
-                        orig_len: raw.orig_len,
-                        data: borrowed(raw.data),
-                        direction: Direction::Unknown,
-                        ingress_ifindex: None,
-                        routed_ifindex: None,
-                    },
-                )?;
-                rest = next;
-                if w.stats.packets.is_multiple_of(65536) {
-                    v.progress(feed.raw_position());
-                }
-                if rest.is_empty() {
-                    break Stop::Drained;
-                }
-            };
-            let used = data.len() - rest.len();
-            feed.consume(used);
-            match stop {
-                Stop::Drained => {}
-                Stop::Need(n) => self.need_more(feed, n, MAX_CAPLEN as usize + 16, "record")?,
-                Stop::Bad(detail) => return Err(self.corrupt(feed, detail).into()),
-            }
-        }
-        Ok(())
-    }
-
-    fn pcapng_error(&self, feed: &Feed<'_>, e: PcapNgParseError) -> FormatError {
-        self.corrupt(feed, crate::error::chain(&e))
-    }
-
-    fn metadata_option(&self, feed: &Feed<'_>, json: &str) -> Result<CaptureMetadata, FormatError> {
-        CaptureMetadata::from_json(json).map_err(|e| FormatError::NotSamples {
-            path: self.path.clone(),
-            reason: format!(
-                "malformed pktsample metadata at byte offset {}: {e}",
-                feed.offset()
-            ),
-        })
-    }
-
-    fn read_pcapng<V: Visitor>(
-        &self,
-        feed: &mut Feed<'_>,
-        w: &mut Walk,
-        v: &mut V,
-    ) -> Result<(), V::Error> {
-        let mut parser = loop {
-            let data = feed.data();
-            match PcapNgParser::new(data) {
-                Ok((rest, p)) => {
-                    let used = data.len() - rest.len();
-                    feed.consume(used);
-                    break p;
-                }
-                Err(PcapNgParseError::IncompleteBuffer(need, _)) => {
-                    self.need_more(feed, need + 8, MAX_BLOCK, "block")?
-                }
-                Err(e) => return Err(self.pcapng_error(feed, e).into()),
-            }
-        };
-        // A section's interface ids -> the reader's interfaces.
-        let mut section: Vec<usize> = Vec::new();
-        let mut blocks: u64 = 0;
-        loop {
-            if self.ended(feed)? {
-                break;
-            }
-            let data = feed.data();
-            let (next, block) = match parser.next_block(data) {
-                Ok(x) => x,
-                Err(PcapNgParseError::IncompleteBuffer(need, _)) => {
-                    self.need_more(feed, need + 8, MAX_BLOCK, "block")?;
-                    continue;
-                }
-                Err(e) => return Err(self.pcapng_error(feed, e).into()),
-            };
-            let used = data.len() - next.len();
-            self.pcapng_block(feed, w, v, &mut section, block)?;
-            feed.consume(used);
-            blocks += 1;
-            if blocks.is_multiple_of(65536) {
-                v.progress(feed.raw_position());
-            }
-        }
-        Ok(())
-    }
-
-    /// One pcapng block.
-    fn pcapng_block<V: Visitor>(
-        &self,
-        feed: &Feed<'_>,
-        w: &mut Walk,
-        v: &mut V,
-        section: &mut Vec<usize>,
-        block: Block<'_>,
-    ) -> Result<(), V::Error> {
-        let lengths = |data: &[u8], orig: u32| -> Result<(), FormatError> {
-            if data.len() > MAX_CAPLEN as usize || (orig as usize) < data.len() {
-                return Err(self.corrupt(
-                    feed,
-                    format!(
-                        "packet with captured length {} and original length {orig}",
-                        data.len()
-                    ),
-                ));
-            }
-            Ok(())
-        };
-        match block {
-            Block::SectionHeader(_) => section.clear(),
-            Block::InterfaceStatistics(isb) => {
-                for o in &isb.options {
-                    if let InterfaceStatisticsOption::Common(CommonOption::CustomUtf8Copiable(c)) =
-                        o
-                        && c.pen == ours::PEN
-                    {
-                        v.metadata(self.metadata_option(feed, &c.value)?)?;
-                    }
-                }
-            }
-            Block::CustomCopiable(cb) if cb.pen == ours::PEN => {
-                // Custom data is padded to 32 bits; JSON has no NUL.
-                let payload = cb.payload.as_ref();
-                let end = payload.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-                let json =
-                    std::str::from_utf8(&payload[..end]).map_err(|_| FormatError::NotSamples {
-                        path: self.path.clone(),
-                        reason: format!(
-                            "malformed pktsample metadata block at byte offset {}",
-                            feed.offset()
-                        ),
-                    })?;
-                v.metadata(self.metadata_option(feed, json)?)?;
-            }
-            Block::InterfaceDescription(idb) => {
-                let i = w.add(v, interface_from_idb(&idb, section.len()))?;
-                section.push(i);
-            }
-            Block::EnhancedPacket(epb) => {
-                // The parser checked the interface id against the section.
-                let iface = section[epb.interface_id as usize];
-                let data = borrowed(epb.data);
-                lengths(data, epb.original_len)?;
-                let mut p = Packet {
-                    timestamp_ns: i64::try_from(epb.timestamp.as_nanos())
-                        .map_err(|_| self.corrupt(feed, "timestamp beyond year 2262"))?,
-                    iface,
-                    orig_len: epb.original_len,
-                    data,
-                    direction: Direction::Unknown,
-                    ingress_ifindex: None,
-                    routed_ifindex: None,
-                };
-                for o in &epb.options {
-                    match o {
-                        EnhancedPacketOption::Flags(f) => {
-                            p.direction = Direction::from_epb_flags(*f)
-                        }
-                        EnhancedPacketOption::Common(CommonOption::CustomBinaryCopiable(c))
-                            if c.pen == ours::PEN =>
-                        {
-                            let po = PacketOption::decode(&c.value).ok_or_else(|| {
-                                self.corrupt(feed, "malformed pktsample packet option")
-                            })?;
-                            p.ingress_ifindex = po.ingress_ifindex;
-                            p.routed_ifindex = po.routed_ifindex;
-                        }
-                        _ => {}
-                    }
-                }
-                w.deliver(v, p)?;
-            }
-            Block::SimplePacket(spb) => {
-                // No timestamp: the previous packet's (documented). The
-                // parser checked that the section has an interface 0.
-                let data = borrowed(spb.data);
-                lengths(data, spb.original_len)?;
-                let p = Packet {
-                    timestamp_ns: w.last_ns,
-                    iface: section[0],
-                    orig_len: spb.original_len,
-                    data,
-                    direction: Direction::Unknown,
-                    ingress_ifindex: None,
-                    routed_ifindex: None,
-                };
-                w.deliver(v, p)?;
-            }
-            Block::Packet(pb) => {
-                // The obsolete packet block (pcapng drafts before 1.0).
-                let iface = *section.get(pb.interface_id as usize).ok_or_else(|| {
-                    self.corrupt(
-                        feed,
-                        format!("packet block for undeclared interface {}", pb.interface_id),
-                    )
-                })?;
-                let data = borrowed(pb.data);
-                lengths(data, pb.original_len)?;
-                let p = Packet {
-                    timestamp_ns: i64::try_from(pb.timestamp.as_nanos())
-                        .map_err(|_| self.corrupt(feed, "timestamp beyond year 2262"))?,
-                    iface,
-                    orig_len: pb.original_len,
-                    data,
-                    direction: Direction::Unknown,
-                    ingress_ifindex: None,
-                    routed_ifindex: None,
-                };
-                w.deliver(v, p)?;
-            }
-            // Statistics and name resolution are not samples; pktsample's
-            // statistics travel in the section metadata. Unknown block types
-            // are skipped, as the pcapng specification asks of readers.
-            _ => {}
-        }
-        Ok(())
-    }
 }
 
 /// Why a pass over the window of whole records ended.
@@ -756,39 +479,4 @@ fn borrowed(d: Cow<'_, [u8]>) -> &[u8] {
         Cow::Borrowed(d) => d,
         Cow::Owned(_) => unreachable!("parser borrows from the feed"),
     }
-}
-
-fn interface_from_idb(idb: &InterfaceDescriptionBlock<'_>, position: usize) -> Interface {
-    let mut iface = Interface {
-        ifindex: position as u32,
-        name: String::new(),
-        mac: None,
-        mtu: None,
-        sampling_rate: 1,
-        linktype: u32::from(idb.linktype),
-        pktsample: false,
-    };
-    for o in &idb.options {
-        match o {
-            InterfaceDescriptionOption::IfName(n) => iface.name = n.to_string(),
-            InterfaceDescriptionOption::IfMacAddr(m) if m.len() == 6 => {
-                iface.mac = Some(ours::format_mac(m))
-            }
-            InterfaceDescriptionOption::Common(CommonOption::CustomUtf8Copiable(c))
-                if c.pen == ours::PEN =>
-            {
-                if let Some(io) = IfaceOption::decode(&c.value) {
-                    iface.ifindex = io.ifindex;
-                    iface.sampling_rate = io.sampling_rate;
-                    iface.mtu = io.mtu;
-                    iface.pktsample = true;
-                }
-            }
-            _ => {}
-        }
-    }
-    if iface.name.is_empty() {
-        iface.name = format!("if{position}");
-    }
-    iface
 }

@@ -1,0 +1,108 @@
+//! Classic pcap: the record walk over the feed's window of whole records.
+
+use pcap_file::pcap::{PcapParseError, PcapParser, PcapTsResolution};
+
+use super::{CaptureReader, Interface, MAX_CAPLEN, Packet, Stop, Visitor, Walk, borrowed};
+use crate::decode::linktype;
+use crate::error::FormatError;
+use crate::feed::Feed;
+use crate::meta::Direction;
+
+impl CaptureReader {
+    pub(super) fn read_pcap<V: Visitor>(
+        &self,
+        feed: &mut Feed<'_>,
+        w: &mut Walk,
+        v: &mut V,
+    ) -> Result<(), V::Error> {
+        let _ = feed.more(24);
+        let data = feed.data();
+        let (rest, parser) = match PcapParser::new(data) {
+            Ok(x) => x,
+            Err(PcapParseError::IncompleteBuffer(..)) => {
+                return Err(self.truncated(feed, "in the pcap file header").into());
+            }
+            Err(e) => return Err(self.corrupt(feed, crate::error::chain(&e)).into()),
+        };
+        let used = data.len() - rest.len();
+        feed.consume(used);
+        let h = parser.header();
+        let lt = u32::from(h.datalink);
+        if !linktype::is_supported(lt) {
+            return Err(FormatError::UnsupportedLinktype {
+                path: self.path.clone(),
+                linktypes: vec![lt],
+            }
+            .into());
+        }
+        w.add(
+            v,
+            Interface {
+                ifindex: 0,
+                name: "pcap0".into(),
+                mac: None,
+                mtu: None,
+                sampling_rate: 1,
+                linktype: lt,
+                pktsample: false,
+            },
+        )?;
+        let frac_ns: i64 = match h.ts_resolution {
+            PcapTsResolution::MicroSecond => 1000,
+            PcapTsResolution::NanoSecond => 1,
+        };
+        loop {
+            if self.ended(feed)? {
+                break;
+            }
+            let data = feed.data();
+            let mut rest = data;
+            // Every whole record in the window, without going back to the
+            // feed for each.
+            let stop = loop {
+                let (next, raw) = match parser.next_raw_packet(rest) {
+                    Ok(x) => x,
+                    // `need` counts from after the 16-byte record header.
+                    Err(PcapParseError::IncompleteBuffer(need, _)) => {
+                        break Stop::Need(if rest.len() < 16 { 16 } else { need + 16 });
+                    }
+                    Err(e) => break Stop::Bad(crate::error::chain(&e)),
+                };
+                if raw.incl_len > MAX_CAPLEN || raw.orig_len < raw.incl_len {
+                    break Stop::Bad(format!(
+                        "record with captured length {} and original length {}",
+                        raw.incl_len, raw.orig_len
+                    ));
+                }
+                w.deliver(
+                    v,
+                    Packet {
+                        timestamp_ns: raw.ts_sec as i64 * 1_000_000_000
+                            + raw.ts_frac as i64 * frac_ns,
+                        iface: 0,
+                        orig_len: raw.orig_len,
+                        data: borrowed(raw.data),
+                        direction: Direction::Unknown,
+                        ingress_ifindex: None,
+                        routed_ifindex: None,
+                    },
+                )?;
+                rest = next;
+                if w.stats.packets.is_multiple_of(65536) {
+                    v.progress(feed.raw_position());
+                }
+                if rest.is_empty() {
+                    break Stop::Drained;
+                }
+            };
+            let used = data.len() - rest.len();
+            feed.consume(used);
+            match stop {
+                Stop::Drained => {}
+                Stop::Need(n) => self.need_more(feed, n, MAX_CAPLEN as usize + 16, "record")?,
+                Stop::Bad(detail) => return Err(self.corrupt(feed, detail).into()),
+            }
+        }
+        Ok(())
+    }
+}
