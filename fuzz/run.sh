@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture decode samples asn)
+[ ${#targets[@]} -gt 0 ] || targets=(capture fast_path decode samples asn)
 F=../fixtures
 
 seed() {
@@ -19,6 +19,7 @@ seed() {
   for f in "$@"; do [ -f "$f" ] && cp "$f" "corpus/$t/$(basename "$f")"; done
 }
 seed capture $F/*.pcap $F/*.pcapng $F/link/*.pcap $F/link/*.pcapng $F/broken/*.pcap $F/broken/*.pcapng
+seed fast_path $F/*.pcap $F/*.pcapng $F/link/*.pcap $F/link/*.pcapng $F/broken/*.pcap $F/broken/*.pcapng
 for f in $F/mixed-ns-be.pcap $F/link/sll2.pcapng; do
   gzip -c "$f" > "corpus/capture/$(basename "$f").gz"
   if command -v zstd >/dev/null; then zstd -q -c "$f" > "corpus/capture/$(basename "$f").zst"; fi
@@ -39,6 +40,8 @@ if [ -x ../target/release/pktsample ]; then
   ../target/release/pktsample capture --replay $F/link/sll2.pcap -r 1 --seed 1 -q --force \
     -o corpus/samples/sll2.pcapng >/dev/null
 fi
+# pktsample's own pcapng: per-packet options and the metadata block.
+seed fast_path corpus/samples/sll2.pcapng
 seed asn $F/asn/*.mmdb $F/asn/*.tsv $F/asn/*.gz $F/asn/*.csv $F/asn/*.pfx2as $F/asn/*.dat \
   $F/broken/asn-* $F/broken/*.mmdb
 

@@ -1,9 +1,10 @@
-//! The fast pcapng path (enhanced packet blocks read straight from the
-//! window) hands out exactly what pcap-file's reference path does: the same
-//! interfaces, packets, metadata and end (stats or error), on every
-//! committed trace, on generated ones in both byte orders and timestamp
-//! resolutions and every link type, on pktsample's own pcapng samples (with
-//! its options), and on truncated and corrupted copies.
+//! The fast paths (pcap records and pcapng enhanced packet blocks read
+//! straight from the window) hand out exactly what pcap-file's reference
+//! path does: the same interfaces, packets, metadata and end (stats or
+//! error), on every committed trace, on generated ones in both formats,
+//! byte orders and timestamp resolutions and every link type, on
+//! pktsample's own pcapng samples (with its options), and on truncated and
+//! corrupted copies.
 
 mod common;
 
@@ -124,8 +125,13 @@ fn fast_and_reference_paths_agree_on_pktsample_pcapng() {
 /// same error, or the same end.
 #[test]
 fn fast_and_reference_paths_agree_on_broken_copies() {
-    let p = fixture("mixed-us-be.pcapng");
-    let bytes = std::fs::read(&p).unwrap();
+    for name in ["mixed-us-be.pcapng", "mixed-ns-be.pcap", "mixed.pcap"] {
+        broken_copies(&fixture(name));
+    }
+}
+
+fn broken_copies(p: &Path) {
+    let bytes = std::fs::read(p).unwrap();
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         rng ^= rng << 13;
@@ -134,7 +140,7 @@ fn fast_and_reference_paths_agree_on_broken_copies() {
         rng
     };
     for cut in (0..bytes.len()).step_by(37) {
-        same(&p, &bytes[..cut]);
+        same(p, &bytes[..cut]);
     }
     for _ in 0..2000 {
         let mut b = bytes.clone();
@@ -142,6 +148,6 @@ fn fast_and_reference_paths_agree_on_broken_copies() {
             let at = (next() % b.len() as u64) as usize;
             b[at] = next() as u8;
         }
-        same(&p, &b);
+        same(p, &b);
     }
 }

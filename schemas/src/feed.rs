@@ -141,6 +141,9 @@ pub enum Feed<'m> {
     Mapped {
         all: &'m [u8],
         pos: usize,
+        /// Where the parser has got to, for a prefetcher (see
+        /// [`Feed::position`]).
+        reached: Option<&'m AtomicU64>,
     },
     Stream {
         chunks: Receiver<std::io::Result<Vec<u8>>>,
@@ -154,8 +157,12 @@ pub enum Feed<'m> {
 }
 
 impl<'m> Feed<'m> {
-    pub fn mapped(all: &'m [u8]) -> Self {
-        Feed::Mapped { all, pos: 0 }
+    pub fn mapped(all: &'m [u8], reached: Option<&'m AtomicU64>) -> Self {
+        Feed::Mapped {
+            all,
+            pos: 0,
+            reached,
+        }
     }
 
     pub fn stream(inner: Source, raw: Arc<AtomicU64>) -> Self {
@@ -172,7 +179,7 @@ impl<'m> Feed<'m> {
     /// The bytes not yet consumed (those read so far, for a stream).
     pub fn data(&self) -> &[u8] {
         match self {
-            Feed::Mapped { all, pos } => &all[*pos..],
+            Feed::Mapped { all, pos, .. } => &all[*pos..],
             Feed::Stream { buf, pos, .. } => &buf[*pos..],
         }
     }
@@ -187,8 +194,20 @@ impl<'m> Feed<'m> {
 
     /// Bytes of the file on disk read so far, for progress.
     pub fn raw_position(&self) -> u64 {
+        self.position(0)
+    }
+
+    /// Bytes of the file on disk read so far when the parser is `ahead`
+    /// bytes into [`Feed::data`]; a mapped file's prefetcher learns it.
+    pub fn position(&self, ahead: usize) -> u64 {
         match self {
-            Feed::Mapped { pos, .. } => *pos as u64,
+            Feed::Mapped { pos, reached, .. } => {
+                let p = (*pos + ahead) as u64;
+                if let Some(r) = reached {
+                    r.store(p, Ordering::Relaxed);
+                }
+                p
+            }
             Feed::Stream { raw, .. } => raw.load(Ordering::Relaxed),
         }
     }

@@ -20,6 +20,7 @@
 mod epb;
 mod pcap;
 mod pcapng;
+mod prefetch;
 mod transcript;
 
 pub use transcript::{Event, Transcript};
@@ -29,6 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use memmap2::Mmap;
 
@@ -376,8 +378,23 @@ impl CaptureReader {
 
     /// Walk the whole file.
     pub fn read<V: Visitor>(&self, v: &mut V) -> Result<ReadStats, V::Error> {
+        let reached = AtomicU64::new(0);
+        let done = AtomicBool::new(false);
+        std::thread::scope(|sc| {
+            if let (Some(Backing::Map(m)), Compression::None) = (&self.map, self.compression)
+                && m.len() >= prefetch::MIN_FILE
+            {
+                sc.spawn(|| prefetch::run(m, &reached, &done));
+            }
+            let r = self.walk(v, &reached);
+            done.store(true, Ordering::Relaxed);
+            r
+        })
+    }
+
+    fn walk<V: Visitor>(&self, v: &mut V, reached: &AtomicU64) -> Result<ReadStats, V::Error> {
         let mut feed = match (&self.map, self.compression) {
-            (Some(m), Compression::None) => Feed::mapped(m.bytes()),
+            (Some(m), Compression::None) => Feed::mapped(m.bytes(), Some(reached)),
             (Some(m), c) => {
                 let raw = std::io::Cursor::new(m.bytes().to_vec());
                 let (r, n) = decompress(Box::new(raw), &self.path, c)?;

@@ -104,7 +104,7 @@ impl CaptureReader {
                     rest = next;
                     blocks += 1;
                     if blocks.is_multiple_of(65536) {
-                        v.progress(feed.raw_position() + (data.len() - rest.len()) as u64);
+                        v.progress(feed.position(data.len() - rest.len()));
                     }
                 }
                 let used = data.len() - rest.len();
