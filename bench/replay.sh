@@ -1,27 +1,42 @@
 #!/usr/bin/env bash
-# Benchmark: offline replay against tcpdump's plain read of the same file.
-# Generates a ~1 GB pcap of small packets (once, cached in $BENCH_DIR), checks
-# that pktsample's answer is right (packets seen = packets generated; samples
-# consistent with Binomial(M, 1/N)), then times both with hyperfine in one run.
+# Benchmark: offline replay of every input format against the tool a user
+# would run on the same file, in one hyperfine run per trace:
+#   pcap and pcapng at 1-in-1000      vs `tcpdump -r IN -w /dev/null`
+#   .pcap.gz and .pcapng.zst          vs `zcat IN` and `zstdcat IN`
+#   rate 1 (every packet to Parquet)  samples/s
+#   the floor: `dd bs=1M` to /dev/null reading the file from page cache once
+# on two traces (generated once, cached in $BENCH_DIR): 13 M minimum-size
+# frames (`--mix small`) and 10 M edge-shaped ones (`--mix public`: 65,536
+# skewed public remote addresses, IPv4 and IPv6). Checks the answers first
+# (packets seen = packets generated in every format; samples within 4 sigma
+# of Binomial(M, 1/N); the same samples from every format), then times, then
+# peak memory (anonymous apart from the mapped file) with bench/peak_rss.py.
+# Needs hyperfine, tcpdump, editcap, gzip, zstd. Page cache warm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/pktsample-bench}
-PACKETS=${PACKETS:-13000000}
+RUNS=${RUNS:-5}
 mkdir -p "$BENCH_DIR"
 cargo build --release --quiet --workspace --bins
-P=target/release/pktsample
-IN=$BENCH_DIR/small-$PACKETS.pcap
-if [ ! -s "$IN" ]; then
-  target/release/tracegen --mix small --format pcap --packets "$PACKETS" --seed 7 \
-    -o "$IN" --truth "$IN.truth.json"
-fi
-echo "input: $IN ($(du -h "$IN" | cut -f1), $PACKETS packets)"
+P=$PWD/target/release/pktsample
 
-# The answer first: a fast wrong answer is no benchmark.
-for rate in 1 1000; do
-  out=$BENCH_DIR/r$rate.parquet
-  $P capture --replay "$IN" -r "$rate" --seed 1 -q -o "$out" --force > "$BENCH_DIR/r$rate.txt"
-  python3 - "$BENCH_DIR/r$rate.txt" "$PACKETS" "$rate" <<'PY'
+trace() { # mix packets -> base path; makes .pcap, .pcapng, .pcap.gz, .pcapng.zst
+  local mix=$1 n=$2 b=$BENCH_DIR/$1-$2
+  [ -s "$b.pcap" ] || target/release/tracegen --mix "$mix" --format pcap --packets "$n" \
+    --seed 7 -o "$b.pcap" --truth "$b.pcap.truth.json"
+  [ -s "$b.pcapng" ] || editcap -F pcapng "$b.pcap" "$b.pcapng"
+  [ -s "$b.pcap.gz" ] || gzip -1 -c "$b.pcap" > "$b.pcap.gz"
+  [ -s "$b.pcapng.zst" ] || zstd -q -1 -T2 "$b.pcapng" -o "$b.pcapng.zst"
+  echo "$b"
+}
+
+check() { # base packets: the answer first, a fast wrong answer is no benchmark
+  local b=$1 m=$2 first=""
+  for f in "$b.pcap" "$b.pcapng" "$b.pcap.gz" "$b.pcapng.zst"; do
+    $P capture --replay "$f" -r 1000 --seed 1 -q -o "$BENCH_DIR/check.parquet" --force \
+      > "$BENCH_DIR/check.txt"
+    local got
+    got=$(python3 - "$BENCH_DIR/check.txt" "$m" 1000 <<'PY'
 import math, re, sys
 text = open(sys.argv[1]).read()
 m, rate = int(sys.argv[2]), int(sys.argv[3])
@@ -29,13 +44,42 @@ seen = int(re.search(r"read\s+(\d+) packets", text).group(1))
 n = int(re.search(r"sampled\s+(\d+) packets", text).group(1))
 assert seen == m, f"packets seen {seen} != {m}"
 mean, sd = m / rate, math.sqrt(m / rate * (1 - 1 / rate))
-assert abs(n - mean) <= 4 * sd + (0 if rate > 1 else 0), f"{n} samples, expected {mean}±4*{sd}"
-print(f"rate {rate}: {seen} seen, {n} samples (expected {mean:.0f} ± {sd:.0f})")
+assert abs(n - mean) <= 4 * sd, f"{n} samples, expected {mean}+-4*{sd}"
+print(n)
 PY
-done
+)
+    [ -z "$first" ] && first=$got
+    [ "$got" = "$first" ] || { echo "$f: $got samples, $first from the pcap"; exit 1; }
+    echo "  $(basename "$f"): $m seen, $got samples at 1-in-1000"
+  done
+}
 
-hyperfine --warmup 1 --runs ${RUNS:-5} --export-markdown "$BENCH_DIR/replay.md" \
-  -n "tcpdump -r (plain read)" "tcpdump -r $IN -w /dev/null 2>/dev/null" \
-  -n "pktsample replay 1-in-1000" "$P capture --replay $IN -r 1000 --seed 1 -q -o $BENCH_DIR/h1000.parquet --force" \
-  -n "pktsample replay 1-in-1" "$P capture --replay $IN -r 1 --seed 1 -q -o $BENCH_DIR/h1.parquet --force"
-cat "$BENCH_DIR/replay.md"
+run() { # mix packets
+  local b
+  b=$(trace "$1" "$2")
+  echo "== $1: $2 packets; pcap $(du -h "$b.pcap" | cut -f1), pcapng $(du -h "$b.pcapng" | cut -f1), gz $(du -h "$b.pcap.gz" | cut -f1), zst $(du -h "$b.pcapng.zst" | cut -f1)"
+  check "$b" "$2"
+  local o="-r 1000 --seed 1 -q --force -o $BENCH_DIR/out.parquet"
+  hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$BENCH_DIR/replay-$1.md" \
+    -n "floor: dd pcap" "dd if=$b.pcap of=/dev/null bs=1M" \
+    -n "tcpdump -r pcap" "tcpdump -r $b.pcap -w /dev/null" \
+    -n "pktsample pcap 1-in-1000" "$P capture --replay $b.pcap $o" \
+    -n "floor: dd pcapng" "dd if=$b.pcapng of=/dev/null bs=1M" \
+    -n "tcpdump -r pcapng" "tcpdump -r $b.pcapng -w /dev/null" \
+    -n "pktsample pcapng 1-in-1000" "$P capture --replay $b.pcapng $o" \
+    -n "zcat pcap.gz" "zcat $b.pcap.gz" \
+    -n "pktsample pcap.gz 1-in-1000" "$P capture --replay $b.pcap.gz $o" \
+    -n "zstdcat pcapng.zst" "zstdcat $b.pcapng.zst" \
+    -n "pktsample pcapng.zst 1-in-1000" "$P capture --replay $b.pcapng.zst $o" \
+    -n "pktsample pcap rate 1" "$P capture --replay $b.pcap -r 1 --seed 1 -q --force -o $BENCH_DIR/out1.parquet"
+  cat "$BENCH_DIR/replay-$1.md"
+  for f in pcap pcapng pcap.gz pcapng.zst; do
+    echo "pktsample $f 1-in-1000: $(bench/peak_rss.py -- $P capture --replay "$b.$f" $o)"
+  done
+  echo "pktsample pcap rate 1: $(bench/peak_rss.py -- $P capture --replay "$b.pcap" -r 1 --seed 1 -q --force -o "$BENCH_DIR/out1.parquet")"
+  echo "tcpdump -r pcapng: $(bench/peak_rss.py -- tcpdump -r "$b.pcapng" -w /dev/null)"
+  echo "zstdcat: $(bench/peak_rss.py -- zstdcat "$b.pcapng.zst")"
+}
+
+run small "${SMALL:-13000000}"
+run public "${PUBLIC:-10000000}"

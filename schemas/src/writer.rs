@@ -21,7 +21,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::FormatError;
@@ -292,6 +292,16 @@ fn parquet_props(row_group_rows: usize) -> WriterProperties {
         )
         .set_max_row_group_row_count(Some(row_group_rows))
         .set_created_by(format!("pktsample {}", env!("CARGO_PKG_VERSION")))
+        // The header bytes are nearly all distinct and nobody filters on
+        // their minimum or maximum: no dictionary attempt, no statistics
+        // (comparing every header with the page's bounds cost the encoder
+        // time at rate 1).
+        .set_column_dictionary_enabled(ColumnPath::from(col::HEADER), false)
+        .set_column_statistics_enabled(ColumnPath::from(col::HEADER), EnabledStatistics::None)
+        // Addresses as text sort neither as numbers nor as prefixes
+        // ("9.9.9.9" > "10.0.0.0"): their bounds prune nothing.
+        .set_column_statistics_enabled(ColumnPath::from(col::SRC_ADDR), EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from(col::DST_ADDR), EnabledStatistics::None)
         // Timestamps rise almost monotonically: delta encoding makes them a
         // few bits each, where a dictionary (or plain values) would not.
         .set_column_dictionary_enabled(ColumnPath::from(col::TIMESTAMP), false)

@@ -16,6 +16,13 @@
 //! [`ReadStats`] and skipped; a file with nothing else is an error. A Linux
 //! cooked v2 capture (`tcpdump -i any`) names each packet's interface by
 //! ifindex: each becomes an interface of its own.
+//!
+//! Speed: a mapped file is populated a little ahead of the parser on a
+//! thread of its own (module `prefetch`); pcap records and plain pcapng enhanced
+//! packet blocks are read straight from the window (modules `pcap`, `epb`), every
+//! other block through pcap-file, which stays the reference both fast paths
+//! are tested and fuzzed against ([`CaptureReader::reference`]); compressed
+//! input is decompressed ahead on a thread of its own ([`crate::feed`]).
 
 mod epb;
 mod pcap;
