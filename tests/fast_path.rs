@@ -75,17 +75,7 @@ fn fast_and_reference_paths_agree_on_every_committed_trace() {
 #[test]
 fn fast_and_reference_paths_agree_on_generated_traces() {
     let dir = tmpdir();
-    let links = [
-        Link::Ethernet,
-        Link::Sll,
-        Link::Sll2,
-        Link::Raw,
-        Link::Ipv4,
-        Link::Ipv6,
-        Link::Null,
-        Link::Loop,
-    ];
-    for (i, link) in links.into_iter().enumerate() {
+    for (i, link) in Link::ALL.into_iter().enumerate() {
         for nanos in [false, true] {
             for big_endian in [false, true] {
                 let spec = Spec {
