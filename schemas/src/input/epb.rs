@@ -18,7 +18,6 @@ use pcap_file::pcapng::blocks::block_common::ENHANCED_PACKET_BLOCK;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
 use pcap_file::pcapng::blocks::opt_common::CUSTOM_BINARY_OPTION_COPIABLE;
 
-use super::Packet;
 use crate::meta::Direction;
 use crate::pcapng::{PEN, PacketOption};
 
@@ -61,9 +60,22 @@ impl Clock {
     }
 }
 
-/// The u32 at `at`, in the section's byte order.
+/// One enhanced packet block, read. A record of its own rather than a
+/// `Packet` with the interface id in `iface`: that measured 4 ns a packet
+/// slower (a fifth of the walk).
+#[derive(Clone, Copy, Debug)]
+pub struct Epb<'a> {
+    pub interface_id: u32,
+    pub timestamp_ns: i64,
+    pub orig_len: u32,
+    pub data: &'a [u8],
+    pub direction: Direction,
+    pub ingress_ifindex: Option<u32>,
+    pub routed_ifindex: Option<u32>,
+}
+
 #[inline]
-pub(super) fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
+fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
     let x: [u8; 4] = b[at..at + 4].try_into().expect("4 bytes");
     if big {
         u32::from_be_bytes(x)
@@ -88,16 +100,15 @@ fn padded(n: usize) -> usize {
     n + (4 - n % 4) % 4
 }
 
-/// The enhanced packet block at the start of `src` as a packet whose
-/// `iface` is the section's interface id, and what follows it; or `None`
-/// when pcap-file has to read it (see the module's documentation). `clocks`
-/// are the clocks of the section's interfaces.
+/// The enhanced packet block at the start of `src`, and what follows it; or
+/// `None` when pcap-file has to read it (see the module's documentation).
+/// `clocks` are the clocks of the section's interfaces.
 #[inline]
 pub fn parse<'a>(
     parser: &PcapNgParser,
     clocks: &[Option<Clock>],
     src: &'a [u8],
-) -> Option<(&'a [u8], Packet<'a>)> {
+) -> Option<(&'a [u8], Epb<'a>)> {
     let big = parser.section().endianness == Endianness::Big;
     if src.len() < 12 || u32_at(src, 0, big) != ENHANCED_PACKET_BLOCK {
         return None;
@@ -124,8 +135,8 @@ pub fn parse<'a>(
     if (orig_len as usize) < cap || rest.len() < padded(cap) {
         return None;
     }
-    let mut e = Packet {
-        iface: interface_id as usize,
+    let mut e = Epb {
+        interface_id,
         timestamp_ns,
         orig_len,
         data: &rest[..cap],

@@ -3,7 +3,6 @@
 use pcap_file::Endianness;
 use pcap_file::pcap::{PcapParseError, PcapParser, PcapTsResolution};
 
-use super::epb::u32_at;
 use super::{CaptureReader, Interface, MAX_CAPLEN, Packet, Stop, Visitor, Walk, borrowed};
 use crate::decode::linktype;
 use crate::error::FormatError;
@@ -144,7 +143,14 @@ fn record(src: &[u8], big: bool) -> Result<(&[u8], Record<'_>), PcapParseError> 
     if src.len() < 16 {
         return Err(PcapParseError::IncompleteBuffer(16, src.len()));
     }
-    let at = |i| u32_at(src, i, big);
+    let at = |i: usize| {
+        let b: [u8; 4] = src[i..i + 4].try_into().expect("4 bytes");
+        if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
     let (ts_sec, ts_frac, incl_len, orig_len) = (at(0), at(4), at(8), at(12));
     let body = &src[16..];
     let n = incl_len as usize;

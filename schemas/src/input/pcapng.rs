@@ -85,8 +85,16 @@ impl CaptureReader {
                 let data = feed.data();
                 let mut rest = data;
                 let mut bad = None;
-                while let Some((next, mut p)) = epb::parse(&parser, &s.ts, rest) {
-                    p.iface = s.ifaces[p.iface];
+                while let Some((next, e)) = epb::parse(&parser, &s.ts, rest) {
+                    let p = Packet {
+                        timestamp_ns: e.timestamp_ns,
+                        iface: s.ifaces[e.interface_id as usize],
+                        orig_len: e.orig_len,
+                        data: e.data,
+                        direction: e.direction,
+                        ingress_ifindex: e.ingress_ifindex,
+                        routed_ifindex: e.routed_ifindex,
+                    };
                     if let Err(detail) = lengths(p.data, p.orig_len) {
                         bad = Some(detail);
                         break;
