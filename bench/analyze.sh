@@ -9,14 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/pktsample-bench}
 ROWS=${ROWS:-20000000}
+# small: minimum-size frames between few addresses; edge: millions of
+# distinct addresses (tracegen --mix edge), the shape of issue 10.
+MIX=${MIX:-small}
 PY=${PKTSAMPLE_PYTHON:-$PWD/.venv/bin/python}
 mkdir -p "$BENCH_DIR"
 cargo build --release --quiet --workspace --bins
 P=$PWD/target/release/pktsample
-IN=$BENCH_DIR/small-$ROWS.pcap
-S=$BENCH_DIR/samples-$ROWS.parquet
+IN=$BENCH_DIR/$MIX-$ROWS.pcap
+S=$BENCH_DIR/samples-$MIX-$ROWS.parquet
 if [ ! -s "$S" ]; then
-  [ -s "$IN" ] || target/release/tracegen --mix small --format pcap --packets "$ROWS" --seed 13 -o "$IN"
+  [ -s "$IN" ] || target/release/tracegen --mix "$MIX" --format pcap --packets "$ROWS" --seed 13 -o "$IN"
   # Every packet becomes a sample: a 20M-row samples file.
   $P capture --replay "$IN" -r 1 --seed 1 -q -o "$S" --force > /dev/null
   rm -f "$IN"

@@ -606,6 +606,26 @@ fn zero_is_an_estimate() {
         l == 50.0 * 65.0 && h == 50.0 * 199.0 && l < e && e < h,
         "{b2}"
     );
+    // Too many buckets to list the empty ones: said, not silent.
+    let fine: Value = serde_json::from_str(&ok(&[
+        "analyze",
+        "--format",
+        "json",
+        "-q",
+        "--interval",
+        "10us",
+        s(&f),
+    ]))
+    .unwrap();
+    // The samples sit in the first microsecond of seconds 0 and 2.
+    assert_eq!(fine["time_series"]["buckets"].as_array().unwrap().len(), 2);
+    assert!(
+        fine["warnings"]
+            .to_string()
+            .contains("only those with samples are listed"),
+        "{}",
+        fine["warnings"]
+    );
     // An empty selection: second 1 alone.
     let r = json(&[
         "--from",

@@ -203,25 +203,35 @@ pub fn report(a: &Analysis, top: usize) -> Report {
     let interfaces = sec.interfaces.then(|| interface_rows(a, &st, &pooled));
 
     let top_rows = |f: fn(&StratumAgg) -> &crate::engine::AddrMap| -> Vec<AddressRow> {
-        // Rank by the point estimate; the interval travels with it.
-        let mut m: HashMap<IpAddr, GroupEst> = HashMap::new();
+        // Rank by the packets' point estimate, one number per address; the
+        // full estimate, with its interval, only for the rows kept (with
+        // millions of addresses a full estimate each took gigabytes).
+        let mut score: HashMap<IpAddr, f64> = HashMap::new();
         for s in &st {
+            let w = stats::stratum_total(&s.design, 1, 1.0, 1.0, 0.0).value;
             for (k, c) in f(s.agg) {
-                m.entry(*k).or_default().add(s, c);
+                *score.entry(*k).or_default() += w * c.n as f64;
             }
         }
-        let mut v: Vec<(IpAddr, GroupEst)> = m.into_iter().collect();
-        v.sort_by(|a, b| {
-            b.1.packets
-                .value
-                .total_cmp(&a.1.packets.value)
-                .then_with(|| a.0.cmp(&b.0))
-        });
+        let mut v: Vec<(IpAddr, f64)> = score.into_iter().collect();
+        let order = |a: &(IpAddr, f64), b: &(IpAddr, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if v.len() > top && top > 0 {
+            v.select_nth_unstable_by(top - 1, order);
+        }
         v.truncate(top);
+        v.sort_by(order);
         v.into_iter()
-            .map(|(k, g)| AddressRow {
-                address: k.to_string(),
-                m: g.measures(&pooled),
+            .map(|(k, _)| {
+                let mut g = GroupEst::default();
+                for s in &st {
+                    if let Some(c) = f(s.agg).get(&k) {
+                        g.add(s, c);
+                    }
+                }
+                AddressRow {
+                    address: k.to_string(),
+                    m: g.measures(&pooled),
+                }
             })
             .collect()
     };
@@ -242,6 +252,11 @@ pub fn report(a: &Analysis, top: usize) -> Report {
                 for b in b0..=b1 {
                     g.entry(b).or_insert(absent);
                 }
+            } else if b1 >= b0 {
+                warnings.push(format!(
+                    "the time series spans {} buckets: only those with samples are listed (pass a longer --interval to see the empty ones)",
+                    b1 - b0 + 1
+                ));
             }
         }
         TimeSeries {
