@@ -1,0 +1,156 @@
+//! What the row pass accumulates: per-stratum sums, their merge, and
+//! each worker thread's partial aggregate.
+
+use std::net::IpAddr;
+
+use pktsample_schemas::CaptureMetadata;
+use rustc_hash::FxHashMap;
+
+use crate::stats::Cell;
+
+use super::StratumKey;
+use super::tables::{Protocols, SIZE_CLASSES};
+
+/// Sums per address. Std's hasher, not Fx: Fx hashes addresses that differ
+/// only in a few bytes (2001:db8:…::1, ::2, …) into long probe chains.
+pub type AddrMap = std::collections::HashMap<IpAddr, Cell>;
+
+/// Sums of one stratum.
+#[derive(Clone, Debug, Default)]
+pub struct StratumAgg {
+    /// Samples in the stratum before the time filter (the design's n).
+    pub rows: u64,
+    pub total: Cell,
+    /// Index 0: not IP, 1: IPv4, 2: IPv6.
+    pub ip_version: [Cell; 3],
+    /// EtherTypes, IP protocols and services (when asked for).
+    pub protocols: Option<Box<Protocols>>,
+    pub size: [Cell; SIZE_CLASSES.len()],
+    /// Bucket index (timestamp / interval) -> sums.
+    pub time: FxHashMap<i64, Cell>,
+    pub src: AddrMap,
+    pub dst: AddrMap,
+    /// (source origin key, destination origin key) -> sums; see
+    /// `Origin::key`.
+    pub as_pairs: FxHashMap<(u64, u64), Cell>,
+    /// Pair sums by the folder's origin slots (packed src << 32 | dst),
+    /// while a unit is being read; moved to `as_pairs` at its end.
+    pub(super) pair_slots: FxHashMap<u64, Cell>,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+}
+
+fn merge_map<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
+    a: &mut std::collections::HashMap<K, Cell, S>,
+    b: std::collections::HashMap<K, Cell, S>,
+) {
+    if a.is_empty() {
+        *a = b;
+        return;
+    }
+    for (k, c) in b {
+        a.entry(k).or_default().merge(&c);
+    }
+}
+
+impl StratumAgg {
+    pub(super) fn merge(&mut self, o: StratumAgg) {
+        self.rows += o.rows;
+        self.total.merge(&o.total);
+        for i in 0..3 {
+            self.ip_version[i].merge(&o.ip_version[i]);
+        }
+        for i in 0..SIZE_CLASSES.len() {
+            self.size[i].merge(&o.size[i]);
+        }
+        match (&mut self.protocols, o.protocols) {
+            (Some(a), Some(b)) => a.merge(&b),
+            (a @ None, b) => *a = b,
+            (_, None) => {}
+        }
+        merge_map(&mut self.time, o.time);
+        merge_map(&mut self.src, o.src);
+        merge_map(&mut self.dst, o.dst);
+        merge_map(&mut self.as_pairs, o.as_pairs);
+        self.first_ns = match (self.first_ns, o.first_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ns = match (self.last_ns, o.last_ns) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// A partial (then the final) aggregate.
+#[derive(Debug, Default)]
+pub struct Aggregate {
+    pub strata: FxHashMap<StratumKey, StratumAgg>,
+}
+
+impl Aggregate {
+    pub(super) fn merge(mut self, o: Aggregate) -> Aggregate {
+        if self.strata.len() < o.strata.len() {
+            return o.merge(self);
+        }
+        for (k, s) in o.strata {
+            match self.strata.get_mut(&k) {
+                Some(t) => t.merge(s),
+                None => {
+                    self.strata.insert(k, s);
+                }
+            }
+        }
+        self
+    }
+}
+
+/// What one worker thread accumulates over the units it reads (rayon
+/// folds units into one per thread, then reduces those): one set of maps
+/// per thread rather than per row group keeps memory and merging small
+/// when there are many addresses and AS pairs.
+pub(super) struct ThreadAcc {
+    pub(super) agg: Aggregate,
+    /// Metadata of pcap/pcapng inputs, known once read.
+    pub(super) metas: Vec<(usize, CaptureMetadata)>,
+    /// EtherType -> slot (u8::MAX: none yet), and slot -> EtherType.
+    pub(super) eth_slot: Vec<u8>,
+    pub(super) eth_keys: Vec<u16>,
+    /// Origins (AS or class) met so far, as dense slots for the AS pairs:
+    /// origin key -> slot, and slot -> key.
+    pub(super) origin_slot: FxHashMap<u64, u32>,
+    pub(super) origin_keys: Vec<u64>,
+}
+
+impl ThreadAcc {
+    pub(super) fn new() -> ThreadAcc {
+        ThreadAcc {
+            agg: Aggregate::default(),
+            metas: Vec::new(),
+            eth_slot: vec![u8::MAX; 65536],
+            eth_keys: Vec::new(),
+            origin_slot: FxHashMap::default(),
+            origin_keys: Vec::new(),
+        }
+    }
+
+    /// Re-key the AS pairs from this thread's slots to origin keys.
+    pub(super) fn resolve_pairs(&mut self) {
+        let keys = &self.origin_keys;
+        for a in self.agg.strata.values_mut() {
+            for (k, c) in a.pair_slots.drain() {
+                let pair = (keys[(k >> 32) as usize], keys[(k & 0xffff_ffff) as usize]);
+                a.as_pairs.entry(pair).or_default().merge(&c);
+            }
+        }
+    }
+
+    pub(super) fn merge(mut self, mut o: ThreadAcc) -> ThreadAcc {
+        self.resolve_pairs();
+        o.resolve_pairs();
+        self.agg = std::mem::take(&mut self.agg).merge(o.agg);
+        self.metas.extend(o.metas);
+        self
+    }
+}
