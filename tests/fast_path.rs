@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use pktsample_schemas::input::{CaptureReader, Transcript};
 use pktsample_tracegen::{Format, Link, Mix, Spec, generate};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
 use common::{fixture, replay, root, s, tmpdir};
 
@@ -122,13 +124,8 @@ fn fast_and_reference_paths_agree_on_broken_copies() {
 
 fn broken_copies(p: &Path) {
     let bytes = std::fs::read(p).unwrap();
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(17);
+    let mut next = move || rng.next_u64();
     for cut in (0..bytes.len()).step_by(37) {
         same(p, &bytes[..cut]);
     }

@@ -34,6 +34,8 @@ use pktsample_schemas::{
     CaptureMetadata, Direction, DirectionStats, InterfaceMeta, SampleBatchBuilder, SampleRow,
     SampleWriter, Source,
 };
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
 use common::tmpdir;
 
@@ -192,33 +194,31 @@ fn truth(p: &Population) -> (Truth, (f64, f64)) {
     (t, total)
 }
 
-/// xorshift64*, for the sampler.
-struct Rng(u64);
+/// A uniform draw in [0, 1).
+fn unit(r: &mut Xoshiro256PlusPlus) -> f64 {
+    (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
 
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+/// Packets skipped before the next one taken at 1-in-n (geometric: the
+/// same Bernoulli sampling as drawing for every packet, one draw a sample).
+fn gap(r: &mut Xoshiro256PlusPlus, n: u32) -> u64 {
+    if n == 1 {
+        return 0;
     }
-    /// Packets skipped before the next one taken at 1-in-n.
-    fn gap(&mut self, n: u32) -> u64 {
-        let p = 1.0 / f64::from(n);
-        ((1.0 - self.unit()).ln() / (1.0 - p).ln()).floor() as u64
-    }
+    let p = 1.0 / f64::from(n);
+    ((1.0 - unit(r)).ln() / (1.0 - p).ln()).floor() as u64
 }
 
 /// Sample the population and write a samples file with its metadata (the
 /// exact pools, or none).
 fn sample(p: &Population, pools: bool, seed: u64, out: &Path) {
-    let mut rng = Rng(mix64(seed) | 1);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut b = SampleBatchBuilder::new();
     let mut per_if: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
     for i in 0..p.packets {
         per_if.entry(p.group(0, i) as u32 + 1).or_default().0 += 1;
     }
-    let mut i = rng.gap(p.rate);
+    let mut i = gap(&mut rng, p.rate);
     while i < p.packets {
         let r = p.row(i);
         let name = format!("eth{}", r.ifindex);
@@ -235,7 +235,7 @@ fn sample(p: &Population, pools: bool, seed: u64, out: &Path) {
             routed_ifindex: None,
         });
         per_if.entry(r.ifindex).or_default().1 += 1;
-        i += 1 + rng.gap(p.rate);
+        i += 1 + gap(&mut rng, p.rate);
     }
     let mut meta = CaptureMetadata::new(
         Source::Replay {

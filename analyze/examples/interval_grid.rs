@@ -12,35 +12,30 @@
 //! `cargo run --release -p pktsample-analyze --example interval_grid [RUNS]`
 
 use pktsample_analyze::engine::SIZE_CLASSES;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+
 use pktsample_analyze::stats::{
     Cell, Design, Est, byte_interval, bytes, largest_frame, packet_interval, packets,
 };
 
-/// xorshift64*: a fast seeded generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Packets skipped before the next one taken at 1-in-n.
-    fn gap(&mut self, n: u32) -> u64 {
-        if n == 1 {
-            return 0;
-        }
-        let p = 1.0 / n as f64;
-        ((1.0 - self.unit()).ln() / (1.0 - p).ln()).floor() as u64
-    }
+/// A uniform draw in [0, 1).
+fn unit(r: &mut Xoshiro256PlusPlus) -> f64 {
+    (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-fn size(kind: &str, r: &mut Rng) -> u32 {
-    let u = r.unit();
+/// Packets skipped before the next one taken at 1-in-n (geometric: the
+/// same Bernoulli sampling as drawing for every packet, one draw a sample).
+fn gap(r: &mut Xoshiro256PlusPlus, n: u32) -> u64 {
+    if n == 1 {
+        return 0;
+    }
+    let p = 1.0 / f64::from(n);
+    ((1.0 - unit(r)).ln() / (1.0 - p).ln()).floor() as u64
+}
+
+fn size(kind: &str, r: &mut Xoshiro256PlusPlus) -> u32 {
+    let u = unit(r);
     match kind {
         "constant" => 1000,
         "mixed" if u < 0.6 => 64,
@@ -92,7 +87,7 @@ fn main() {
 }
 
 fn line(rate: u32, kind: &str, group: &str, k: u64, runs: u64) {
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15 ^ (rate as u64 * 1_000_003 + k));
+    let mut r = Xoshiro256PlusPlus::seed_from_u64(rate as u64 * 1_000_003 + k);
     let g = (k * rate as u64) as usize;
     let m = g * 10;
     // The stratum: the group first, then the rest.
@@ -111,14 +106,14 @@ fn line(rate: u32, kind: &str, group: &str, k: u64, runs: u64) {
         for _ in 0..runs {
             let (mut c, mut sizes) = (Cell::default(), [Cell::default(); SIZE_CLASSES.len()]);
             let mut rows = 0u64;
-            let mut i = r.gap(rate) as usize;
+            let mut i = gap(&mut r, rate) as usize;
             while i < m {
                 if i < g {
                     c.add(pop[i]);
                 }
                 sizes[class(pop[i])].add(pop[i]);
                 rows += 1;
-                i += 1 + r.gap(rate) as usize;
+                i += 1 + gap(&mut r, rate) as usize;
             }
             let d = Design {
                 n: rows,

@@ -25,28 +25,21 @@ struct Acc {
     unsampled: u64,
 }
 
-/// Frame sizes over the report's samples: (smallest size class's lower
-/// bound, mean, largest frame), for strata without a sample.
-fn frame_range(st: &[Stratum]) -> (f64, f64, f64) {
-    let (mut n, mut bytes, mut max) = (0u64, 0u64, 0u32);
-    let mut lo = None;
-    for s in st {
-        n += s.agg.total.n;
-        bytes += s.agg.total.bytes;
-        max = max.max(s.agg.total.max);
-        if let Some(i) = s.agg.size.iter().position(|c| c.n > 0) {
-            let l = SIZE_CLASSES[i].0;
-            lo = Some(lo.map_or(l, |x: u32| x.min(l)));
-        }
-    }
+/// Frame sizes over the report's samples (`pooled` by size class):
+/// (smallest size class's lower bound, mean, largest frame), for strata
+/// without a sample.
+fn frame_range(pooled: &Pooled) -> (f64, f64, f64) {
+    let n: u64 = pooled.iter().map(|c| c.n).sum();
+    let max = pooled.iter().map(|c| c.max).max().unwrap_or(0);
     if n == 0 {
         return (0.0, 0.0, f64::from(max.max(crate::stats::MAX_FRAME)));
     }
-    (
-        f64::from(lo.unwrap_or(0)),
-        bytes as f64 / n as f64,
-        f64::from(max),
-    )
+    let bytes: u64 = pooled.iter().map(|c| c.bytes).sum();
+    let lo = pooled
+        .iter()
+        .position(|c| c.n > 0)
+        .map_or(0, |i| SIZE_CLASSES[i].0);
+    (f64::from(lo), bytes as f64 / n as f64, f64::from(max))
 }
 
 fn plus(i: Interval, est: f64, low: f64, high: f64) -> Interval {
@@ -105,12 +98,12 @@ pub(super) fn unsampled(a: &Analysis) -> Vec<Unsampled> {
 /// Add `seen` packets of unsampled strata to an estimate: exactly that many
 /// (within a time window, up to that many), of sizes like the report's
 /// frames.
-pub(super) fn add_unsampled(m: &mut Measures, seen: u64, st: &[Stratum], windowed: bool) {
+pub(super) fn add_unsampled(m: &mut Measures, seen: u64, pooled: &Pooled, windowed: bool) {
     if seen == 0 {
         return;
     }
     let u = seen as f64;
-    let (small, mean, large) = frame_range(st);
+    let (small, mean, large) = frame_range(pooled);
     if windowed {
         m.packets = plus(m.packets, 0.0, 0.0, u);
         m.bytes = plus(m.bytes, 0.0, 0.0, u * large);
@@ -161,7 +154,7 @@ pub(super) fn interface_rows(a: &Analysis, st: &[Stratum], pooled: &Pooled) -> V
             } else {
                 e.est.measures(pooled)
             };
-            add_unsampled(&mut mm, e.unsampled, st, windowed);
+            add_unsampled(&mut mm, e.unsampled, pooled, windowed);
             InterfaceRow {
                 host: if multi_host { host } else { String::new() },
                 ifname,

@@ -46,7 +46,7 @@ pub(super) fn summary(
     // Interfaces and directions without a sample: their pools count.
     let unsampled = unsampled(a);
     let unseen_pool: u64 = unsampled.iter().map(|u| u.seen).sum();
-    add_unsampled(&mut m, unseen_pool, st, windowed);
+    add_unsampled(&mut m, unseen_pool, pooled, windowed);
     let (pk, by) = (m.packets, m.bytes);
     let mut rates: BTreeSet<u32> = st.iter().map(|s| s.key.rate).collect();
     rates.extend(unsampled.iter().map(|u| u.rate));
