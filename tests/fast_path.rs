@@ -138,3 +138,26 @@ fn broken_copies(p: &Path) {
         same(p, &b);
     }
 }
+
+/// A peer tool's pcapng (Wireshark's `editcap`, with its own section
+/// options and interface blocks, µs and ns resolutions): every packet block
+/// through the fast path, the same as pcap-file, and the packets of the
+/// fixture's truth.
+#[test]
+fn fast_path_reads_editcap_pcapng() {
+    if !common::need("editcap (Wireshark)", common::have_cmd("editcap")) {
+        return;
+    }
+    let dir = tmpdir();
+    for name in ["mixed.pcap", "mixed-ns-be.pcap", "link/sll2.pcap"] {
+        let out = dir.path().join("peer.pcapng");
+        let st = std::process::Command::new("editcap")
+            .args(["-F", "pcapng", s(&fixture(name)), s(&out)])
+            .status()
+            .unwrap();
+        assert!(st.success(), "editcap {name}");
+        let bytes = std::fs::read(&out).unwrap();
+        let truth = common::truth(name);
+        assert_eq!(same(&out, &bytes), truth.total.packets, "{name}");
+    }
+}
