@@ -17,6 +17,7 @@ queries = {
     "top_sources": "SELECT src_addr, count(*), sum(sampling_rate) AS p, sum(pkt_len::BIGINT * sampling_rate) FROM s GROUP BY 1 ORDER BY p DESC LIMIT 10",
     "top_destinations": "SELECT dst_addr, count(*), sum(sampling_rate) AS p, sum(pkt_len::BIGINT * sampling_rate) FROM s GROUP BY 1 ORDER BY p DESC LIMIT 10",
     "per_minute": "SELECT epoch_ns(timestamp) // 60000000000 AS t, count(*), sum(sampling_rate), sum(pkt_len::BIGINT * sampling_rate) FROM s GROUP BY 1 ORDER BY 1",
+    "distinct_addresses": "SELECT ip_version, count(DISTINCT a) FROM (SELECT ip_version, src_addr AS a FROM s UNION ALL SELECT ip_version, dst_addr FROM s) GROUP BY 1",
     "interfaces": "SELECT ifname, direction, count(*), sum(sampling_rate), sum(pkt_len::BIGINT * sampling_rate) FROM s GROUP BY 1, 2",
 }
 out = {k: con.execute(q).fetchall() for k, q in queries.items()}

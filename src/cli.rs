@@ -98,6 +98,16 @@ struct AnalyzeArgs {
     /// Replace the output file if it exists.
     #[arg(long)]
     force: bool,
+    /// Memory the aggregation may hold before address tables spill to
+    /// temporary files, e.g. 1GiB, 512MB (default: half the RAM). The
+    /// report is the same either way.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub memory_limit: Option<u64>,
+
+    /// Directory for spill files (default: $TMPDIR or /tmp).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -387,6 +397,8 @@ fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         interval,
         sections,
         asn: load_asn(&a.asn_db)?,
+        memory_limit: a.memory_limit,
+        temp_dir: a.temp_dir,
     };
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
@@ -407,7 +419,7 @@ fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
-    let report = pktsample_analyze::report(&analysis, a.top);
+    let report = pktsample_analyze::report(&analysis, a.top)?;
 
     let renderer: &dyn Render = match a.format {
         FormatArg::Table => &Table,

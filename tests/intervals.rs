@@ -283,9 +283,11 @@ fn analyze(path: &Path, asn: &Arc<pktsample_asn::AsDb>) -> Report {
         interval: Some(SECOND),
         sections: Sections::ALL,
         asn: Some(asn.clone()),
+        memory_limit: None,
+        temp_dir: None,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
-    pktsample_analyze::report(&a, 1_000_000)
+    pktsample_analyze::report(&a, 1_000_000).unwrap()
 }
 
 /// The report's row of group `g` in each breakdown: (packets, bytes, an

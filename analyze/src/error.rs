@@ -15,6 +15,11 @@ pub enum AnalyzeError {
     BadPattern { pattern: String, detail: String },
     #[error("{flag}: {detail}")]
     Flag { flag: &'static str, detail: String },
+    #[error("{}: {source}; pass --temp-dir with room for the spill, or a larger --memory-limit", dir.display())]
+    Spill {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("samples: {0}")]
     Schema(String),
 }

@@ -273,9 +273,11 @@ pub fn analyze_lib(
         interval: None,
         sections,
         asn,
+        memory_limit: None,
+        temp_dir: None,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
-    pktsample_analyze::report(&a, top)
+    pktsample_analyze::report(&a, top).unwrap()
 }
 
 /// Whether a 95 % interval holds the truth.

@@ -1,7 +1,7 @@
 //! What the row pass accumulates: per-stratum sums, their merge, and
 //! each worker thread's partial aggregate.
 
-use std::net::IpAddr;
+use std::sync::Mutex;
 
 use pktsample_schemas::CaptureMetadata;
 use rustc_hash::FxHashMap;
@@ -9,11 +9,8 @@ use rustc_hash::FxHashMap;
 use crate::stats::Cell;
 
 use super::StratumKey;
+use super::addrs::AddrBuf;
 use super::tables::{Protocols, SIZE_CLASSES};
-
-/// Sums per address. Std's hasher, not Fx: Fx hashes addresses that differ
-/// only in a few bytes (2001:db8:…::1, ::2, …) into long probe chains.
-pub type AddrMap = std::collections::HashMap<IpAddr, Cell>;
 
 /// Sums of one stratum.
 #[derive(Clone, Debug, Default)]
@@ -28,8 +25,6 @@ pub struct StratumAgg {
     pub size: [Cell; SIZE_CLASSES.len()],
     /// Bucket index (timestamp / interval) -> sums.
     pub time: FxHashMap<i64, Cell>,
-    pub src: AddrMap,
-    pub dst: AddrMap,
     /// (source origin key, destination origin key) -> sums; see
     /// `Origin::key`.
     pub as_pairs: FxHashMap<(u64, u64), Cell>,
@@ -69,8 +64,6 @@ impl StratumAgg {
             (_, None) => {}
         }
         merge_map(&mut self.time, o.time);
-        merge_map(&mut self.src, o.src);
-        merge_map(&mut self.dst, o.dst);
         merge_map(&mut self.as_pairs, o.as_pairs);
         self.first_ns = match (self.first_ns, o.first_ns) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -114,6 +107,10 @@ pub(super) struct ThreadAcc {
     pub(super) agg: Aggregate,
     /// Metadata of pcap/pcapng inputs, known once read.
     pub(super) metas: Vec<(usize, CaptureMetadata)>,
+    /// Address entries not yet spilled: this accumulator's, and those of
+    /// the ones merged into it.
+    pub(super) addrs: AddrBuf,
+    pub(super) more_addrs: Vec<AddrBuf>,
     /// EtherType -> slot (u8::MAX: none yet), and slot -> EtherType.
     pub(super) eth_slot: Vec<u8>,
     pub(super) eth_keys: Vec<u16>,
@@ -128,6 +125,8 @@ impl ThreadAcc {
         ThreadAcc {
             agg: Aggregate::default(),
             metas: Vec::new(),
+            addrs: AddrBuf::default(),
+            more_addrs: Vec::new(),
             eth_slot: vec![u8::MAX; 65536],
             eth_keys: Vec::new(),
             origin_slot: FxHashMap::default(),
@@ -151,6 +150,34 @@ impl ThreadAcc {
         o.resolve_pairs();
         self.agg = std::mem::take(&mut self.agg).merge(o.agg);
         self.metas.extend(o.metas);
+        // Address entries are not merged: the reductions read every buffer.
+        self.more_addrs.push(o.addrs);
+        self.more_addrs.extend(o.more_addrs);
         self
+    }
+}
+
+/// Dense ids of the strata, shared by the threads: the address entries
+/// carry one instead of a key.
+#[derive(Default)]
+pub struct StratumIds {
+    inner: Mutex<(FxHashMap<StratumKey, u32>, Vec<StratumKey>)>,
+}
+
+impl StratumIds {
+    pub fn id(&self, k: &StratumKey) -> u32 {
+        let mut g = self.inner.lock().expect("stratum ids");
+        if let Some(&i) = g.0.get(k) {
+            return i;
+        }
+        let i = g.1.len() as u32;
+        g.0.insert(k.clone(), i);
+        g.1.push(k.clone());
+        i
+    }
+
+    /// Id -> key.
+    pub fn into_keys(self) -> Vec<StratumKey> {
+        self.inner.into_inner().expect("stratum ids").1
     }
 }

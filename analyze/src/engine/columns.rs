@@ -1,14 +1,14 @@
 //! Column access for the row pass: typed views of a batch's columns,
 //! null bitmaps, selections, and dictionaries of directions and addresses.
 
-use std::net::IpAddr;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, DictionaryArray, RecordBatch};
 use pktsample_schemas::Direction;
 
 use crate::error::AnalyzeError;
+
+use super::addrs::AddrKey;
 
 /// A primitive column of the batch, or a schema error naming it.
 pub(super) fn prim<'b, T: arrow_array::ArrowPrimitiveType>(
@@ -66,10 +66,10 @@ pub(super) fn directions(d: &DictionaryArray<Int32Type>) -> Vec<Direction> {
 }
 
 /// Parse each dictionary value of an address column once.
-pub(super) fn addresses(d: &DictionaryArray<Int32Type>) -> Vec<Option<IpAddr>> {
+pub(super) fn addresses(d: &DictionaryArray<Int32Type>) -> Vec<Option<AddrKey>> {
     let v = d.values().as_string::<i32>();
     (0..v.len())
-        .map(|i| v.is_valid(i).then(|| v.value(i).parse().ok()).flatten())
+        .map(|i| v.is_valid(i).then(|| AddrKey::parse(v.value(i))).flatten())
         .collect()
 }
 

@@ -1,7 +1,6 @@
 //! The row pass: one batch of samples folded into its strata's sums,
 //! addresses accumulated by dictionary key and resolved once per batch.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type};
@@ -14,10 +13,12 @@ use rustc_hash::FxHashMap;
 use crate::error::AnalyzeError;
 use crate::stats::Cell;
 
+use super::addrs::{AddrKey, DST, SRC};
 use super::agg::{StratumAgg, ThreadAcc};
 use super::columns::*;
+use super::spill::Budget;
 use super::tables::*;
-use super::{Query, StratumKey};
+use super::{Query, StratumIds, StratumKey};
 
 /// Per-batch state for the rows of one file.
 pub(super) struct Folder<'a> {
@@ -28,6 +29,9 @@ pub(super) struct Folder<'a> {
     pub(super) excluded: &'a dyn Fn(u32, Direction, u32) -> bool,
     pub(super) acc: &'a mut ThreadAcc,
     pub(super) addr_cache: Option<AddrCache>,
+    /// Stratum ids of the address entries.
+    pub(super) ids: &'a StratumIds,
+    pub(super) budget: &'a Budget,
     /// The unit's one stratum (ifindex, direction, rate), when the Parquet
     /// statistics show those columns constant: they are then not read.
     pub(super) constant: Option<(u32, Direction, u32)>,
@@ -46,7 +50,7 @@ pub(super) struct AddrCache {
 
 /// Accumulate an address column by dictionary key, then by address.
 struct AddrAcc {
-    addrs: Vec<Option<IpAddr>>,
+    addrs: Vec<Option<AddrKey>>,
     /// Origin slot of each dictionary value (u32::MAX: none), for the AS
     /// pairs; empty when they are not asked for.
     slots: Vec<u32>,
@@ -55,42 +59,38 @@ struct AddrAcc {
 }
 
 impl Folder<'_> {
-    /// Move the cached address sums into the strata: those of this batch
-    /// (`aggs`, indexed like `local`) or those already in the aggregate.
-    fn flush_addresses(&mut self, aggs: &mut [StratumAgg], local: &[StratumKey]) {
+    /// Move the cached address sums into the thread's address tables.
+    fn flush_addresses(&mut self) -> Result<(), AnalyzeError> {
         let Some(c) = self.addr_cache.take() else {
-            return;
+            return Ok(());
         };
+        let buf = &mut self.acc.addrs;
         for (s, key) in c.strata.iter().enumerate() {
-            let agg = match local.iter().position(|k| k == key) {
-                Some(i) => &mut aggs[i],
-                None => self.acc.agg.strata.entry(key.clone()).or_default(),
-            };
-            for (accum, is_src) in [(&c.src, true), (&c.dst, false)] {
-                let m = if is_src { &mut agg.src } else { &mut agg.dst };
-                for (k, addr) in accum.addrs.iter().enumerate() {
-                    let cell = accum.cells[s][k];
+            let id = self.ids.id(key);
+            for (side, accum) in [(SRC, &c.src), (DST, &c.dst)] {
+                for (addr, cell) in accum.addrs.iter().zip(&accum.cells[s]) {
                     if let (Some(addr), true) = (addr, cell.n > 0) {
-                        m.entry(*addr).or_default().merge(&cell);
+                        buf.push(side, *addr, id, cell);
                     }
                 }
             }
         }
+        buf.spill_if_over(self.budget)
     }
 
     /// Flush what the unit still holds into the thread's aggregate.
-    pub(super) fn finish(mut self) {
-        self.flush_addresses(&mut [], &[]);
+    pub(super) fn finish(mut self) -> Result<(), AnalyzeError> {
+        self.flush_addresses()
     }
 
     /// Origin slots of a dictionary's addresses.
-    fn origin_slots(&mut self, db: &AsDb, addrs: &[Option<IpAddr>]) -> Vec<u32> {
+    fn origin_slots(&mut self, db: &AsDb, addrs: &[Option<AddrKey>]) -> Vec<u32> {
         addrs
             .iter()
             .map(|a| match a {
                 None => u32::MAX,
                 Some(ip) => {
-                    let k = db.lookup(*ip).key();
+                    let k = db.lookup(ip.ip()).key();
                     let acc = &mut *self.acc;
                     *acc.origin_slot.entry(k).or_insert_with(|| {
                         acc.origin_keys.push(k);
@@ -211,7 +211,7 @@ impl Folder<'_> {
                         && Arc::ptr_eq(&c.dst_values, da.values())
                 });
                 if !same {
-                    self.flush_addresses(&mut aggs, &local);
+                    self.flush_addresses()?;
                     let mk = |a: &DictionaryArray<Int32Type>| AddrAcc {
                         addrs: addresses(a),
                         slots: Vec::new(),

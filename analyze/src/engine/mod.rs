@@ -31,14 +31,18 @@ use pktsample_schemas::schema::col;
 use pktsample_schemas::{CaptureMetadata, Direction, FormatError, open_parquet, read_samples};
 use rayon::prelude::*;
 
+mod addrs;
 mod agg;
 mod columns;
 mod fold;
 mod sections;
+mod spill;
 mod tables;
 
-pub use agg::{AddrMap, Aggregate, StratumAgg};
+pub use addrs::{AddrKey, AddrSummary, AddrTables, ByOrigin, DST, Finish, PerStratum, SRC};
+pub use agg::{Aggregate, StratumAgg, StratumIds};
 pub use sections::Sections;
+pub use spill::{Budget, default_limit};
 pub use tables::{Protocols, SIZE_CLASSES, service_port};
 
 use agg::ThreadAcc;
@@ -63,6 +67,11 @@ pub struct Query {
     pub sections: Sections,
     /// The ASN database for the per-AS sections.
     pub asn: Option<Arc<AsDb>>,
+    /// Bytes the aggregation may hold before it spills (None: half the
+    /// RAM, [`default_limit`]).
+    pub memory_limit: Option<u64>,
+    /// Where spill files go (None: the system's temporary directory).
+    pub temp_dir: Option<PathBuf>,
 }
 
 /// A stratum: samples of one file, interface, direction and rate.
@@ -88,6 +97,12 @@ pub struct Input {
 pub struct Analysis {
     pub inputs: Vec<Input>,
     pub agg: Aggregate,
+    /// Every address's sums, by stratum id.
+    pub addrs: AddrTables,
+    /// Stratum id -> key.
+    pub stratum_keys: Vec<StratumKey>,
+    /// Bytes of address entries spilled to temporary files.
+    pub spilled: u64,
     pub interval_ns: i64,
     pub query: Query,
 }
@@ -224,6 +239,10 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         }
     }
     let names: Vec<String> = q.interfaces.clone();
+    let limit = q.memory_limit.unwrap_or_else(default_limit);
+    let dir = q.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let budget = Budget::new(usize::try_from(limit).unwrap_or(usize::MAX), &dir);
+    let ids = StratumIds::default();
     let file_meta: Vec<Option<CaptureMetadata>> = inputs
         .iter()
         .map(|i| i.parquet.is_some().then(|| i.meta.clone()))
@@ -262,6 +281,8 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                     excluded: &excluded,
                     acc: &mut acc,
                     addr_cache: None,
+                    ids: &ids,
+                    budget: &budget,
                     constant: None,
                 };
                 match u {
@@ -294,7 +315,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                             folder.fold(&batch)?;
                             progress(batch.num_rows() as u64);
                         }
-                        folder.finish();
+                        folder.finish()?;
                     }
                     Unit::File(_) => {
                         // Interface filters need names: collect unfiltered by
@@ -304,7 +325,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
                             progress(b.num_rows() as u64);
                             Ok(())
                         })?;
-                        folder.finish();
+                        folder.finish()?;
                         acc.metas.push((fi, meta));
                     }
                 }
@@ -317,6 +338,12 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     for (fi, m) in acc.metas {
         inputs[fi].meta = m;
     }
+    let mut bufs = acc.more_addrs;
+    bufs.push(acc.addrs);
+    let addrs = AddrTables {
+        bufs,
+        runs: budget.take_runs(),
+    };
     let mut agg = acc.agg;
     // Name filters for inputs whose metadata came at the end.
     if !q.interfaces.is_empty() {
@@ -330,6 +357,9 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     Ok(Analysis {
         inputs,
         agg,
+        addrs,
+        stratum_keys: ids.into_keys(),
+        spilled: budget.spilled(),
         interval_ns: interval,
         query: q.clone(),
     })

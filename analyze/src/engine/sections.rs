@@ -106,7 +106,7 @@ impl Sections {
         true
     }
 
-    pub(super) fn addresses(&self) -> bool {
+    pub fn addresses(&self) -> bool {
         self.top_sources || self.top_destinations || self.ip_versions || self.any_as()
     }
 }

@@ -1,9 +1,8 @@
 //! From aggregated sums to the report: scaled estimates with 95 % intervals
 //! for every number (see [`crate::stats`] for the estimators).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::hash::Hash;
-use std::net::IpAddr;
 
 use pktsample_schemas::meta::format_rfc3339_ns;
 
@@ -12,7 +11,8 @@ mod interfaces;
 mod per_as;
 mod summary;
 
-use crate::engine::{Analysis, SIZE_CLASSES, Sections, StratumAgg};
+use crate::engine::{AddrSummary, Analysis, DST, Finish, SIZE_CLASSES, SRC, Sections, StratumAgg};
+use crate::error::AnalyzeError;
 use crate::names::{eth_type_name, ip_proto_name, service_name, transport_name};
 use crate::report::*;
 use crate::stats::{self, Cell, Design, Interval, ShareSums};
@@ -105,12 +105,47 @@ fn per_second(i: &Interval, secs: f64) -> Interval {
     i.scale(1.0 / secs)
 }
 
+/// The address tables reduced for the report's strata: `by_id` maps a
+/// stratum id to its index in `st` (None: not in the report).
+fn address_summary(
+    a: &Analysis,
+    st: &[Stratum],
+    top: usize,
+) -> Result<(AddrSummary, Vec<Option<usize>>), AnalyzeError> {
+    let sec = a.query.sections;
+    let index: rustc_hash::FxHashMap<_, usize> =
+        st.iter().enumerate().map(|(i, s)| (s.key, i)).collect();
+    let by_id: Vec<Option<usize>> = a
+        .stratum_keys
+        .iter()
+        .map(|k| index.get(k).copied())
+        .collect();
+    if !sec.addresses() {
+        return Ok((AddrSummary::default(), by_id));
+    }
+    let weight: Vec<Option<f64>> = by_id
+        .iter()
+        .map(|i| i.map(|i| stats::stratum_total(&st[i].design, 1, 1.0, 1.0, 0.0).value))
+        .collect();
+    let f = Finish {
+        weight: &weight,
+        top: if sec.top_sources || sec.top_destinations {
+            top
+        } else {
+            0
+        },
+        origins: a.query.asn.as_deref().filter(|_| sec.any_as()),
+    };
+    Ok((a.addrs.summarize(&f)?, by_id))
+}
+
 /// Build the report.
-pub fn report(a: &Analysis, top: usize) -> Report {
+pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
     let q = &a.query;
     let sec: Sections = q.sections;
     let (st, pooled) = strata(a);
     let mut warnings = Vec::new();
+    let (addrs, by_id) = address_summary(a, &st, top)?;
 
     let (summary, start, end) = summary(a, &st, &pooled, &mut warnings);
 
@@ -141,17 +176,10 @@ pub fn report(a: &Analysis, top: usize) -> Report {
             })
             .collect()
     });
-    let distinct_addresses = sec.ip_versions.then(|| {
-        let mut set: BTreeSet<IpAddr> = BTreeSet::new();
-        for s in &st {
-            set.extend(s.agg.src.keys());
-            set.extend(s.agg.dst.keys());
-        }
-        Distinct {
-            ipv4: set.iter().filter(|a| a.is_ipv4()).count() as u64,
-            ipv6: set.iter().filter(|a| a.is_ipv6()).count() as u64,
-            lower_bound: true,
-        }
+    let distinct_addresses = sec.ip_versions.then(|| Distinct {
+        ipv4: addrs.distinct[0],
+        ipv6: addrs.distinct[1],
+        lower_bound: true,
     });
 
     let (eth_types, ip_protocols, services) = if sec.protocols {
@@ -202,41 +230,27 @@ pub fn report(a: &Analysis, top: usize) -> Report {
 
     let interfaces = sec.interfaces.then(|| interface_rows(a, &st, &pooled));
 
-    let top_rows = |f: fn(&StratumAgg) -> &crate::engine::AddrMap| -> Vec<AddressRow> {
-        // Rank by the packets' point estimate, one number per address; the
-        // full estimate, with its interval, only for the rows kept (with
-        // millions of addresses a full estimate each took gigabytes).
-        let mut score: HashMap<IpAddr, f64> = HashMap::new();
-        for s in &st {
-            let w = stats::stratum_total(&s.design, 1, 1.0, 1.0, 0.0).value;
-            for (k, c) in f(s.agg) {
-                *score.entry(*k).or_default() += w * c.n as f64;
-            }
-        }
-        let mut v: Vec<(IpAddr, f64)> = score.into_iter().collect();
-        let order = |a: &(IpAddr, f64), b: &(IpAddr, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if v.len() > top && top > 0 {
-            v.select_nth_unstable_by(top - 1, order);
-        }
-        v.truncate(top);
-        v.sort_by(order);
-        v.into_iter()
-            .map(|(k, _)| {
+    // Ranked by the tables (by the packets' point estimate); the full
+    // estimate, with its interval, only for the rows kept.
+    let top_rows = |side: usize| -> Vec<AddressRow> {
+        addrs.top[side]
+            .iter()
+            .map(|(ip, cells)| {
                 let mut g = GroupEst::default();
-                for s in &st {
-                    if let Some(c) = f(s.agg).get(&k) {
-                        g.add(s, c);
+                for (id, c) in cells {
+                    if let Some(i) = by_id[*id as usize] {
+                        g.add(&st[i], c);
                     }
                 }
                 AddressRow {
-                    address: k.to_string(),
+                    address: ip.to_string(),
                     m: g.measures(&pooled),
                 }
             })
             .collect()
     };
-    let top_sources = sec.top_sources.then(|| top_rows(|a| &a.src));
-    let top_destinations = sec.top_destinations.then(|| top_rows(|a| &a.dst));
+    let top_sources = sec.top_sources.then(|| top_rows(SRC));
+    let top_destinations = sec.top_destinations.then(|| top_rows(DST));
 
     let time_series = sec.time_series.then(|| {
         let secs = a.interval_ns as f64 / 1e9;
@@ -295,9 +309,9 @@ pub fn report(a: &Analysis, top: usize) -> Report {
             .collect()
     });
 
-    let per_as = as_sections(a, &st, &pooled, top, &mut warnings);
+    let per_as = as_sections(a, &st, &pooled, top, (&addrs, &by_id), &mut warnings);
 
-    Report {
+    Ok(Report {
         report_version: REPORT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION"),
         inputs: a
@@ -334,5 +348,5 @@ pub fn report(a: &Analysis, top: usize) -> Report {
         as_pairs: per_as.pairs,
         as_ipv6: per_as.ipv6,
         warnings,
-    }
+    })
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use pktsample_asn::{AsDb, Origin};
 use pktsample_schemas::Direction;
 
-use crate::engine::{AddrMap, Analysis};
+use crate::engine::{AddrSummary, Analysis, DST, SRC};
 use crate::report::*;
 use crate::stats::{self, Cell, Design, ShareSums};
 
@@ -34,40 +34,48 @@ fn as_ref(db: &AsDb, o: Origin) -> AsRef {
 /// IP and IPv6 sums of one stratum's addresses, by origin.
 type ByOrigin = rustc_hash::FxHashMap<Origin, (Cell, Cell)>;
 
-fn by_origin(db: &AsDb, m: &AddrMap) -> ByOrigin {
-    let mut h = ByOrigin::default();
-    for (ip, c) in m {
-        let e = h.entry(db.lookup(*ip)).or_default();
-        e.0.merge(c);
-        if ip.is_ipv6() {
-            e.1.merge(c);
+/// The address tables' sums by (stratum id, origin), per stratum of the
+/// report: (sources, destinations).
+fn per_stratum(
+    st: &[Stratum],
+    addrs: &AddrSummary,
+    by_id: &[Option<usize>],
+) -> Vec<(ByOrigin, ByOrigin)> {
+    let mut per: Vec<(ByOrigin, ByOrigin)> = (0..st.len()).map(|_| Default::default()).collect();
+    for side in [SRC, DST] {
+        for (&(id, o), cells) in &addrs.by_origin[side] {
+            if let Some(i) = by_id[id as usize] {
+                let m = if side == SRC {
+                    &mut per[i].0
+                } else {
+                    &mut per[i].1
+                };
+                m.insert(Origin::from_key(o), *cells);
+            }
         }
     }
-    h
+    per
 }
 
-/// The per-AS sections: per-address sums of each stratum summed by origin
-/// (each address looked up once per stratum, strata in parallel), so every
-/// AS estimate has the same stratified estimator and interval as any other
+/// The per-AS sections: every address's sums in each stratum, summed by
+/// origin by the address tables (each address looked up once), so every AS
+/// estimate has the same stratified estimator and interval as any other
 /// breakdown; AS pairs come summed per row by the engine.
 pub(super) fn as_sections(
     a: &Analysis,
     st: &[Stratum],
     pooled: &Pooled,
     top: usize,
+    (addrs, by_id): (&AddrSummary, &[Option<usize>]),
     warnings: &mut Vec<String>,
 ) -> PerAs {
-    use rayon::prelude::*;
     let sec = a.query.sections;
     let Some(db) = a.query.asn.as_deref().filter(|_| sec.any_as()) else {
         return PerAs::default();
     };
     warnings.extend(db.warnings());
     // Per stratum: (sources, destinations) by origin.
-    let per: Vec<(ByOrigin, ByOrigin)> = st
-        .par_iter()
-        .map(|s| (by_origin(db, &s.agg.src), by_origin(db, &s.agg.dst)))
-        .collect();
+    let per = per_stratum(st, addrs, by_id);
     let rows = |g: BTreeMap<Origin, GroupEst>| -> Vec<AsRow> {
         let mut v = by_packets(g);
         v.truncate(top);

@@ -1,0 +1,465 @@
+//! Address tables: what the report needs of every source and destination
+//! address (distinct counts, top talkers, sums by origin AS), at a cost per
+//! row that does not grow with the number of addresses.
+//!
+//! Why not a hash map per thread: with millions of addresses, growing maps
+//! (rehashing, fresh pages) and merging them across threads was most of the
+//! time. Instead, the row pass sums each batch's rows by dictionary key
+//! (`fold`), and each distinct (address, stratum) of the batch is appended,
+//! as a fixed-size binary entry, to one of [`PARTS`] partitions chosen by
+//! the address's hash: sequential writes only. After the pass, partitions
+//! are summed one at a time, in parallel, each in a small table that stays
+//! in cache, and reduced to the report's needs ([`AddrSummary`]). Since a
+//! partition holds every entry of its addresses, sources and destinations
+//! alike, the reductions are exact. Entries past the memory budget go to
+//! temporary files by partition ([`super::spill`]) and are read back one
+//! partition at a time.
+
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use hashbrown::HashMap;
+use pktsample_asn::AsDb;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::error::AnalyzeError;
+use crate::stats::Cell;
+
+use super::spill::{Budget, Run};
+
+/// Partitions by address hash. A partition of an edge-shaped 100-million-row
+/// input is then some 20 MiB: summed in cache, and small enough to read
+/// back from a spill.
+pub const PARTS: usize = 256;
+
+/// Sides: sources, destinations.
+pub const SRC: usize = 0;
+pub const DST: usize = 1;
+
+/// An address as the tables key it: IPv4 and IPv6 apart (an IPv4-mapped
+/// IPv6 address is an IPv6 address, as the text says).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AddrKey {
+    V4(u32),
+    V6(u128),
+}
+
+impl AddrKey {
+    /// Parse an address's text (done once per dictionary value).
+    pub fn parse(s: &str) -> Option<AddrKey> {
+        Some(match s.parse::<IpAddr>().ok()? {
+            IpAddr::V4(a) => AddrKey::V4(u32::from(a)),
+            IpAddr::V6(a) => AddrKey::V6(u128::from(a)),
+        })
+    }
+
+    pub fn ip(self) -> IpAddr {
+        match self {
+            AddrKey::V4(a) => IpAddr::V4(Ipv4Addr::from(a)),
+            AddrKey::V6(a) => IpAddr::V6(Ipv6Addr::from(a)),
+        }
+    }
+}
+
+/// An address key of one family, as stored in the entries.
+pub(super) trait Key: Copy + Eq + Hash + Send + Sync + 'static {
+    /// Bytes of the key in a spill file.
+    const SIZE: usize;
+    fn part(self) -> usize;
+    fn ip(self) -> IpAddr;
+    fn put(self, out: &mut Vec<u8>);
+    fn get(b: &[u8]) -> Self;
+}
+
+/// A multiplicative hash's top byte: the partition.
+#[inline(always)]
+fn top_byte(x: u64) -> usize {
+    (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
+}
+
+impl Key for u32 {
+    const SIZE: usize = 4;
+    #[inline(always)]
+    fn part(self) -> usize {
+        top_byte(u64::from(self) ^ 0x5bd1_e995)
+    }
+    fn ip(self) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(self))
+    }
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        u32::from_le_bytes(b[..4].try_into().expect("4 bytes"))
+    }
+}
+
+impl Key for u128 {
+    const SIZE: usize = 16;
+    #[inline(always)]
+    fn part(self) -> usize {
+        let (hi, lo) = ((self >> 64) as u64, self as u64);
+        top_byte(lo ^ hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F).rotate_left(31))
+    }
+    fn ip(self) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::from(self))
+    }
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        u128::from_le_bytes(b[..16].try_into().expect("16 bytes"))
+    }
+}
+
+/// One address's sums in one stratum over one batch (or dictionary): 32
+/// bytes for IPv4, 48 for IPv6.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Entry<K> {
+    pub key: K,
+    pub stratum: u32,
+    pub n: u32,
+    pub max: u32,
+    pub bytes: u64,
+    pub bytes2: u64,
+}
+
+impl<K: Key> Entry<K> {
+    /// Bytes of an entry in a spill file.
+    pub const SIZE: usize = K::SIZE + 28;
+
+    pub fn put(&self, out: &mut Vec<u8>) {
+        self.key.put(out);
+        for v in [self.stratum, self.n, self.max] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.bytes.to_le_bytes());
+        out.extend_from_slice(&self.bytes2.to_le_bytes());
+    }
+
+    pub fn get(b: &[u8]) -> Self {
+        let k = K::SIZE;
+        let u = |i: usize| u32::from_le_bytes(b[k + i..k + i + 4].try_into().expect("4 bytes"));
+        let w = |i: usize| u64::from_le_bytes(b[k + i..k + i + 8].try_into().expect("8 bytes"));
+        Entry {
+            key: K::get(b),
+            stratum: u(0),
+            n: u(4),
+            max: u(8),
+            bytes: w(12),
+            bytes2: w(20),
+        }
+    }
+
+    fn cell(&self) -> Cell {
+        Cell {
+            n: u64::from(self.n),
+            bytes: self.bytes,
+            bytes2: self.bytes2,
+            max: self.max,
+        }
+    }
+}
+
+/// The entries of one side and family, by partition.
+pub(super) struct Parts<K> {
+    pub parts: Vec<Vec<Entry<K>>>,
+}
+
+impl<K> Default for Parts<K> {
+    fn default() -> Self {
+        Parts {
+            parts: (0..PARTS).map(|_| Vec::new()).collect(),
+        }
+    }
+}
+
+/// A thread's entries not yet spilled: sides by family.
+#[derive(Default)]
+pub(super) struct AddrBuf {
+    pub v4: [Parts<u32>; 2],
+    pub v6: [Parts<u128>; 2],
+    /// Bytes the entries take.
+    pub bytes: usize,
+    /// Bytes last charged to the budget.
+    pub charged: usize,
+}
+
+impl AddrBuf {
+    /// Append one (address, stratum)'s sums (`cell.n` > 0, at most a
+    /// batch's rows).
+    #[inline]
+    pub fn push(&mut self, side: usize, key: AddrKey, stratum: u32, c: &Cell) {
+        let (n, max, bytes, bytes2) = (c.n as u32, c.max, c.bytes, c.bytes2);
+        match key {
+            AddrKey::V4(k) => {
+                self.v4[side].parts[k.part()].push(Entry {
+                    key: k,
+                    stratum,
+                    n,
+                    max,
+                    bytes,
+                    bytes2,
+                });
+                self.bytes += size_of::<Entry<u32>>();
+            }
+            AddrKey::V6(k) => {
+                self.v6[side].parts[k.part()].push(Entry {
+                    key: k,
+                    stratum,
+                    n,
+                    max,
+                    bytes,
+                    bytes2,
+                });
+                self.bytes += size_of::<Entry<u128>>();
+            }
+        }
+    }
+
+    /// Move the entries to a spill file when the budget is exceeded.
+    pub fn spill_if_over(&mut self, budget: &Budget) -> Result<(), AnalyzeError> {
+        budget.charge(self, |buf| Run::write(budget, buf))
+    }
+
+    /// Bytes the buffers hold (their capacity).
+    pub fn held(&self) -> usize {
+        let v4: usize = self
+            .v4
+            .iter()
+            .flat_map(|p| &p.parts)
+            .map(Vec::capacity)
+            .sum();
+        let v6: usize = self
+            .v6
+            .iter()
+            .flat_map(|p| &p.parts)
+            .map(Vec::capacity)
+            .sum();
+        v4 * size_of::<Entry<u32>>() + v6 * size_of::<Entry<u128>>()
+    }
+
+    pub fn clear(&mut self) {
+        for p in self.v4.iter_mut() {
+            p.parts.iter_mut().for_each(|v| *v = Vec::new());
+        }
+        for p in self.v6.iter_mut() {
+            p.parts.iter_mut().for_each(|v| *v = Vec::new());
+        }
+        self.bytes = 0;
+    }
+}
+
+/// Every entry of the pass: the threads' buffers and the spilled runs.
+#[derive(Default)]
+pub struct AddrTables {
+    pub(super) bufs: Vec<AddrBuf>,
+    pub(super) runs: Vec<Run>,
+}
+
+/// What the reductions need from the estimator.
+pub struct Finish<'a> {
+    /// By stratum id: the weight of a sample (its point estimate of
+    /// packets), for ranking; `None`: the stratum is not in the report.
+    pub weight: &'a [Option<f64>],
+    /// Rows of the top-talker sections.
+    pub top: usize,
+    /// Sum by origin AS through this database.
+    pub origins: Option<&'a AsDb>,
+}
+
+/// An address's sums per stratum id.
+pub type PerStratum = Vec<(u32, Cell)>;
+
+/// Sums by (stratum id, origin key): (all IP, IPv6 only).
+pub type ByOrigin = FxHashMap<(u32, u64), (Cell, Cell)>;
+
+/// The reductions of the address tables.
+#[derive(Debug, Default)]
+pub struct AddrSummary {
+    /// Distinct IPv4 and IPv6 addresses, sources and destinations together.
+    pub distinct: [u64; 2],
+    /// Top addresses of each side by estimated packets (then address), with
+    /// their sums per stratum.
+    pub top: [Vec<(IpAddr, PerStratum)>; 2],
+    /// Each side's sums by origin AS (when a database was given).
+    pub by_origin: [ByOrigin; 2],
+}
+
+type Ranked = (f64, IpAddr, PerStratum);
+
+fn order(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// Keep the best `top` (a top of 0 keeps none).
+fn keep_top(v: &mut Vec<Ranked>, top: usize) {
+    if v.len() > top && top > 0 {
+        v.select_nth_unstable_by(top - 1, order);
+    }
+    v.truncate(top);
+}
+
+impl std::fmt::Debug for AddrTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes: usize = self.bufs.iter().map(|b| b.bytes).sum();
+        write!(
+            f,
+            "AddrTables({bytes} bytes in memory, {} runs)",
+            self.runs.len()
+        )
+    }
+}
+
+impl AddrTables {
+    /// Sum every partition and reduce it; partitions in parallel.
+    pub fn summarize(&self, f: &Finish) -> Result<AddrSummary, AnalyzeError> {
+        let parts: Vec<AddrSummary> = (0..2 * PARTS)
+            .into_par_iter()
+            .map(|i| {
+                let p = i / 2;
+                if i % 2 == 0 {
+                    self.partition(p, |b| &b.v4, 0, f)
+                } else {
+                    self.partition(p, |b| &b.v6, 1, f)
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let mut out = AddrSummary::default();
+        for s in parts {
+            for fam in 0..2 {
+                out.distinct[fam] += s.distinct[fam];
+            }
+            for side in [SRC, DST] {
+                out.top[side].extend(s.top[side].iter().cloned());
+                for (k, (a, b)) in &s.by_origin[side] {
+                    let e = out.by_origin[side].entry(*k).or_default();
+                    e.0.merge(a);
+                    e.1.merge(b);
+                }
+            }
+        }
+        for side in [SRC, DST] {
+            let mut v: Vec<Ranked> = std::mem::take(&mut out.top[side])
+                .into_iter()
+                .map(|(ip, cells)| (score(&cells, f.weight), ip, cells))
+                .collect();
+            keep_top(&mut v, f.top);
+            v.sort_by(order);
+            out.top[side] = v.into_iter().map(|(_, ip, c)| (ip, c)).collect();
+        }
+        Ok(out)
+    }
+
+    /// Partition `p` of one family (`fam` 0: IPv4, 1: IPv6).
+    fn partition<K: Key>(
+        &self,
+        p: usize,
+        family: impl Fn(&AddrBuf) -> &[Parts<K>; 2],
+        fam: usize,
+        f: &Finish,
+    ) -> Result<AddrSummary, AnalyzeError> {
+        let mut out = AddrSummary::default();
+        let mut seen: HashMap<K, ()> = HashMap::new();
+        for side in [SRC, DST] {
+            // (address, stratum) -> sums.
+            let mut m: HashMap<(K, u32), Cell> = HashMap::new();
+            let mut add = |e: &Entry<K>| {
+                if f.weight
+                    .get(e.stratum as usize)
+                    .is_some_and(Option::is_some)
+                {
+                    m.entry((e.key, e.stratum)).or_default().merge(&e.cell());
+                }
+            };
+            for r in &self.runs {
+                r.read::<K>(fam, side, p, &mut add)?;
+            }
+            for b in &self.bufs {
+                family(b)[side].parts[p].iter().for_each(&mut add);
+            }
+            // Per address: the ranking score, and its strata.
+            let mut per: HashMap<K, (f64, PerStratum)> = HashMap::with_capacity(m.len());
+            for (&(k, s), c) in &m {
+                let w = f.weight[s as usize].unwrap_or(0.0);
+                let e = per.entry(k).or_default();
+                e.0 += w * c.n as f64;
+                e.1.push((s, *c));
+            }
+            if let Some(db) = f.origins {
+                let by = &mut out.by_origin[side];
+                for (k, (_, cells)) in &per {
+                    let o = db.lookup(k.ip()).key();
+                    for (s, c) in cells {
+                        let e = by.entry((*s, o)).or_default();
+                        e.0.merge(c);
+                        if fam == 1 {
+                            e.1.merge(c);
+                        }
+                    }
+                }
+            }
+            let mut v: Vec<Ranked> = if f.top > 0 {
+                per.iter()
+                    .map(|(k, (sc, cells))| (*sc, k.ip(), cells.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            keep_top(&mut v, f.top);
+            out.top[side] = v.into_iter().map(|(_, ip, c)| (ip, c)).collect();
+            seen.reserve(per.len());
+            for k in per.into_keys() {
+                seen.insert(k, ());
+            }
+        }
+        out.distinct[fam] = seen.len() as u64;
+        Ok(out)
+    }
+}
+
+/// The ranking score of an address: its point estimate of packets.
+fn score(cells: &PerStratum, weight: &[Option<f64>]) -> f64 {
+    cells
+        .iter()
+        .map(|(s, c)| weight[*s as usize].unwrap_or(0.0) * c.n as f64)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_through_bytes() {
+        let e = Entry::<u128> {
+            key: 0x2001_0db8_0000_0000_0000_0000_0000_0001,
+            stratum: 7,
+            n: 3,
+            max: 1514,
+            bytes: 3000,
+            bytes2: 3_000_000,
+        };
+        let mut b = Vec::new();
+        e.put(&mut b);
+        assert_eq!(b.len(), Entry::<u128>::SIZE);
+        let d = Entry::<u128>::get(&b);
+        assert_eq!(
+            (d.key, d.stratum, d.n, d.max, d.bytes, d.bytes2),
+            (e.key, 7, 3, 1514, 3000, 3_000_000)
+        );
+    }
+
+    #[test]
+    fn partitions_spread_similar_addresses() {
+        // Addresses differing in their last bits (one /64, one /24) fill
+        // every partition.
+        let mut seen = [false; PARTS];
+        for i in 0..20_000u128 {
+            seen[(0x2001_0db8u128 << 96 | i).part()] = true;
+            seen[(0xc000_0200u32 | (i as u32 & 0xff) << 8 | (i as u32 >> 8)).part()] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
+    }
+}
