@@ -162,15 +162,66 @@ impl<K: Key> Entry<K> {
     }
 }
 
+/// A partition's entries: chunks growing to [`Seg::CHUNK`] entries, never
+/// moved once written (a growing vector copied every entry at each
+/// doubling, into fresh pages).
+pub(super) struct Seg<K> {
+    chunks: Vec<Vec<Entry<K>>>,
+    len: usize,
+}
+
+impl<K> Default for Seg<K> {
+    fn default() -> Self {
+        Seg {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<K> Seg<K> {
+    const CHUNK: usize = 16 * 1024;
+
+    #[inline]
+    fn push(&mut self, e: Entry<K>) {
+        self.len += 1;
+        if let Some(c) = self.chunks.last_mut()
+            && c.len() < c.capacity()
+        {
+            c.push(e);
+            return;
+        }
+        let cap = self
+            .chunks
+            .last()
+            .map_or(64, |c| (c.capacity() * 2).min(Self::CHUNK));
+        let mut c = Vec::with_capacity(cap);
+        c.push(e);
+        self.chunks.push(c);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry<K>> {
+        self.chunks.iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    fn capacity(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+}
+
 /// The entries of one side and family, by partition.
 pub(super) struct Parts<K> {
-    pub parts: Vec<Vec<Entry<K>>>,
+    pub parts: Vec<Seg<K>>,
 }
 
 impl<K> Default for Parts<K> {
     fn default() -> Self {
         Parts {
-            parts: (0..PARTS).map(|_| Vec::new()).collect(),
+            parts: (0..PARTS).map(|_| Seg::default()).collect(),
         }
     }
 }
@@ -229,23 +280,23 @@ impl AddrBuf {
             .v4
             .iter()
             .flat_map(|p| &p.parts)
-            .map(Vec::capacity)
+            .map(Seg::capacity)
             .sum();
         let v6: usize = self
             .v6
             .iter()
             .flat_map(|p| &p.parts)
-            .map(Vec::capacity)
+            .map(Seg::capacity)
             .sum();
         v4 * size_of::<Entry<u32>>() + v6 * size_of::<Entry<u128>>()
     }
 
     pub fn clear(&mut self) {
         for p in self.v4.iter_mut() {
-            p.parts.iter_mut().for_each(|v| *v = Vec::new());
+            p.parts.iter_mut().for_each(|v| *v = Seg::default());
         }
         for p in self.v6.iter_mut() {
-            p.parts.iter_mut().for_each(|v| *v = Vec::new());
+            p.parts.iter_mut().for_each(|v| *v = Seg::default());
         }
         self.bytes = 0;
     }
@@ -263,6 +314,10 @@ pub struct Finish<'a> {
     /// By stratum id: the weight of a sample (its point estimate of
     /// packets), for ranking; `None`: the stratum is not in the report.
     pub weight: &'a [Option<f64>],
+    /// By stratum id: its place in the report; an address's sums are
+    /// listed (and summed) in that order, whatever order the threads met
+    /// the strata in.
+    pub place: &'a [Option<usize>],
     /// Rows of the top-talker sections.
     pub top: usize,
     /// Sum by origin AS through this database.
@@ -312,19 +367,32 @@ impl std::fmt::Debug for AddrTables {
     }
 }
 
+/// A worker's tables, kept from one partition to the next.
+#[derive(Default)]
+struct Scratch<K> {
+    /// (address, stratum) -> sums.
+    sums: HashMap<(K, u32), Cell>,
+    /// Address -> ranking score, per side.
+    score: [HashMap<K, f64>; 2],
+    best: Vec<(f64, IpAddr)>,
+}
+
 impl AddrTables {
     /// Sum every partition and reduce it; partitions in parallel.
     pub fn summarize(&self, f: &Finish) -> Result<AddrSummary, AnalyzeError> {
         let parts: Vec<AddrSummary> = (0..2 * PARTS)
             .into_par_iter()
-            .map(|i| {
-                let p = i / 2;
-                if i % 2 == 0 {
-                    self.partition(p, |b| &b.v4, 0, f)
-                } else {
-                    self.partition(p, |b| &b.v6, 1, f)
-                }
-            })
+            .map_init(
+                || (Scratch::<u32>::default(), Scratch::<u128>::default()),
+                |(s4, s6), i| {
+                    let p = i / 2;
+                    if i % 2 == 0 {
+                        self.partition(p, |b| &b.v4, 0, f, s4)
+                    } else {
+                        self.partition(p, |b| &b.v6, 1, f, s6)
+                    }
+                },
+            )
             .collect::<Result<_, _>>()?;
         let mut out = AddrSummary::default();
         for s in parts {
@@ -359,12 +427,23 @@ impl AddrTables {
         family: impl Fn(&AddrBuf) -> &[Parts<K>; 2],
         fam: usize,
         f: &Finish,
+        sc: &mut Scratch<K>,
     ) -> Result<AddrSummary, AnalyzeError> {
         let mut out = AddrSummary::default();
-        let mut seen: HashMap<K, ()> = HashMap::new();
         for side in [SRC, DST] {
-            // (address, stratum) -> sums.
-            let mut m: HashMap<(K, u32), Cell> = HashMap::new();
+            let m = &mut sc.sums;
+            m.clear();
+            let count: usize = self
+                .bufs
+                .iter()
+                .map(|b| family(b)[side].parts[p].len())
+                .sum::<usize>()
+                + self
+                    .runs
+                    .iter()
+                    .map(|r| r.count(fam, side, p))
+                    .sum::<usize>();
+            m.reserve(count);
             let mut add = |e: &Entry<K>| {
                 if f.weight
                     .get(e.stratum as usize)
@@ -379,42 +458,57 @@ impl AddrTables {
             for b in &self.bufs {
                 family(b)[side].parts[p].iter().for_each(&mut add);
             }
-            // Per address: the ranking score, and its strata.
-            let mut per: HashMap<K, (f64, PerStratum)> = HashMap::with_capacity(m.len());
-            for (&(k, s), c) in &m {
-                let w = f.weight[s as usize].unwrap_or(0.0);
-                let e = per.entry(k).or_default();
-                e.0 += w * c.n as f64;
-                e.1.push((s, *c));
+            let score = &mut sc.score[side];
+            score.clear();
+            score.reserve(m.len());
+            for (&(k, s), c) in m.iter() {
+                *score.entry(k).or_insert(0.0) += f.weight[s as usize].unwrap_or(0.0) * c.n as f64;
             }
             if let Some(db) = f.origins {
                 let by = &mut out.by_origin[side];
-                for (k, (_, cells)) in &per {
-                    let o = db.lookup(k.ip()).key();
-                    for (s, c) in cells {
-                        let e = by.entry((*s, o)).or_default();
-                        e.0.merge(c);
-                        if fam == 1 {
-                            e.1.merge(c);
-                        }
+                for (&(k, s), c) in m.iter() {
+                    let e = by.entry((s, db.lookup(k.ip()).key())).or_default();
+                    e.0.merge(c);
+                    if fam == 1 {
+                        e.1.merge(c);
                     }
                 }
             }
-            let mut v: Vec<Ranked> = if f.top > 0 {
-                per.iter()
-                    .map(|(k, (sc, cells))| (*sc, k.ip(), cells.clone()))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            keep_top(&mut v, f.top);
-            out.top[side] = v.into_iter().map(|(_, ip, c)| (ip, c)).collect();
-            seen.reserve(per.len());
-            for k in per.into_keys() {
-                seen.insert(k, ());
+            if f.top > 0 {
+                // The best `top` addresses, by a bounded buffer.
+                let best = &mut sc.best;
+                best.clear();
+                let ord =
+                    |a: &(f64, IpAddr), b: &(f64, IpAddr)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+                for (k, sc) in score.iter() {
+                    best.push((*sc, k.ip()));
+                    if best.len() >= 2 * f.top.max(64) {
+                        best.select_nth_unstable_by(f.top - 1, ord);
+                        best.truncate(f.top);
+                    }
+                }
+                if best.len() > f.top {
+                    best.select_nth_unstable_by(f.top - 1, ord);
+                    best.truncate(f.top);
+                }
+                let mut cells: HashMap<IpAddr, PerStratum> =
+                    best.iter().map(|(_, ip)| (*ip, Vec::new())).collect();
+                for (&(k, s), c) in m.iter() {
+                    if let Some(v) = cells.get_mut(&k.ip()) {
+                        v.push((s, *c));
+                    }
+                }
+                out.top[side] = cells
+                    .into_iter()
+                    .map(|(ip, mut v)| {
+                        v.sort_by_key(|(s, _)| f.place[*s as usize]);
+                        (ip, v)
+                    })
+                    .collect();
             }
         }
-        out.distinct[fam] = seen.len() as u64;
+        let [a, b] = &sc.score;
+        out.distinct[fam] = (a.len() + b.keys().filter(|k| !a.contains_key(*k)).count()) as u64;
         Ok(out)
     }
 }

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use crate::stats::Cell;
 
 use super::StratumKey;
-use super::addrs::AddrBuf;
+use super::addrs::{AddrBuf, AddrKey};
 use super::tables::{Protocols, SIZE_CLASSES};
 
 /// Sums of one stratum.
@@ -111,6 +111,9 @@ pub(super) struct ThreadAcc {
     /// the ones merged into it.
     pub(super) addrs: AddrBuf,
     pub(super) more_addrs: Vec<AddrBuf>,
+    /// Vectors of flushed dictionaries, for the next ones.
+    pub(super) spare_keys: Vec<Vec<Option<AddrKey>>>,
+    pub(super) spare_cells: Vec<Vec<Cell>>,
     /// EtherType -> slot (u8::MAX: none yet), and slot -> EtherType.
     pub(super) eth_slot: Vec<u8>,
     pub(super) eth_keys: Vec<u16>,
@@ -127,6 +130,8 @@ impl ThreadAcc {
             metas: Vec::new(),
             addrs: AddrBuf::default(),
             more_addrs: Vec::new(),
+            spare_keys: Vec::new(),
+            spare_cells: Vec::new(),
             eth_slot: vec![u8::MAX; 65536],
             eth_keys: Vec::new(),
             origin_slot: FxHashMap::default(),

@@ -66,11 +66,10 @@ pub(super) fn directions(d: &DictionaryArray<Int32Type>) -> Vec<Direction> {
 }
 
 /// Parse each dictionary value of an address column once.
-pub(super) fn addresses(d: &DictionaryArray<Int32Type>) -> Vec<Option<AddrKey>> {
+pub(super) fn addresses(d: &DictionaryArray<Int32Type>, out: &mut Vec<Option<AddrKey>>) {
     let v = d.values().as_string::<i32>();
-    (0..v.len())
-        .map(|i| v.is_valid(i).then(|| AddrKey::parse(v.value(i))).flatten())
-        .collect()
+    out.clear();
+    out.extend((0..v.len()).map(|i| v.is_valid(i).then(|| AddrKey::parse(v.value(i))).flatten()));
 }
 
 pub(super) fn dict_column(

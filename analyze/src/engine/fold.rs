@@ -64,18 +64,24 @@ impl Folder<'_> {
         let Some(c) = self.addr_cache.take() else {
             return Ok(());
         };
-        let buf = &mut self.acc.addrs;
+        let acc = &mut *self.acc;
         for (s, key) in c.strata.iter().enumerate() {
             let id = self.ids.id(key);
             for (side, accum) in [(SRC, &c.src), (DST, &c.dst)] {
                 for (addr, cell) in accum.addrs.iter().zip(&accum.cells[s]) {
                     if let (Some(addr), true) = (addr, cell.n > 0) {
-                        buf.push(side, *addr, id, cell);
+                        acc.addrs.push(side, *addr, id, cell);
                     }
                 }
             }
         }
-        buf.spill_if_over(self.budget)
+        // Kept for the next dictionaries (fresh pages cost more than the
+        // work on them).
+        for a in [c.src, c.dst] {
+            acc.spare_keys.push(a.addrs);
+            acc.spare_cells.extend(a.cells);
+        }
+        acc.addrs.spill_if_over(self.budget)
     }
 
     /// Flush what the unit still holds into the thread's aggregate.
@@ -212,10 +218,14 @@ impl Folder<'_> {
                 });
                 if !same {
                     self.flush_addresses()?;
-                    let mk = |a: &DictionaryArray<Int32Type>| AddrAcc {
-                        addrs: addresses(a),
-                        slots: Vec::new(),
-                        cells: Vec::new(),
+                    let mut mk = |a: &DictionaryArray<Int32Type>| {
+                        let mut addrs = self.acc.spare_keys.pop().unwrap_or_default();
+                        addresses(a, &mut addrs);
+                        AddrAcc {
+                            addrs,
+                            slots: Vec::new(),
+                            cells: Vec::new(),
+                        }
                     };
                     let (mut src, mut dst) = (mk(sa), mk(da));
                     if let (true, Some(db)) = (self.q.sections.as_pairs, self.q.asn.clone()) {
@@ -244,7 +254,10 @@ impl Folder<'_> {
                     None => {
                         c.strata.push(k.clone());
                         for a in [&mut c.src, &mut c.dst] {
-                            a.cells.push(vec![Cell::default(); a.addrs.len()]);
+                            let mut v = self.acc.spare_cells.pop().unwrap_or_default();
+                            v.clear();
+                            v.resize(a.addrs.len(), Cell::default());
+                            a.cells.push(v);
                         }
                         c.strata.len() - 1
                     }

@@ -115,7 +115,7 @@ impl Run {
             Ok(())
         };
         fn encode<K: Key>(p: &Parts<K>, i: usize, bytes: &mut Vec<u8>) -> usize {
-            for e in &p.parts[i] {
+            for e in p.parts[i].iter() {
                 e.put(bytes);
             }
             p.parts[i].len()
@@ -135,6 +135,11 @@ impl Run {
             dir: budget.dir.clone(),
             index,
         })
+    }
+
+    /// Entries of one partition.
+    pub fn count(&self, fam: usize, side: usize, p: usize) -> usize {
+        self.index[Run::slot(fam, side, p)].1 as usize
     }
 
     /// Call `f` on each entry of one partition.

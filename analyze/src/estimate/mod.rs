@@ -129,6 +129,7 @@ fn address_summary(
         .collect();
     let f = Finish {
         weight: &weight,
+        place: &by_id,
         top: if sec.top_sources || sec.top_destinations {
             top
         } else {
