@@ -16,9 +16,10 @@ use crate::stats::Cell;
 use super::addrs::{AddrKey, DST, SRC};
 use super::agg::{StratumAgg, ThreadAcc};
 use super::columns::*;
+use super::plan::Parts;
 use super::spill::Budget;
 use super::tables::*;
-use super::{Query, StratumIds, StratumKey};
+use super::{Query, Sections, StratumIds, StratumKey};
 
 /// Per-batch state for the rows of one file.
 pub(super) struct Folder<'a> {
@@ -26,7 +27,12 @@ pub(super) struct Folder<'a> {
     pub(super) q: &'a Query,
     pub(super) interval: i64,
     /// Strata excluded by the interface/direction filters.
-    pub(super) excluded: &'a dyn Fn(u32, Direction, u32) -> bool,
+    pub(super) excluded: &'a (dyn Fn(&StratumKey) -> bool + Sync),
+    /// Which stratum rows of this file belong to.
+    pub(super) parts: &'a Parts,
+    /// The sections to fold (none: a row group outside the time window,
+    /// read only to count its rows by stratum).
+    pub(super) sections: Sections,
     pub(super) acc: &'a mut ThreadAcc,
     pub(super) addr_cache: Option<AddrCache>,
     /// Stratum ids of the address entries.
@@ -131,7 +137,7 @@ impl Folder<'_> {
                 ))
             }
         };
-        let protos = if self.q.sections.protocols {
+        let protos = if self.sections.protocols {
             Some((
                 prim::<UInt16Type>(b, col::ETH_TYPE)?,
                 prim::<UInt8Type>(b, col::IP_PROTO)?,
@@ -141,7 +147,7 @@ impl Folder<'_> {
         } else {
             None
         };
-        let addr_cols = if self.q.sections.addresses() {
+        let addr_cols = if self.sections.addresses() {
             let s = dict_column(b, col::SRC_ADDR)?.ok_or_else(|| schema_err(col::SRC_ADDR))?;
             let d = dict_column(b, col::DST_ADDR)?.ok_or_else(|| schema_err(col::DST_ADDR))?;
             Some((s, d))
@@ -167,12 +173,7 @@ impl Folder<'_> {
         };
         let mut row_stratum: Vec<u32> = Vec::new();
         if let Some((ifindex, direction, rate)) = one {
-            local.push(StratumKey {
-                file: self.file,
-                ifindex,
-                direction,
-                rate,
-            });
+            local.push(self.parts.key(self.file, ifindex, direction, rate));
         } else if let Some((ifindex, rate, dir_of, dir)) = &strata_cols {
             let (ifv, dkv, rv) = (ifindex.values(), dir.keys().values(), rate.values());
             row_stratum.reserve(n);
@@ -183,13 +184,14 @@ impl Folder<'_> {
                     Some((k, idx)) if k == key => idx,
                     _ => {
                         let idx = *local_idx.entry(key).or_insert_with(|| {
-                            local.push(StratumKey {
-                                file: self.file,
-                                ifindex: key.0,
-                                direction: dir_of[key.1 as usize],
-                                rate: key.2,
-                            });
-                            local.len() - 1
+                            // Two interfaces of a file may be one stratum
+                            // (an interface re-created under its name).
+                            let d = dir_of[key.1 as usize];
+                            let k = self.parts.key(self.file, key.0, d, key.2);
+                            local.iter().position(|x| *x == k).unwrap_or_else(|| {
+                                local.push(k);
+                                local.len() - 1
+                            })
                         });
                         last = Some((key, idx));
                         idx
@@ -198,10 +200,7 @@ impl Folder<'_> {
                 row_stratum.push(idx as u32);
             }
         }
-        let excluded: Vec<bool> = local
-            .iter()
-            .map(|k| (self.excluded)(k.ifindex, k.direction, k.rate))
-            .collect();
+        let excluded: Vec<bool> = local.iter().map(|k| (self.excluded)(k)).collect();
         let ns = local.len();
         let mut aggs: Vec<StratumAgg> = local
             .iter()
@@ -228,7 +227,7 @@ impl Folder<'_> {
                         }
                     };
                     let (mut src, mut dst) = (mk(sa), mk(da));
-                    if let (true, Some(db)) = (self.q.sections.as_pairs, self.q.asn.clone()) {
+                    if let (true, Some(db)) = (self.sections.as_pairs, self.q.asn.clone()) {
                         src.slots = self.origin_slots(&db, &src.addrs);
                         dst.slots = self.origin_slots(&db, &dst.addrs);
                     }
@@ -308,7 +307,7 @@ impl Folder<'_> {
         const NS: usize = SIZE_CLASSES.len();
         let mut combo: Vec<[Cell; 3 * NS]> = vec![[Cell::default(); 3 * NS]; ns];
         let mut span: Vec<(i64, i64)> = vec![(i64::MAX, i64::MIN); ns];
-        let time_series = self.q.sections.time_series;
+        let time_series = self.sections.time_series;
         // The current time bucket as a range: most rows need no division.
         let mut cur: Option<(usize, i64)> = None;
         let mut cell = Cell::default();
@@ -500,34 +499,4 @@ impl Folder<'_> {
         }
         Ok(())
     }
-}
-
-/// The row group's single (ifindex, direction, rate), if its column
-/// statistics show each of those columns holding one value and no null.
-pub(super) fn constant_stratum(
-    rg: &parquet::file::metadata::RowGroupMetaData,
-) -> Option<(u32, Direction, u32)> {
-    use parquet::file::statistics::Statistics;
-    let stats = |name: &str| {
-        rg.columns()
-            .iter()
-            .find(|c| c.column_path().string() == name)
-            .and_then(|c| c.statistics())
-            .filter(|s| s.null_count_opt() == Some(0))
-    };
-    let int = |name: &str| match stats(name)? {
-        Statistics::Int32(s) => match (s.min_opt(), s.max_opt()) {
-            (Some(a), Some(b)) if a == b => Some(*a as u32),
-            _ => None,
-        },
-        _ => None,
-    };
-    let direction = match stats(col::DIRECTION)? {
-        Statistics::ByteArray(s) => match (s.min_opt(), s.max_opt()) {
-            (Some(a), Some(b)) if a == b => Direction::parse(std::str::from_utf8(a.data()).ok()?)?,
-            _ => return None,
-        },
-        _ => return None,
-    };
-    Some((int(col::IFINDEX)?, direction, int(col::SAMPLING_RATE)?))
 }

@@ -1,52 +1,56 @@
 //! The aggregation engine: reads samples files in parallel and sums, per
-//! stratum (file, interface, direction, rate), what every report section
-//! needs. Estimation happens afterwards, in [`crate::estimate`].
+//! stratum (host, interface, direction, rate, across the files that continue
+//! one), what every report section needs. Estimation happens afterwards, in
+//! [`crate::estimate`].
 //!
-//! Work is split by Parquet row group (and by file for pcap/pcapng), spread
-//! over threads with rayon, and each thread folds into its own partial
-//! aggregate; partials are merged at the end. Only the columns the chosen
-//! sections need are read. Addresses are read as dictionary arrays: rows
-//! accumulate by dictionary key, and each distinct address is parsed and
-//! hashed once per batch, not once per row. Memory grows with the number of
-//! groups (addresses, time buckets), not with the number of rows.
+//! Work is split by Parquet row group (and by file for small Parquet parts
+//! and pcap/pcapng), spread over threads with rayon, and each thread folds
+//! into its own partial aggregate; partials are merged at the end. Only the
+//! columns the chosen sections need are read. Addresses are read as
+//! dictionary arrays: rows accumulate by dictionary key, each distinct
+//! address is parsed once per dictionary, and the address tables sum them
+//! by partition after the pass. Memory grows with the number of strata,
+//! groups and time buckets; the address tables, which grow with the
+//! addresses, stay within the memory budget by spilling.
 //!
-//! Here: the query, the plan (inputs opened, units of work, columns to
-//! read) and the parallel run. `sections` says which sections to compute;
-//! `tables` holds the dense lookup tables (size classes, ports, protocols);
-//! `columns` the typed access to a batch's columns; `fold` the row pass;
-//! `agg` what it accumulates and how partials merge.
+//! Here: the query, and the parallel run. `plan` opens the inputs, skips
+//! what the time filter excludes and chooses the units of work; `sections`
+//! says which sections to compute; `tables` holds the dense lookup tables
+//! (size classes, ports, protocols); `columns` the typed access to a
+//! batch's columns; `fold` the row pass; `agg` what it accumulates and how
+//! partials merge; `addrs` the address tables and `spill` their budget.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pktsample_schemas::guard::untrusted;
-use pktsample_schemas::input::{FileKind, sniff};
+use pktsample_schemas::input::FileKind;
 use pktsample_schemas::schema::col;
-use pktsample_schemas::{CaptureMetadata, Direction, FormatError, open_parquet, read_samples};
+use pktsample_schemas::{Direction, FormatError, read_samples};
 use rayon::prelude::*;
 
 mod addrs;
 mod agg;
 mod columns;
 mod fold;
+mod plan;
 mod sections;
 mod spill;
 mod tables;
 
 pub use addrs::{AddrKey, AddrSummary, AddrTables, ByOrigin, DST, Finish, PerStratum, SRC};
 pub use agg::{Aggregate, StratumAgg, StratumIds};
+pub use plan::{Input, Parts, capture_span};
 pub use sections::Sections;
 pub use spill::{Budget, default_limit};
 pub use tables::{Protocols, SIZE_CLASSES, service_port};
 
 use agg::ThreadAcc;
-use fold::{Folder, constant_stratum};
+use fold::Folder;
+use plan::{Unit, open_input, open_parquet_input, overlaps, units};
 
 use crate::error::AnalyzeError;
 use pktsample_asn::AsDb;
@@ -74,22 +78,15 @@ pub struct Query {
     pub temp_dir: Option<PathBuf>,
 }
 
-/// A stratum: samples of one file, interface, direction and rate.
+/// A stratum: samples of one interface, direction and rate of a host, in
+/// one file or several that continue it (see [`Parts`]): keyed by its first
+/// file and that file's ifindex.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StratumKey {
     pub file: u32,
     pub ifindex: u32,
     pub direction: Direction,
     pub rate: u32,
-}
-
-/// An input file and its metadata.
-#[derive(Debug, Clone)]
-pub struct Input {
-    pub path: PathBuf,
-    pub kind: FileKind,
-    pub meta: CaptureMetadata,
-    parquet: Option<ArrowReaderMetadata>,
 }
 
 /// Everything aggregated, with the inputs it came from.
@@ -101,6 +98,8 @@ pub struct Analysis {
     pub addrs: AddrTables,
     /// Stratum id -> key.
     pub stratum_keys: Vec<StratumKey>,
+    /// Which files continue which.
+    pub parts: Parts,
     /// Bytes of address entries spilled to temporary files.
     pub spilled: u64,
     pub interval_ns: i64,
@@ -119,66 +118,6 @@ fn columns(s: &Sections, constant_stratum: bool) -> Vec<&'static str> {
         c.extend([col::SRC_ADDR, col::DST_ADDR]);
     }
     c
-}
-
-/// The reader schema: the file's, with addresses read as dictionaries.
-fn dictionary_hint(schema: &Schema) -> Schema {
-    Schema::new_with_metadata(
-        schema
-            .fields()
-            .iter()
-            .map(|f| {
-                if f.name() == col::SRC_ADDR || f.name() == col::DST_ADDR {
-                    Arc::new(Field::new(
-                        f.name(),
-                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                        true,
-                    ))
-                } else {
-                    f.clone()
-                }
-            })
-            .collect::<Vec<_>>(),
-        schema.metadata().clone(),
-    )
-}
-
-fn open_input(path: &Path) -> Result<Input, AnalyzeError> {
-    let kind = sniff(path)?;
-    match kind {
-        FileKind::Parquet => {
-            let (b, meta) = open_parquet(path)?;
-            // Reuse the footer open_parquet parsed, with addresses read as
-            // dictionaries.
-            let hint = Arc::new(dictionary_hint(b.schema()));
-            let md = ArrowReaderMetadata::try_new(
-                b.metadata().clone(),
-                ArrowReaderOptions::new().with_schema(hint),
-            )
-            .map_err(|e| FormatError::Parquet {
-                path: path.into(),
-                err: e,
-            })?;
-            Ok(Input {
-                path: path.into(),
-                kind,
-                meta,
-                parquet: Some(md),
-            })
-        }
-        _ => Ok(Input {
-            path: path.into(),
-            kind,
-            // Known after reading (a pcapng carries it at its end).
-            meta: CaptureMetadata::new(
-                pktsample_schemas::Source::Capture {
-                    input: path.display().to_string(),
-                },
-                0,
-            ),
-            parquet: None,
-        }),
-    }
 }
 
 /// Choose a bucket width giving at most about 60 buckets over `span` ns.
@@ -203,9 +142,16 @@ pub fn auto_interval(span_ns: i64) -> i64 {
         .unwrap_or(86400 * S)
 }
 
-enum Unit {
-    RowGroup(usize, usize),
-    File(usize),
+/// What every unit shares.
+struct Ctx<'a> {
+    q: &'a Query,
+    inputs: &'a [Input],
+    parts: &'a Parts,
+    interval: i64,
+    ids: &'a StratumIds,
+    budget: &'a Budget,
+    excluded: &'a (dyn Fn(&StratumKey) -> bool + Sync),
+    progress: &'a (dyn Fn(u64) + Sync),
 }
 
 /// Read every input and aggregate.
@@ -213,10 +159,11 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     if q.inputs.is_empty() {
         return Err(AnalyzeError::NoInputs);
     }
+    let window = (q.from, q.to);
     let mut inputs: Vec<Input> = q
         .inputs
         .par_iter()
-        .map(|p| open_input(p))
+        .map(|p| open_input(p, window))
         .collect::<Result<_, _>>()?;
     // The time span, for the automatic interval: from the metadata where the
     // files have it, clipped by the filter.
@@ -226,116 +173,50 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         _ => 60_000_000_000,
     };
     let interval = q.interval.unwrap_or_else(|| auto_interval(span));
-
-    let mut units = Vec::new();
-    for (fi, inp) in inputs.iter().enumerate() {
-        match &inp.parquet {
-            Some(md) => {
-                for rg in 0..md.metadata().num_row_groups() {
-                    units.push(Unit::RowGroup(fi, rg));
-                }
-            }
-            None => units.push(Unit::File(fi)),
-        }
-    }
-    let names: Vec<String> = q.interfaces.clone();
+    let parts = Parts::new(&inputs);
     let limit = q.memory_limit.unwrap_or_else(default_limit);
     let dir = q.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let budget = Budget::new(usize::try_from(limit).unwrap_or(usize::MAX), &dir);
     let ids = StratumIds::default();
-    let file_meta: Vec<Option<CaptureMetadata>> = inputs
-        .iter()
-        .map(|i| i.parquet.is_some().then(|| i.meta.clone()))
-        .collect();
-    // Each thread folds its units into one accumulator (with, for a
-    // pcap/pcapng file, its metadata, known only once read).
-    let acc = units
+    // Interface names come from the metadata of the stratum's first file; a
+    // pcap's is known only after reading, so its strata are filtered by name
+    // at the end (below).
+    let excluded = |k: &StratumKey| -> bool {
+        if !q.directions.is_empty() && !q.directions.contains(&k.direction) {
+            return true;
+        }
+        let inp = &inputs[k.file as usize];
+        if q.interfaces.is_empty() || inp.kind != FileKind::Parquet {
+            return false;
+        }
+        !inp.meta
+            .interface(k.ifindex, k.rate)
+            .is_some_and(|i| q.interfaces.contains(&i.name))
+    };
+    let ctx = Ctx {
+        q,
+        inputs: &inputs,
+        parts: &parts,
+        interval,
+        ids: &ids,
+        budget: &budget,
+        excluded: &excluded,
+        progress,
+    };
+    // Each thread folds its units into one accumulator.
+    let acc = units(&inputs)
         .par_iter()
         .try_fold(
             ThreadAcc::new,
             |mut acc, u| -> Result<ThreadAcc, AnalyzeError> {
-                let fi = match u {
-                    Unit::RowGroup(f, _) | Unit::File(f) => *f,
-                };
-                let inp = &inputs[fi];
-                // Interface names come from the metadata; a pcap's is known only
-                // after reading, so its filter is applied to the rows' ifname
-                // through the metadata read at the end (see below).
-                let meta = file_meta[fi].clone();
-                let excluded = |ifindex: u32, d: Direction, rate: u32| -> bool {
-                    if !q.directions.is_empty() && !q.directions.contains(&d) {
-                        return true;
-                    }
-                    let Some(m) = meta.as_ref().filter(|_| !names.is_empty()) else {
-                        // No name filter, or names known only after reading (then
-                        // filtered by stratum below).
-                        return false;
-                    };
-                    !m.interface(ifindex, rate)
-                        .is_some_and(|i| names.contains(&i.name))
-                };
-                let mut folder = Folder {
-                    file: fi as u32,
-                    q,
-                    interval,
-                    excluded: &excluded,
-                    acc: &mut acc,
-                    addr_cache: None,
-                    ids: &ids,
-                    budget: &budget,
-                    constant: None,
-                };
-                match u {
-                    Unit::RowGroup(_, rg) => {
-                        let md = inp.parquet.clone().expect("parquet unit");
-                        let f = File::open(&inp.path).map_err(|e| FormatError::io(&inp.path, e))?;
-                        folder.constant = constant_stratum(md.metadata().row_group(*rg));
-                        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, md);
-                        let mask = ProjectionMask::columns(
-                            b.parquet_schema(),
-                            columns(&q.sections, folder.constant.is_some()),
-                        );
-                        let reader = b
-                            .with_row_groups(vec![*rg])
-                            .with_projection(mask)
-                            .with_batch_size(64 * 1024)
-                            .build()
-                            .map_err(|e| FormatError::Parquet {
-                                path: inp.path.clone(),
-                                err: e,
-                            })?;
-                        let mut reader = reader;
-                        let perr = |e| FormatError::Parquet {
-                            path: inp.path.clone(),
-                            err: e,
-                        };
-                        // The parquet crate panics on some corrupt pages.
-                        while let Some(batch) = untrusted(|| reader.next()).map_err(perr)? {
-                            let batch = batch.map_err(|e| perr(e.into()))?;
-                            folder.fold(&batch)?;
-                            progress(batch.num_rows() as u64);
-                        }
-                        folder.finish()?;
-                    }
-                    Unit::File(_) => {
-                        // Interface filters need names: collect unfiltered by
-                        // name, filter by stratum afterwards.
-                        let meta = read_samples(&inp.path, |b| -> Result<(), AnalyzeError> {
-                            folder.fold(&b)?;
-                            progress(b.num_rows() as u64);
-                            Ok(())
-                        })?;
-                        folder.finish()?;
-                        acc.metas.push((fi, meta));
-                    }
-                }
+                read_unit(&ctx, u, &mut acc)?;
                 Ok(acc)
             },
         )
         .try_reduce(ThreadAcc::new, |a, b| Ok(a.merge(b)))?;
     let mut acc = acc;
     acc.resolve_pairs();
-    for (fi, m) in acc.metas {
+    for (fi, m) in std::mem::take(&mut acc.metas) {
         inputs[fi].meta = m;
     }
     let mut bufs = acc.more_addrs;
@@ -360,17 +241,88 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         addrs,
         stratum_keys: ids.into_keys(),
         spilled: budget.spilled(),
+        parts,
         interval_ns: interval,
         query: q.clone(),
     })
 }
 
-/// The span the inputs' metadata covers: the earliest start, the latest end.
-pub fn capture_span(inputs: &[Input]) -> (Option<i64>, Option<i64>) {
-    let ranges: Vec<(Option<i64>, Option<i64>)> =
-        inputs.iter().map(|i| i.meta.time_range_ns()).collect();
-    (
-        ranges.iter().filter_map(|r| r.0).min(),
-        ranges.iter().filter_map(|r| r.1).max(),
-    )
+/// Fold one unit into a thread's accumulator.
+fn read_unit(c: &Ctx, u: &Unit, acc: &mut ThreadAcc) -> Result<(), AnalyzeError> {
+    let q = c.q;
+    let fi = match u {
+        Unit::RowGroups(f, _) | Unit::File(f) => *f,
+    };
+    let inp = &c.inputs[fi];
+    let mut folder = Folder {
+        file: fi as u32,
+        q,
+        interval: c.interval,
+        excluded: c.excluded,
+        parts: c.parts,
+        sections: q.sections,
+        acc,
+        addr_cache: None,
+        ids: c.ids,
+        budget: c.budget,
+        constant: None,
+    };
+    let Unit::RowGroups(_, rgs) = u else {
+        // Interface filters need names: collect unfiltered by name, filter
+        // by stratum afterwards.
+        let meta = read_samples(&inp.path, |b| -> Result<(), AnalyzeError> {
+            folder.fold(&b)?;
+            (c.progress)(b.num_rows() as u64);
+            Ok(())
+        })?;
+        folder.finish()?;
+        acc.metas.push((fi, meta));
+        return Ok(());
+    };
+    let md = match &inp.parquet {
+        Some(md) => md.clone(),
+        None => open_parquet_input(&inp.path)?.0,
+    };
+    let perr = |e| FormatError::Parquet {
+        path: inp.path.clone(),
+        err: e,
+    };
+    for rg in rgs.clone() {
+        let g = &inp.groups[rg];
+        let outside = g.span.is_some_and(|s| !overlaps(s, (q.from, q.to)));
+        folder.constant = g.constant;
+        folder.sections = q.sections;
+        if outside {
+            // No row in the window: only its rows by stratum count (the
+            // design's n). Known from the statistics when it is one stratum.
+            if let Some((ifindex, d, rate)) = g.constant {
+                let k = c.parts.key(fi as u32, ifindex, d, rate);
+                if !(c.excluded)(&k) {
+                    folder.acc.agg.strata.entry(k).or_default().rows += g.rows;
+                }
+                (c.progress)(g.rows);
+                continue;
+            }
+            folder.sections = Sections::none();
+        }
+        let f = File::open(&inp.path).map_err(|e| FormatError::io(&inp.path, e))?;
+        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, md.clone());
+        let mask = ProjectionMask::columns(
+            b.parquet_schema(),
+            columns(&folder.sections, folder.constant.is_some()),
+        );
+        let mut reader = b
+            .with_row_groups(vec![rg])
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(perr)?;
+        // The parquet crate panics on some corrupt pages.
+        while let Some(batch) = untrusted(|| reader.next()).map_err(perr)? {
+            let batch = batch.map_err(|e| perr(e.into()))?;
+            folder.fold(&batch)?;
+            (c.progress)(batch.num_rows() as u64);
+        }
+    }
+    folder.finish()
 }

@@ -1,6 +1,8 @@
 //! A group's estimate summed over strata, and the strata of an analysis
 //! with their designs.
 
+use pktsample_schemas::DirectionStats;
+
 use crate::engine::{Analysis, SIZE_CLASSES, StratumAgg, StratumKey};
 use crate::report::Measures;
 use crate::stats::{self, Cell, Design, Est, byte_interval, packet_interval};
@@ -122,7 +124,19 @@ pub(super) fn strata(a: &Analysis) -> (Vec<Stratum<'_>>, Pooled) {
         .map(|(k, agg)| {
             let meta = &a.inputs[k.file as usize].meta;
             let im = meta.interface(k.ifindex, k.rate);
-            let st = im.and_then(|i| i.directions.get(&k.direction)).copied();
+            // Pools and drops of every file the stratum spans (a part that
+            // lists the interface but not the direction saw none of it).
+            let mut st = Some(DirectionStats::default());
+            for (f, ifindex) in a.parts.members(k) {
+                let m = a.inputs[f as usize].meta.interface(ifindex, k.rate);
+                st = st.zip(m).map(|(mut t, m)| {
+                    if let Some(d) = m.directions.get(&k.direction) {
+                        t.packets_seen += d.packets_seen;
+                        t.drops += d.drops;
+                    }
+                    t
+                });
+            }
             let pool = st
                 .map(|s| s.packets_seen)
                 .filter(|&m| m > 0 && m >= agg.rows);

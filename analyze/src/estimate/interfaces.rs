@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pktsample_schemas::Direction;
 
-use crate::engine::{Analysis, SIZE_CLASSES, StratumKey};
+use crate::engine::{Analysis, SIZE_CLASSES};
 use crate::report::{InterfaceRow, Measures};
 use crate::stats::Interval;
 
@@ -65,17 +65,15 @@ pub(super) fn unsampled(a: &Analysis) -> Vec<Unsampled> {
     let q = &a.query;
     let mut v = Vec::new();
     for (fi, inp) in a.inputs.iter().enumerate() {
+        if inp.skipped {
+            continue;
+        }
         for im in &inp.meta.interfaces {
             if !q.interfaces.is_empty() && !q.interfaces.contains(&im.name) {
                 continue;
             }
             for (d, stats) in &im.directions {
-                let key = StratumKey {
-                    file: fi as u32,
-                    ifindex: im.ifindex,
-                    direction: *d,
-                    rate: im.sampling_rate,
-                };
+                let key = a.parts.key(fi as u32, im.ifindex, *d, im.sampling_rate);
                 if (!q.directions.is_empty() && !q.directions.contains(d))
                     || a.agg.strata.contains_key(&key)
                 {
