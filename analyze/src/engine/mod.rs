@@ -22,7 +22,7 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -203,18 +203,22 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         excluded: &excluded,
         progress,
     };
-    // Each thread folds its units into one accumulator.
-    let acc = units(&inputs)
-        .par_iter()
-        .try_fold(
-            ThreadAcc::new,
-            |mut acc, u| -> Result<ThreadAcc, AnalyzeError> {
-                read_unit(&ctx, u, &mut acc)?;
-                Ok(acc)
-            },
-        )
-        .try_reduce(ThreadAcc::new, |a, b| Ok(a.merge(b)))?;
-    let mut acc = acc;
+    // Each worker thread folds its units into its own accumulator: one per
+    // thread, not one per rayon split (with thousands of small files there
+    // would be hundreds, each with its own tables).
+    let accs: Vec<Mutex<ThreadAcc>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::new(ThreadAcc::new()))
+        .collect();
+    units(&inputs).par_iter().try_for_each(|u| {
+        let i = rayon::current_thread_index().unwrap_or(0) % accs.len();
+        let mut acc = accs[i].lock().expect("accumulator");
+        read_unit(&ctx, u, &mut acc)
+    })?;
+    let mut acc = accs
+        .into_iter()
+        .map(|m| m.into_inner().expect("accumulator"))
+        .reduce(ThreadAcc::merge)
+        .expect("one thread at least");
     acc.resolve_pairs();
     for (fi, m) in std::mem::take(&mut acc.metas) {
         inputs[fi].meta = m;
