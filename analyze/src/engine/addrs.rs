@@ -46,8 +46,13 @@ pub enum AddrKey {
 }
 
 impl AddrKey {
-    /// Parse an address's text (done once per dictionary value).
+    /// Parse an address's text (done once per dictionary value): dotted
+    /// quads by hand (std's general parser was a sixth of an edge-shaped
+    /// analysis), anything else by std.
     pub fn parse(s: &str) -> Option<AddrKey> {
+        if let Some(a) = dotted_quad(s.as_bytes()) {
+            return Some(AddrKey::V4(a));
+        }
         Some(match s.parse::<IpAddr>().ok()? {
             IpAddr::V4(a) => AddrKey::V4(u32::from(a)),
             IpAddr::V6(a) => AddrKey::V6(u128::from(a)),
@@ -60,6 +65,36 @@ impl AddrKey {
             AddrKey::V6(a) => IpAddr::V6(Ipv6Addr::from(a)),
         }
     }
+}
+
+/// A dotted quad exactly as std reads it (four decimal octets of one to
+/// three digits, no leading zero, at most 255), else None.
+#[inline]
+fn dotted_quad(b: &[u8]) -> Option<u32> {
+    if b.len() < 7 || b.len() > 15 {
+        return None;
+    }
+    let (mut out, mut octet, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || dots == 3 {
+                return None;
+            }
+            out = out << 8 | octet;
+            (octet, digits, dots) = (0, 0, dots + 1);
+        } else {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 || digits == 3 || (digits == 1 && octet == 0) {
+                return None;
+            }
+            octet = octet * 10 + u32::from(d);
+            digits += 1;
+            if octet > 255 {
+                return None;
+            }
+        }
+    }
+    (dots == 3 && digits > 0).then_some(out << 8 | octet)
 }
 
 /// An address key of one family, as stored in the entries.
@@ -543,6 +578,53 @@ mod tests {
             (d.key, d.stratum, d.n, d.max, d.bytes, d.bytes2),
             (e.key, 7, 3, 1514, 3000, 3_000_000)
         );
+    }
+
+    #[test]
+    fn dotted_quads_parse_as_std_does() {
+        use rand_xoshiro::Xoshiro256PlusPlus;
+        use rand_xoshiro::rand_core::{Rng, SeedableRng};
+        let mut r = Xoshiro256PlusPlus::seed_from_u64(7);
+        let std = |s: &str| s.parse::<std::net::Ipv4Addr>().ok().map(u32::from);
+        for _ in 0..200_000 {
+            let a = r.next_u32();
+            let t = std::net::Ipv4Addr::from(a).to_string();
+            assert_eq!(dotted_quad(t.as_bytes()), Some(a), "{t}");
+        }
+        // Near misses, each as std says.
+        let odd = [
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.2.3.04",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3.256",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "1.2.3.4 ",
+            "1.2.3.a",
+            "1234.1.1.1",
+            "00.1.1.1",
+            "::1",
+            "1.2.3.-4",
+            "+1.2.3.4",
+            "1.2.3.1000",
+        ];
+        for t in odd {
+            assert_eq!(dotted_quad(t.as_bytes()), std(t), "{t:?}");
+        }
+        // Random short strings of digits and dots.
+        for _ in 0..200_000 {
+            let n = 1 + (r.next_u32() % 16) as usize;
+            let t: String = (0..n)
+                .map(|_| b"0123456789.."[(r.next_u32() % 12) as usize] as char)
+                .collect();
+            assert_eq!(dotted_quad(t.as_bytes()), std(&t), "{t:?}");
+        }
     }
 
     #[test]

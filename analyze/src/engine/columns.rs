@@ -23,7 +23,10 @@ pub(super) fn prim<'b, T: arrow_array::ArrowPrimitiveType>(
 }
 
 /// Validity as raw bits: a null buffer's bitmap and offset (None: no nulls).
-pub(super) fn bits(n: Option<&arrow_buffer::NullBuffer>) -> Option<(&[u8], usize)> {
+pub(super) type Bits<'a> = Option<(&'a [u8], usize)>;
+
+/// A column's validity as [`Bits`].
+pub(super) fn bits(n: Option<&arrow_buffer::NullBuffer>) -> Bits<'_> {
     n.filter(|n| n.null_count() > 0)
         .map(|n| (n.inner().values(), n.inner().offset()))
 }
@@ -37,7 +40,7 @@ pub(super) fn select(c: bool, a: u16, b: u16) -> u16 {
 
 /// Whether bit i of a validity bitmap is set (no bitmap: valid).
 #[inline(always)]
-pub(super) fn valid(b: Option<(&[u8], usize)>, i: usize) -> bool {
+pub(super) fn valid(b: Bits, i: usize) -> bool {
     b.is_none_or(|(v, o)| arrow_buffer::bit_util::get_bit(v, o + i))
 }
 

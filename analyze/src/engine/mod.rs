@@ -17,7 +17,8 @@
 //! what the time filter excludes and chooses the units of work; `sections`
 //! says which sections to compute; `tables` holds the dense lookup tables
 //! (size classes, ports, protocols); `columns` the typed access to a
-//! batch's columns; `fold` the row pass; `agg` what it accumulates and how
+//! batch's columns; `fold` a batch's strata and selection, `pass` the row
+//! pass, `dicts` the address sums by dictionary key; `agg` what it accumulates and how
 //! partials merge; `addrs` the address tables and `spill` their budget.
 
 use std::fs::File;
@@ -35,7 +36,9 @@ use rayon::prelude::*;
 mod addrs;
 mod agg;
 mod columns;
+mod dicts;
 mod fold;
+mod pass;
 mod plan;
 mod sections;
 mod spill;
