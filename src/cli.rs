@@ -98,9 +98,10 @@ struct AnalyzeArgs {
     /// Replace the output file if it exists.
     #[arg(long)]
     force: bool,
-    /// Memory the aggregation may hold before address tables spill to
-    /// temporary files, e.g. 1GiB, 512MB (default: half the RAM). The
-    /// report is the same either way.
+    /// Memory analyze may use, e.g. 1GiB, 512MB (default: half the RAM):
+    /// past it the address tables spill to temporary files, and the report
+    /// is the same. Reading takes about 200 MiB per thread of it (half at
+    /// most); below 800 MiB on two threads, expect that much more.
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     pub memory_limit: Option<u64>,
 

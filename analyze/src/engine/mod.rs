@@ -145,6 +145,23 @@ pub fn auto_interval(span_ns: i64) -> i64 {
         .unwrap_or(86400 * S)
 }
 
+/// Memory a worker thread needs besides the address entries: a row group's
+/// decoded columns and its address dictionaries with their sums (about 150
+/// MiB for a million rows of distinct addresses).
+const READ_RESERVE: u64 = 192 << 20;
+
+/// The address entries' share of `--memory-limit`: what reading leaves, and
+/// at least half.
+fn entries_budget(limit: u64, threads: usize) -> usize {
+    let reserve = READ_RESERVE.saturating_mul(threads as u64);
+    let b = if limit > 2 * reserve {
+        limit - reserve
+    } else {
+        limit / 2
+    };
+    usize::try_from(b).unwrap_or(usize::MAX)
+}
+
 /// What every unit shares.
 struct Ctx<'a> {
     q: &'a Query,
@@ -179,7 +196,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     let parts = Parts::new(&inputs);
     let limit = q.memory_limit.unwrap_or_else(default_limit);
     let dir = q.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let budget = Budget::new(usize::try_from(limit).unwrap_or(usize::MAX), &dir);
+    let budget = Budget::new(entries_budget(limit, rayon::current_num_threads()), &dir);
     let ids = StratumIds::default();
     // Interface names come from the metadata of the stratum's first file; a
     // pcap's is known only after reading, so its strata are filtered by name
