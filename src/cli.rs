@@ -109,6 +109,13 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
 
+    /// Read Parquet inputs as rows only, as if another tool had written
+    /// them: Horvitz-Thompson by each row's rate, interface names and time
+    /// span from the rows, no pools (what a file rewritten by DuckDB or
+    /// polars gets).
+    #[arg(long)]
+    pub ignore_metadata: bool,
+
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -400,6 +407,7 @@ fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         asn: load_asn(&a.asn_db)?,
         memory_limit: a.memory_limit,
         temp_dir: a.temp_dir,
+        ignore_metadata: a.ignore_metadata,
     };
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();

@@ -71,6 +71,7 @@ fn peak_bytes(inputs: &[PathBuf]) -> usize {
         asn: None,
         memory_limit: None,
         temp_dir: None,
+        ignore_metadata: false,
     };
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);

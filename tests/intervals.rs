@@ -285,6 +285,7 @@ fn analyze(path: &Path, asn: &Arc<pktsample_asn::AsDb>) -> Report {
         asn: Some(asn.clone()),
         memory_limit: None,
         temp_dir: None,
+        ignore_metadata: false,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     pktsample_analyze::report(&a, 1_000_000).unwrap()

@@ -12,6 +12,7 @@ pub mod convert;
 pub mod decode;
 pub mod error;
 pub mod feed;
+pub mod foreign;
 pub mod guard;
 pub mod input;
 pub mod meta;

@@ -137,6 +137,10 @@ pub enum Source {
     },
     /// A plain capture read as samples at rate 1 (no pktsample metadata).
     Capture { input: String },
+    /// Samples Parquet written by another tool (no pktsample metadata),
+    /// described from its rows: interfaces and rates seen, no pools. Never
+    /// written by pktsample; what analyze says of such an input.
+    Rows { input: String },
 }
 
 /// The metadata document.

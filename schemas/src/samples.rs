@@ -21,11 +21,30 @@ use crate::schema::{SCHEMA_MAJOR, col, samples_schema};
 
 pub use crate::writer::{BATCH_ROWS, OutputFormat, ROW_GROUP_ROWS, SampleWriter};
 
+/// A Parquet file: pktsample's, or rows written by another tool (no
+/// pktsample metadata; see [`crate::foreign`]).
+pub enum ParquetInput {
+    Samples(ParquetRecordBatchReaderBuilder<File>, CaptureMetadata),
+    Rows(ParquetRecordBatchReaderBuilder<File>),
+}
+
 /// Open a pktsample Parquet file: check it is ours and of a schema version we
 /// read, and return the reader builder (for projections) and its metadata.
 pub fn open_parquet(
     path: &Path,
 ) -> Result<(ParquetRecordBatchReaderBuilder<File>, CaptureMetadata), FormatError> {
+    match open_parquet_any(path)? {
+        ParquetInput::Samples(b, m) => Ok((b, m)),
+        ParquetInput::Rows(_) => Err(FormatError::NotSamples {
+            path: path.into(),
+            reason: format!("no '{METADATA_KEY}' metadata (written by another tool?)"),
+        }),
+    }
+}
+
+/// Open a Parquet file, pktsample's (checked as [`open_parquet`] does) or
+/// not.
+pub fn open_parquet_any(path: &Path) -> Result<ParquetInput, FormatError> {
     let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
     let b = untrusted(|| ParquetRecordBatchReaderBuilder::try_new(f))
         .and_then(|r| r)
@@ -37,17 +56,15 @@ pub fn open_parquet(
         path: path.into(),
         reason,
     };
-    let json = b
+    let Some(json) = b
         .metadata()
         .file_metadata()
         .key_value_metadata()
         .and_then(|kv| kv.iter().find(|k| k.key == METADATA_KEY))
         .and_then(|k| k.value.clone())
-        .ok_or_else(|| {
-            not(format!(
-                "no '{METADATA_KEY}' metadata (written by another tool?)"
-            ))
-        })?;
+    else {
+        return Ok(ParquetInput::Rows(b));
+    };
     // Look at the version before the rest, so a newer file gets the right error.
     let version: serde_json::Value =
         serde_json::from_str(&json).map_err(|e| not(format!("malformed metadata: {e}")))?;
@@ -87,7 +104,7 @@ pub fn open_parquet(
             Err(_) => return Err(not(format!("column '{}' is missing", f.name()))),
         }
     }
-    Ok((b, meta))
+    Ok(ParquetInput::Samples(b, meta))
 }
 
 /// Read any samples source, batch by batch; returns its metadata.

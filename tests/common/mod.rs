@@ -165,7 +165,7 @@ pub fn python() -> Option<PathBuf> {
     let ok = Command::new(&p)
         .args([
             "-c",
-            "import pyarrow, duckdb, polars, pandas, jsonschema, mmdb_writer, netaddr",
+            "import pyarrow, duckdb, polars, pandas, jsonschema, mmdb_writer, netaddr, scipy, matplotlib, nbformat, nbclient, ipykernel",
         ])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -275,6 +275,7 @@ pub fn analyze_lib(
         asn,
         memory_limit: None,
         temp_dir: None,
+        ignore_metadata: false,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     pktsample_analyze::report(&a, top).unwrap()

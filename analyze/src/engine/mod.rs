@@ -25,12 +25,13 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use arrow_array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pktsample_schemas::guard::untrusted;
 use pktsample_schemas::input::FileKind;
 use pktsample_schemas::schema::col;
-use pktsample_schemas::{Direction, FormatError, read_samples};
+use pktsample_schemas::{Direction, FormatError, foreign, read_samples};
 use rayon::prelude::*;
 
 mod addrs;
@@ -79,6 +80,9 @@ pub struct Query {
     pub memory_limit: Option<u64>,
     /// Where spill files go (None: the system's temporary directory).
     pub temp_dir: Option<PathBuf>,
+    /// Read Parquet inputs as rows only, as if written by another tool:
+    /// Horvitz–Thompson by each row's rate, names and span from the rows.
+    pub ignore_metadata: bool,
 }
 
 /// A stratum: samples of one interface, direction and rate of a host, in
@@ -148,7 +152,7 @@ pub fn auto_interval(span_ns: i64) -> i64 {
 /// Memory a worker thread needs besides the address entries: a row group's
 /// decoded columns and its address dictionaries with their sums (about 150
 /// MiB for a million rows of distinct addresses).
-const READ_RESERVE: u64 = 192 << 20;
+const READ_RESERVE: u64 = 208 << 20;
 
 /// The address entries' share of `--memory-limit`: what reading leaves, and
 /// at least half.
@@ -183,7 +187,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     let mut inputs: Vec<Input> = q
         .inputs
         .par_iter()
-        .map(|p| open_input(p, window))
+        .map(|p| open_input(p, window, q.ignore_metadata))
         .collect::<Result<_, _>>()?;
     // The time span, for the automatic interval: from the metadata where the
     // files have it, clipped by the filter.
@@ -206,7 +210,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
             return true;
         }
         let inp = &inputs[k.file as usize];
-        if q.interfaces.is_empty() || inp.kind != FileKind::Parquet {
+        if q.interfaces.is_empty() || inp.kind != FileKind::Parquet || inp.foreign {
             return false;
         }
         !inp.meta
@@ -294,11 +298,17 @@ fn read_unit(c: &Ctx, u: &Unit, acc: &mut ThreadAcc) -> Result<(), AnalyzeError>
     let Unit::RowGroups(_, rgs) = u else {
         // Interface filters need names: collect unfiltered by name, filter
         // by stratum afterwards.
-        let meta = read_samples(&inp.path, |b| -> Result<(), AnalyzeError> {
+        let each = |b: RecordBatch| -> Result<(), AnalyzeError> {
             folder.fold(&b)?;
             (c.progress)(b.num_rows() as u64);
             Ok(())
-        })?;
+        };
+        let meta = if inp.foreign {
+            let cols = columns(&q.sections, false);
+            foreign::read_rows(&inp.path, Some(&cols), 64 * 1024, each)?
+        } else {
+            read_samples(&inp.path, each)?
+        };
         folder.finish()?;
         acc.metas.push((fi, meta));
         return Ok(());

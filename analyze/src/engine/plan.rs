@@ -14,15 +14,19 @@
 //! its first file's (file, ifindex).
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::file::metadata::RowGroupMetaData;
 use pktsample_schemas::input::{FileKind, sniff};
+use pktsample_schemas::samples::{ParquetInput, open_parquet_any};
 use pktsample_schemas::schema::col;
-use pktsample_schemas::{CaptureMetadata, Direction, FormatError, open_parquet};
+use pktsample_schemas::{CaptureMetadata, Direction, FormatError, foreign, open_parquet};
 use rustc_hash::FxHashMap;
 
 use crate::error::AnalyzeError;
@@ -48,6 +52,10 @@ pub struct Input {
     /// Its capture metadata's time range misses the time filter: not read,
     /// and none of its strata are in the report.
     pub skipped: bool,
+    /// Parquet without pktsample metadata (written by another tool, or
+    /// metadata ignored): read as rows, described from them
+    /// ([`pktsample_schemas::foreign`]).
+    pub foreign: bool,
     /// The footer, kept for files of several row groups.
     pub(super) parquet: Option<ArrowReaderMetadata>,
     pub(super) groups: Vec<GroupInfo>,
@@ -80,8 +88,14 @@ pub(super) fn open_parquet_input(
     path: &Path,
 ) -> Result<(ArrowReaderMetadata, CaptureMetadata), AnalyzeError> {
     let (b, meta) = open_parquet(path)?;
-    // Reuse the footer open_parquet parsed, with addresses read as
-    // dictionaries.
+    Ok((reader_metadata(path, b)?, meta))
+}
+
+/// The footer a builder parsed, with addresses read as dictionaries.
+fn reader_metadata(
+    path: &Path,
+    b: ParquetRecordBatchReaderBuilder<File>,
+) -> Result<ArrowReaderMetadata, AnalyzeError> {
     let hint = Arc::new(dictionary_hint(b.schema()));
     let md = ArrowReaderMetadata::try_new(
         b.metadata().clone(),
@@ -91,7 +105,7 @@ pub(super) fn open_parquet_input(
         path: path.into(),
         err: e,
     })?;
-    Ok((md, meta))
+    Ok(md)
 }
 
 fn group_info(rg: &RowGroupMetaData) -> GroupInfo {
@@ -112,29 +126,46 @@ fn group_info(rg: &RowGroupMetaData) -> GroupInfo {
     }
 }
 
+/// An input whose metadata is known only once read.
+fn read_later(path: &Path, kind: FileKind, foreign: bool) -> Input {
+    Input {
+        path: path.into(),
+        kind,
+        // Known after reading (a pcapng carries it at its end; a foreign
+        // file's rows describe it).
+        meta: CaptureMetadata::new(
+            pktsample_schemas::Source::Capture {
+                input: path.display().to_string(),
+            },
+            0,
+        ),
+        skipped: false,
+        foreign,
+        parquet: None,
+        groups: Vec::new(),
+    }
+}
+
 /// Open one input: its metadata, and for Parquet what its row groups hold.
+/// Parquet without pktsample metadata (or all Parquet, with
+/// `ignore_metadata`) is checked for the columns analyze needs, and read
+/// as rows.
 pub(super) fn open_input(
     path: &Path,
     window: (Option<i64>, Option<i64>),
+    ignore_metadata: bool,
 ) -> Result<Input, AnalyzeError> {
     let kind = sniff(path)?;
     if kind != FileKind::Parquet {
-        return Ok(Input {
-            path: path.into(),
-            kind,
-            // Known after reading (a pcapng carries it at its end).
-            meta: CaptureMetadata::new(
-                pktsample_schemas::Source::Capture {
-                    input: path.display().to_string(),
-                },
-                0,
-            ),
-            skipped: false,
-            parquet: None,
-            groups: Vec::new(),
-        });
+        return Ok(read_later(path, kind, false));
     }
-    let (md, meta) = open_parquet_input(path)?;
+    let (md, meta) = match open_parquet_any(path)? {
+        ParquetInput::Samples(b, meta) if !ignore_metadata => (reader_metadata(path, b)?, meta),
+        ParquetInput::Samples(b, _) | ParquetInput::Rows(b) => {
+            foreign::check(path, b.schema())?;
+            return Ok(read_later(path, kind, true));
+        }
+    };
     let groups: Vec<GroupInfo> = md.metadata().row_groups().iter().map(group_info).collect();
     let skipped = match meta.time_range_ns() {
         (Some(a), Some(b)) => !overlaps((a, b), window),
@@ -145,6 +176,7 @@ pub(super) fn open_input(
         kind,
         meta,
         skipped,
+        foreign: false,
         parquet: (groups.len() > 1).then_some(md),
         groups,
     })
@@ -196,7 +228,7 @@ impl Parts {
     pub(super) fn new(inputs: &[Input]) -> Parts {
         let mut by_name: BTreeMap<(&str, &str, u32), Vec<(u32, u32)>> = BTreeMap::new();
         for (fi, inp) in inputs.iter().enumerate() {
-            if inp.kind != FileKind::Parquet || inp.skipped {
+            if inp.kind != FileKind::Parquet || inp.skipped || inp.foreign {
                 continue;
             }
             for im in &inp.meta.interfaces {
@@ -259,6 +291,7 @@ pub(super) fn units(inputs: &[Input]) -> Vec<Unit> {
             continue;
         }
         match inp.kind {
+            FileKind::Parquet if inp.foreign => units.push(Unit::File(fi)),
             FileKind::Parquet if inp.groups.len() > 1 => {
                 units.extend((0..inp.groups.len()).map(|rg| Unit::RowGroups(fi, rg..rg + 1)));
             }

@@ -91,7 +91,14 @@ pub(super) fn summary(
             each.join(", ")
         ));
     }
-    if !all_pools && !st.is_empty() {
+    let rows_only = a.inputs.iter().filter(|i| i.foreign).count();
+    if rows_only > 0 {
+        warnings.push(format!(
+            "{rows_only} input file{} no pktsample metadata (written by another tool, or --ignore-metadata): {} estimated by each row's sampling rate (Horvitz-Thompson), without exact pools; drops and interfaces without samples are not known",
+            if rows_only > 1 { "s have" } else { " has" },
+            if rows_only > 1 { "they are" } else { "it is" },
+        ));
+    } else if !all_pools && !st.is_empty() {
         warnings.push(
             "some inputs lack an exact packet pool; their estimates use Horvitz-Thompson scaling by the sampling rate".into(),
         );
