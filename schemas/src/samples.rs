@@ -24,7 +24,7 @@ pub use crate::writer::{BATCH_ROWS, OutputFormat, ROW_GROUP_ROWS, SampleWriter};
 /// A Parquet file: pktsample's, or rows written by another tool (no
 /// pktsample metadata; see [`crate::foreign`]).
 pub enum ParquetInput {
-    Samples(ParquetRecordBatchReaderBuilder<File>, CaptureMetadata),
+    Samples(ParquetRecordBatchReaderBuilder<File>, Box<CaptureMetadata>),
     Rows(ParquetRecordBatchReaderBuilder<File>),
 }
 
@@ -34,7 +34,7 @@ pub fn open_parquet(
     path: &Path,
 ) -> Result<(ParquetRecordBatchReaderBuilder<File>, CaptureMetadata), FormatError> {
     match open_parquet_any(path)? {
-        ParquetInput::Samples(b, m) => Ok((b, m)),
+        ParquetInput::Samples(b, m) => Ok((b, *m)),
         ParquetInput::Rows(_) => Err(FormatError::NotSamples {
             path: path.into(),
             reason: format!("no '{METADATA_KEY}' metadata (written by another tool?)"),
@@ -104,7 +104,7 @@ pub fn open_parquet_any(path: &Path) -> Result<ParquetInput, FormatError> {
             Err(_) => return Err(not(format!("column '{}' is missing", f.name()))),
         }
     }
-    Ok(ParquetInput::Samples(b, meta))
+    Ok(ParquetInput::Samples(b, Box::new(meta)))
 }
 
 /// Read any samples source, batch by batch; returns its metadata.

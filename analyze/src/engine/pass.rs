@@ -59,6 +59,8 @@ pub(super) struct RowPass<'a> {
     /// protocols, EtherTypes by slot, AS pairs by origin slots.
     pub combo: Vec<[Cell; 3 * NS]>,
     pub span: Vec<(i64, i64)>,
+    // Boxed as the strata keep them: they move out and back unchanged.
+    #[allow(clippy::vec_box)]
     pub pr: Vec<Box<Protocols>>,
     pub eth_local: Vec<Cell>,
     pub pairs: Vec<FxHashMap<u64, Cell>>,

@@ -160,7 +160,7 @@ pub(super) fn open_input(
         return Ok(read_later(path, kind, false));
     }
     let (md, meta) = match open_parquet_any(path)? {
-        ParquetInput::Samples(b, meta) if !ignore_metadata => (reader_metadata(path, b)?, meta),
+        ParquetInput::Samples(b, meta) if !ignore_metadata => (reader_metadata(path, b)?, *meta),
         ParquetInput::Samples(b, _) | ParquetInput::Rows(b) => {
             foreign::check(path, b.schema())?;
             return Ok(read_later(path, kind, true));
@@ -226,7 +226,9 @@ pub struct Parts {
 
 impl Parts {
     pub(super) fn new(inputs: &[Input]) -> Parts {
-        let mut by_name: BTreeMap<(&str, &str, u32), Vec<(u32, u32)>> = BTreeMap::new();
+        // (host, interface name, rate) -> its (file, ifindex), in file order.
+        type ByName<'a> = BTreeMap<(&'a str, &'a str, u32), Vec<(u32, u32)>>;
+        let mut by_name: ByName = BTreeMap::new();
         for (fi, inp) in inputs.iter().enumerate() {
             if inp.kind != FileKind::Parquet || inp.skipped || inp.foreign {
                 continue;
