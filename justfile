@@ -48,7 +48,7 @@ ebpf:
 bench-capture:
     bench/capture.sh
 
-# Analyze vs DuckDB on a 20M-row samples file (see BENCHMARKS.md).
+# Analyze vs DuckDB: few addresses, edge-shaped, 7,200 parts, 25-100 M rows (see BENCHMARKS.md).
 bench-analyze:
     bench/analyze.sh
 
