@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use common::{fails, fixture, need, ok, python, root, s, tmpdir};
+use common::{assert_same_report, fails, fixture, need, ok, python, root, s, tmpdir};
 
 fn rewrite(py: &Path, tool: &str, src: &Path, dst: &Path, filter: &str) {
     let o = Command::new(py)
@@ -39,13 +39,6 @@ fn report(input: &Path, extra: &[&str]) -> Value {
     let mut v: Value = serde_json::from_str(&ok(&a)).unwrap();
     v.as_object_mut().unwrap().remove("inputs");
     v
-}
-
-fn assert_same(a: &Value, b: &Value, what: &str) {
-    for (k, v) in a.as_object().unwrap() {
-        assert_eq!(Some(v), b.get(k), "{what}: section {k} differs");
-    }
-    assert_eq!(a, b, "{what}");
 }
 
 #[test]
@@ -88,7 +81,7 @@ fn files_rewritten_by_other_tools_give_the_horvitz_thompson_report() {
     for tool in ["duckdb", "polars", "pyarrow"] {
         let f = dir.path().join(format!("{tool}.parquet"));
         rewrite(&py, tool, &orig, &f, "");
-        assert_same(&want, &report(&f, &[]), tool);
+        assert_same_report(&want, &report(&f, &[]), tool);
     }
     // The user's story: the IPv6 rows, filtered in DuckDB, analyzed.
     let v6 = dir.path().join("v6.parquet");

@@ -14,7 +14,7 @@ use pktsample_tracegen::parts::{PartsSpec, split};
 use pktsample_tracegen::{Format, Mix, Spec, generate};
 use serde_json::Value;
 
-use common::{fixture, ok, read_all, replay_lib, s, tmpdir};
+use common::{assert_same_report, fixture, ok, read_all, replay_lib, s, tmpdir};
 
 /// A trace of the mix, replayed at 1-in-`rate`.
 fn sampled(dir: &Path, mix: Mix, packets: u64, rate: u32, pcapng: bool) -> PathBuf {
@@ -82,13 +82,6 @@ fn all(inputs: Vec<PathBuf>) -> Run {
     }
 }
 
-fn assert_same(a: &Value, b: &Value, what: &str) {
-    for (k, v) in a.as_object().unwrap() {
-        assert_eq!(Some(v), b.get(k), "{what}: section {k} differs");
-    }
-    assert_eq!(a, b, "{what}");
-}
-
 #[test]
 fn a_tiny_memory_budget_gives_the_in_memory_report() {
     let dir = tmpdir();
@@ -105,7 +98,7 @@ fn a_tiny_memory_budget_gives_the_in_memory_report() {
         ..all(vec![f.clone()])
     });
     assert!(spilled > 16 * (256 << 10), "only {spilled} bytes spilled");
-    assert_same(&mem, &tiny, "256 KiB budget");
+    assert_same_report(&mem, &tiny, "256 KiB budget");
     assert!(mem["distinct_addresses"]["ipv4"].as_u64().unwrap() > 50_000);
     // Spill files have no name: nothing is left behind.
     assert_eq!(std::fs::read_dir(&spill_dir).unwrap().count(), 0);
@@ -139,7 +132,7 @@ fn parts_give_the_report_of_the_file_they_were_cut_from() {
         assert!(parts.len() > 30, "{} parts", parts.len());
         let (one, _) = run(all(vec![f.clone()]));
         let (many, _) = run(all(parts.clone()));
-        assert_same(&one, &many, name);
+        assert_same_report(&one, &many, name);
         // The pools add up: the exact-pool total is still exact.
         let (_, meta) = read_all(&f);
         let pool: u64 = meta
@@ -241,7 +234,7 @@ fn time_filters_skip_files_and_row_groups() {
             corrupt_row_groups(p, &[0]);
         }
     }
-    assert_same(
+    assert_same_report(
         &clean,
         &report(parts.clone()),
         "corrupt files outside the window",
@@ -250,7 +243,7 @@ fn time_filters_skip_files_and_row_groups() {
     let before = report(vec![one.clone()]);
     let outside: Vec<usize> = (0..12).filter(|i| !(3..6).contains(i)).collect();
     corrupt_row_groups(&one, &outside);
-    assert_same(
+    assert_same_report(
         &before,
         &report(vec![one]),
         "corrupt row groups outside the window",

@@ -304,3 +304,12 @@ pub fn assert_coverage(what: &str, names: &[&str], hits: &[u32], runs: u64) {
         );
     }
 }
+
+/// Two JSON reports equal, section by section (the first that differs is
+/// named).
+pub fn assert_same_report(a: &serde_json::Value, b: &serde_json::Value, what: &str) {
+    for (k, v) in a.as_object().unwrap() {
+        assert_eq!(Some(v), b.get(k), "{what}: section {k} differs");
+    }
+    assert_eq!(a, b, "{what}");
+}

@@ -161,6 +161,19 @@ pub(super) struct Entry<K> {
 }
 
 impl<K: Key> Entry<K> {
+    /// Sums of at most `u32::MAX` samples (see [`AddrBuf::push`]).
+    #[inline]
+    fn new(key: K, stratum: u32, c: &Cell) -> Entry<K> {
+        Entry {
+            key,
+            stratum,
+            n: c.n as u32,
+            max: c.max,
+            bytes: c.bytes,
+            bytes2: c.bytes2,
+        }
+    }
+
     /// Bytes of an entry in a spill file.
     pub const SIZE: usize = K::SIZE + 28;
 
@@ -273,32 +286,32 @@ pub(super) struct AddrBuf {
 }
 
 impl AddrBuf {
-    /// Append one (address, stratum)'s sums (`cell.n` > 0, at most a
-    /// batch's rows).
+    /// Append one (address, stratum)'s sums.
     #[inline]
     pub fn push(&mut self, side: usize, key: AddrKey, stratum: u32, c: &Cell) {
-        let (n, max, bytes, bytes2) = (c.n as u32, c.max, c.bytes, c.bytes2);
+        if c.n > u64::from(u32::MAX) {
+            // A row group of over 4 billion rows of one address: entries
+            // only ever add up, so the count goes in parts (the sizes with
+            // the first).
+            let first = Cell {
+                n: u64::from(u32::MAX),
+                ..*c
+            };
+            let rest = Cell {
+                n: c.n - u64::from(u32::MAX),
+                ..Cell::default()
+            };
+            self.push(side, key, stratum, &first);
+            self.push(side, key, stratum, &rest);
+            return;
+        }
         match key {
             AddrKey::V4(k) => {
-                self.v4[side].parts[k.part()].push(Entry {
-                    key: k,
-                    stratum,
-                    n,
-                    max,
-                    bytes,
-                    bytes2,
-                });
+                self.v4[side].parts[k.part()].push(Entry::new(k, stratum, c));
                 self.bytes += size_of::<Entry<u32>>();
             }
             AddrKey::V6(k) => {
-                self.v6[side].parts[k.part()].push(Entry {
-                    key: k,
-                    stratum,
-                    n,
-                    max,
-                    bytes,
-                    bytes2,
-                });
+                self.v6[side].parts[k.part()].push(Entry::new(k, stratum, c));
                 self.bytes += size_of::<Entry<u128>>();
             }
         }
@@ -625,6 +638,49 @@ mod tests {
                 .collect();
             assert_eq!(dotted_quad(t.as_bytes()), std(&t), "{t:?}");
         }
+    }
+
+    #[test]
+    fn counts_past_u32_add_up() {
+        let mut b = AddrBuf::default();
+        let key = AddrKey::parse("2001:db8::7").unwrap();
+        let big = Cell {
+            n: u64::from(u32::MAX) + 5,
+            bytes: 9_000_000_000_000,
+            bytes2: 1 << 60,
+            max: 1514,
+        };
+        b.push(SRC, key, 0, &big);
+        b.push(
+            SRC,
+            key,
+            0,
+            &Cell {
+                n: 1,
+                bytes: 60,
+                bytes2: 3600,
+                max: 60,
+            },
+        );
+        let t = AddrTables {
+            bufs: vec![b],
+            runs: Vec::new(),
+        };
+        let f = Finish {
+            weight: &[Some(1.0)],
+            place: &[Some(0)],
+            top: 1,
+            origins: None,
+        };
+        let s = t.summarize(&f).unwrap();
+        assert_eq!(s.distinct, [0, 1]);
+        let (ip, cells) = &s.top[SRC][0];
+        assert_eq!(*ip, key.ip());
+        let c = cells[0].1;
+        assert_eq!(
+            (c.n, c.bytes, c.bytes2, c.max),
+            (big.n + 1, big.bytes + 60, big.bytes2 + 3600, 1514)
+        );
     }
 
     #[test]
