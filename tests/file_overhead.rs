@@ -82,8 +82,9 @@ fn peak_bytes(inputs: &[PathBuf]) -> usize {
     PEAK.load(Ordering::Relaxed) - base
 }
 
-#[test]
-fn each_file_costs_a_few_kib() {
+/// Bytes per file over N1 and N2 parts of ten rows each, spread over
+/// `hosts` hosts.
+fn per_file(hosts: usize) -> usize {
     let dir = tmpdir();
     let trace = dir.path().join("t.pcapng");
     let spec = Spec {
@@ -100,11 +101,11 @@ fn each_file_costs_a_few_kib() {
     generate(&spec, BufWriter::new(File::create(&trace).unwrap())).unwrap();
     let f = dir.path().join("s.parquet");
     replay_lib(&trace, &f, 1, 1);
-    // Hourly parts of ten hosts, ten rows each (several interfaces and
-    // directions per part).
+    // Hourly parts, ten rows each (several interfaces and directions per
+    // part).
     let spec = PartsSpec {
         rows: 10,
-        hosts: 10,
+        hosts,
         hourly: true,
         parts: Some(2400),
     };
@@ -118,7 +119,23 @@ fn each_file_costs_a_few_kib() {
     let large = peak_bytes(&parts[..n2]);
     let per_file = large.saturating_sub(small) / (n2 - n1);
     eprintln!(
-        "peak heap: {n1} files {small} bytes, {n2} files {large} bytes: {per_file} bytes per file"
+        "{hosts} hosts: peak heap {n1} files {small} bytes, {n2} files {large} bytes: {per_file} bytes per file"
     );
-    assert!(per_file < 8 << 10, "{per_file} bytes per file");
+    per_file
+}
+
+/// A fleet's hourly parts: ten hosts, each part continuing its host's
+/// strata.
+#[test]
+fn each_file_costs_a_few_kib() {
+    let b = per_file(10);
+    assert!(b < 8 << 10, "{b} bytes per file");
+}
+
+/// Every part from another host: each brings its own strata (interfaces,
+/// directions), which must stay small too.
+#[test]
+fn each_stratum_costs_a_few_kib() {
+    let b = per_file(2400);
+    assert!(b < 32 << 10, "{b} bytes per file");
 }

@@ -10,7 +10,7 @@ use crate::stats::Cell;
 
 use super::StratumKey;
 use super::addrs::{AddrBuf, AddrKey};
-use super::tables::{Protocols, SIZE_CLASSES};
+use super::tables::{ProtoSums, Protocols, SIZE_CLASSES};
 
 /// Sums of one stratum.
 #[derive(Clone, Debug, Default)]
@@ -21,7 +21,7 @@ pub struct StratumAgg {
     /// Index 0: not IP, 1: IPv4, 2: IPv6.
     pub ip_version: [Cell; 3],
     /// EtherTypes, IP protocols and services (when asked for).
-    pub protocols: Option<Box<Protocols>>,
+    pub protocols: Option<ProtoSums>,
     pub size: [Cell; SIZE_CLASSES.len()],
     /// Bucket index (timestamp / interval) -> sums.
     pub time: FxHashMap<i64, Cell>,
@@ -114,6 +114,8 @@ pub(super) struct ThreadAcc {
     /// Vectors of flushed dictionaries, for the next ones.
     pub(super) spare_keys: Vec<Vec<Option<AddrKey>>>,
     pub(super) spare_cells: Vec<Vec<Cell>>,
+    /// Dense protocol tables of the row pass, zeroed, for the next batch.
+    pub(super) spare_protos: Vec<Box<Protocols>>,
     /// EtherType -> slot (u8::MAX: none yet), and slot -> EtherType.
     pub(super) eth_slot: Vec<u8>,
     pub(super) eth_keys: Vec<u16>,
@@ -132,6 +134,7 @@ impl ThreadAcc {
             more_addrs: Vec::new(),
             spare_keys: Vec::new(),
             spare_cells: Vec::new(),
+            spare_protos: Vec::new(),
             eth_slot: vec![u8::MAX; 65536],
             eth_keys: Vec::new(),
             origin_slot: FxHashMap::default(),

@@ -241,7 +241,7 @@ impl Folder<'_> {
             protos,
             addrs,
             self.sections.time_series.then_some(self.interval),
-            (&mut acc.eth_slot, &mut acc.eth_keys),
+            (&mut acc.eth_slot, &mut acc.eth_keys, &mut acc.spare_protos),
             &mut aggs,
         );
         pass.run(sel.as_deref());

@@ -50,7 +50,7 @@ pub use agg::{Aggregate, StratumAgg, StratumIds};
 pub use plan::{Input, Parts, capture_span};
 pub use sections::Sections;
 pub use spill::{Budget, default_limit};
-pub use tables::{Protocols, SIZE_CLASSES, service_port};
+pub use tables::{ProtoSums, SIZE_CLASSES, service_port};
 
 use agg::ThreadAcc;
 use fold::Folder;

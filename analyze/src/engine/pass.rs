@@ -52,6 +52,8 @@ pub(super) struct RowPass<'a> {
     /// EtherType -> slot, and slot -> EtherType, of the thread.
     pub eth_slot: &'a mut [u8],
     pub eth_keys: &'a mut Vec<u16>,
+    /// Zeroed dense protocol tables of the thread, taken and given back.
+    spare: &'a mut Vec<Box<Protocols>>,
     /// The batch's strata (their time buckets and AS pairs are summed into
     /// them directly).
     pub aggs: &'a mut [StratumAgg],
@@ -81,15 +83,13 @@ impl<'a> RowPass<'a> {
         protos: Option<ProtoCols<'a>>,
         addrs: Option<AddrCols<'a>>,
         interval: Option<i64>,
-        (eth_slot, eth_keys): (&'a mut [u8], &'a mut Vec<u16>),
+        (eth_slot, eth_keys, spare): (&'a mut [u8], &'a mut Vec<u16>, &'a mut Vec<Box<Protocols>>),
         aggs: &'a mut [StratumAgg],
     ) -> RowPass<'a> {
         let ns = aggs.len();
         let with_protos = protos.is_some();
         let pr = if with_protos {
-            aggs.iter_mut()
-                .map(|a| a.protocols.take().unwrap_or_default())
-                .collect()
+            (0..ns).map(|_| spare.pop().unwrap_or_default()).collect()
         } else {
             Vec::new()
         };
@@ -110,6 +110,7 @@ impl<'a> RowPass<'a> {
             interval,
             eth_slot,
             eth_keys,
+            spare,
             aggs,
             combo: vec![[Cell::default(); 3 * NS]; ns],
             span: vec![(i64::MAX, i64::MIN); ns],
@@ -247,7 +248,11 @@ impl<'a> RowPass<'a> {
                     p.add_eth_cell(k, c);
                 }
             }
-            self.aggs[s].protocols = Some(p);
+            self.aggs[s]
+                .protocols
+                .get_or_insert_default()
+                .take_from(&mut p);
+            self.spare.push(p);
         }
         for (s, a) in self.aggs.iter_mut().enumerate() {
             for v in 0..3 {

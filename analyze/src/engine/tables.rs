@@ -153,7 +153,9 @@ pub(super) static TRANSPORT_INDEX: [u8; 256] = {
     t
 };
 
-/// Dense protocol sums of one stratum.
+/// Dense protocol sums of one stratum over one batch: what the row pass
+/// adds to (a table lookup per row), then drained into the stratum's
+/// [`ProtoSums`] and reused.
 #[derive(Clone, Debug)]
 pub struct Protocols {
     /// Few distinct EtherTypes: a short list searched linearly.
@@ -194,25 +196,93 @@ impl Protocols {
     }
 
     pub(super) fn add_eth_cell(&mut self, t: u16, c: &Cell) {
-        match self.eth_type.iter_mut().find(|(k, _)| *k == t) {
-            Some((_, d)) => d.merge(c),
-            None => self.eth_type.push((t, *c)),
+        add_keyed(&mut self.eth_type, t, c);
+    }
+}
+
+fn add_keyed<K: PartialEq>(v: &mut Vec<(K, Cell)>, k: K, c: &Cell) {
+    match v.iter_mut().find(|(x, _)| *x == k) {
+        Some((_, d)) => d.merge(c),
+        None => v.push((k, *c)),
+    }
+}
+
+/// Merge sorted (key, sums) lists.
+fn merge_sorted<K: Ord + Copy>(a: &mut Vec<(K, Cell)>, b: &[(K, Cell)]) {
+    if b.is_empty() {
+        return;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                let mut c = x.1;
+                c.merge(&y.1);
+                out.push((x.0, c));
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                out.push(*x);
+                i += 1;
+            }
+            (Some(x), None) => {
+                out.push(*x);
+                i += 1;
+            }
+            (_, Some(y)) => {
+                out.push(*y);
+                j += 1;
+            }
+            (None, None) => unreachable!("loop condition"),
         }
     }
+    *a = out;
+}
 
-    pub(super) fn merge(&mut self, o: &Protocols) {
+/// The protocol sums a stratum keeps: only what occurred (a dense table per
+/// stratum was 200 KiB, which thousands of strata cannot afford).
+#[derive(Clone, Debug, Default)]
+pub struct ProtoSums {
+    eth_type: Vec<(u16, Cell)>,
+    /// By IP protocol, sorted.
+    ip_proto: Vec<(u8, Cell)>,
+    /// By transport index * port_slots() + slot, sorted.
+    service: Vec<(u32, Cell)>,
+}
+
+impl ProtoSums {
+    /// Move a batch's dense sums in, leaving `d` zeroed for the next one.
+    pub(super) fn take_from(&mut self, d: &mut Protocols) {
+        for (t, c) in d.eth_type.drain(..) {
+            add_keyed(&mut self.eth_type, t, &c);
+        }
+        let take = |v: &mut [Cell]| -> Vec<(usize, Cell)> {
+            v.iter_mut()
+                .enumerate()
+                .filter(|(_, c)| c.n > 0)
+                .map(|(i, c)| (i, std::mem::take(c)))
+                .collect()
+        };
+        let p: Vec<(u8, Cell)> = take(&mut d.ip_proto)
+            .into_iter()
+            .map(|(i, c)| (i as u8, c))
+            .collect();
+        merge_sorted(&mut self.ip_proto, &p);
+        let s: Vec<(u32, Cell)> = take(&mut d.service)
+            .into_iter()
+            .map(|(i, c)| (i as u32, c))
+            .collect();
+        merge_sorted(&mut self.service, &s);
+    }
+
+    pub(super) fn merge(&mut self, o: &ProtoSums) {
         for (t, c) in &o.eth_type {
-            match self.eth_type.iter_mut().find(|(k, _)| k == t) {
-                Some((_, d)) => d.merge(c),
-                None => self.eth_type.push((*t, *c)),
-            }
+            add_keyed(&mut self.eth_type, *t, c);
         }
-        for (a, b) in self.ip_proto.iter_mut().zip(&o.ip_proto) {
-            a.merge(b);
-        }
-        for (a, b) in self.service.iter_mut().zip(&o.service) {
-            a.merge(b);
-        }
+        merge_sorted(&mut self.ip_proto, &o.ip_proto);
+        merge_sorted(&mut self.service, &o.service);
     }
 
     pub fn eth_types(&self) -> Vec<(u16, Cell)> {
@@ -220,12 +290,13 @@ impl Protocols {
     }
 
     pub fn ip_protos(&self) -> Vec<(u8, Cell)> {
-        let mut all = self.ip_proto.clone();
+        let mut all = [Cell::default(); 256];
+        for (p, c) in &self.ip_proto {
+            all[*p as usize].merge(c);
+        }
         let n = port_slots();
-        for (ti, &p) in TRANSPORTS.iter().enumerate() {
-            for c in &self.service[ti * n..(ti + 1) * n] {
-                all[p as usize].merge(c);
-            }
+        for (i, c) in &self.service {
+            all[TRANSPORTS[*i as usize / n] as usize].merge(c);
         }
         all.iter()
             .enumerate()
@@ -240,10 +311,8 @@ impl Protocols {
         let n = port_slots();
         self.service
             .iter()
-            .enumerate()
-            .filter(|(_, c)| c.n > 0)
             .map(|(i, c)| {
-                let (ti, slot) = (i / n, i % n);
+                let (ti, slot) = (*i as usize / n, *i as usize % n);
                 ((TRANSPORTS[ti], t.port.get(slot).copied()), *c)
             })
             .collect()
