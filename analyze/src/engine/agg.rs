@@ -115,7 +115,7 @@ pub(super) struct ThreadAcc {
     pub(super) spare_keys: Vec<Vec<Option<AddrKey>>>,
     pub(super) spare_cells: Vec<Vec<Cell>>,
     /// Dense protocol tables of the row pass, zeroed, for the next batch.
-    pub(super) spare_protos: Vec<Box<Protocols>>,
+    pub(super) spare_protos: Vec<Protocols>,
     /// EtherType -> slot (u8::MAX: none yet), and slot -> EtherType.
     pub(super) eth_slot: Vec<u8>,
     pub(super) eth_keys: Vec<u16>,

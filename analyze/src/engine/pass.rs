@@ -53,7 +53,7 @@ pub(super) struct RowPass<'a> {
     pub eth_slot: &'a mut [u8],
     pub eth_keys: &'a mut Vec<u16>,
     /// Zeroed dense protocol tables of the thread, taken and given back.
-    spare: &'a mut Vec<Box<Protocols>>,
+    spare: &'a mut Vec<Protocols>,
     /// The batch's strata (their time buckets and AS pairs are summed into
     /// them directly).
     pub aggs: &'a mut [StratumAgg],
@@ -61,9 +61,7 @@ pub(super) struct RowPass<'a> {
     /// protocols, EtherTypes by slot, AS pairs by origin slots.
     pub combo: Vec<[Cell; 3 * NS]>,
     pub span: Vec<(i64, i64)>,
-    // Boxed as the strata keep them: they move out and back unchanged.
-    #[allow(clippy::vec_box)]
-    pub pr: Vec<Box<Protocols>>,
+    pub pr: Vec<Protocols>,
     pub eth_local: Vec<Cell>,
     pub pairs: Vec<FxHashMap<u64, Cell>>,
     /// The current time bucket (stratum, bucket) as a range: most rows need
@@ -83,7 +81,7 @@ impl<'a> RowPass<'a> {
         protos: Option<ProtoCols<'a>>,
         addrs: Option<AddrCols<'a>>,
         interval: Option<i64>,
-        (eth_slot, eth_keys, spare): (&'a mut [u8], &'a mut Vec<u16>, &'a mut Vec<Box<Protocols>>),
+        (eth_slot, eth_keys, spare): (&'a mut [u8], &'a mut Vec<u16>, &'a mut Vec<Protocols>),
         aggs: &'a mut [StratumAgg],
     ) -> RowPass<'a> {
         let ns = aggs.len();
