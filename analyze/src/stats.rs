@@ -1,7 +1,7 @@
 //! Estimators and confidence intervals for sampled traffic.
 //!
-//! Every sample belongs to a stratum: one file, interface, direction and
-//! sampling rate. Within a stratum the sampler took each packet independently
+//! Every sample belongs to a stratum: one host, interface, direction and
+//! sampling rate (over the files that continue it). Within a stratum the sampler took each packet independently
 //! with probability 1/N, so, given the number of samples written `n`, they are
 //! a simple random sample of the `M` packets seen.
 //!
