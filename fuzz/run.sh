@@ -39,6 +39,14 @@ if [ -x ../target/release/pktsample ]; then
     -o corpus/samples/mixed-r10.parquet >/dev/null
   ../target/release/pktsample capture --replay $F/link/sll2.pcap -r 1 --seed 1 -q --force \
     -o corpus/samples/sll2.pcapng >/dev/null
+  # Parquet as other tools write it (no metadata, other types).
+  if [ -x ../.venv/bin/python ]; then
+    for tool in duckdb polars pyarrow; do
+      # (pyarrow's microsecond timestamps refuse this ns-resolution file)
+      ../.venv/bin/python ../tests/interop/rewrite.py $tool corpus/samples/mixed-r10.parquet \
+        corpus/samples/mixed-r10-$tool.parquet 2>/dev/null || true
+    done
+  fi
 fi
 # pktsample's own pcapng: per-packet options and the metadata block.
 seed fast_path corpus/samples/sll2.pcapng
