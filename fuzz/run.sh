@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture fast_path decode samples asn)
+[ ${#targets[@]} -gt 0 ] || targets=(capture fast_path decode samples asn sflow)
 F=../fixtures
 
 seed() {
@@ -33,6 +33,11 @@ for f in $F/link/*.pcap $F/mixed.pcap; do
   done
   i=$((i + 1))
 done
+# sFlow: an empty datagram and one flow sample with a header record (the
+# target also tries each input behind a valid datagram header).
+mkdir -p corpus/sflow
+printf '\x00\x00\x00\x05\x00\x00\x00\x01\xc0\x00\x02\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00' > corpus/sflow/empty
+printf '\x00\x00\x00\x01\x00\x00\x00\x30\x00\x00\x00\x07\x00\x00\x00\x03\x00\x00\x03\xe8\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x3f\xff\xff\xff\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x14\x00\x00\x00\x01\x00\x00\x05\xee\x00\x00\x00\x04\x00\x00\x00\x04\xde\xad\xbe\xef' > corpus/sflow/flow
 seed samples $F/mixed.pcapng $F/asn.pcapng
 if [ -x ../target/release/pktsample ]; then
   ../target/release/pktsample capture --replay $F/mixed.pcapng -r 10 --seed 1 -q --force \

@@ -22,6 +22,7 @@ pub mod record;
 pub mod salvage;
 pub mod samples;
 pub mod schema;
+pub mod sflow;
 pub mod writer;
 
 pub use error::FormatError;
