@@ -9,15 +9,8 @@ use anyhow::bail;
 use clap::{Parser, Subcommand};
 
 use crate::draw;
+use crate::sflow_cmd::{self, CollectArgs};
 
-/// `println!` that returns the error (a closed pipe, `| head`) instead of
-/// panicking; `main` ends quietly on a broken pipe.
-macro_rules! out {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($t)*)?
-    }};
-}
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -51,6 +44,10 @@ enum Command {
     /// interfaces, top talkers, time series and sizes, each with a 95%
     /// confidence interval.
     Analyze(AnalyzeArgs),
+    /// Receive sFlow v5 from switches and Host sFlow agents into a samples
+    /// file, with each data source's exact pool and every lost datagram
+    /// counted.
+    Collect(CollectArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -156,7 +153,9 @@ impl pktsample_schemas::Enrich for AsnEnrich {
 }
 
 /// Load --asn-db files for the enrichment columns (none: no enrichment).
-fn load_enrich(paths: &[PathBuf]) -> anyhow::Result<Option<Arc<dyn pktsample_schemas::Enrich>>> {
+pub(crate) fn load_enrich(
+    paths: &[PathBuf],
+) -> anyhow::Result<Option<Arc<dyn pktsample_schemas::Enrich>>> {
     Ok(load_asn(paths)?.map(|db| Arc::new(AsnEnrich(db)) as Arc<dyn pktsample_schemas::Enrich>))
 }
 
@@ -264,7 +263,7 @@ enum HooksArg {
 }
 
 /// `100MB`, `1GiB`, `4096`: a byte count.
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -310,7 +309,7 @@ fn parse_iface(s: &str) -> Result<IfaceSpec, String> {
     })
 }
 
-fn parse_rotate(s: &str) -> Result<Rotate, String> {
+pub(crate) fn parse_rotate(s: &str) -> Result<Rotate, String> {
     if let Ok(d) = humantime::parse_duration(s) {
         return Ok(Rotate::Every(d));
     }
@@ -334,6 +333,10 @@ struct ConvertArgs {
     /// ones for the same prefix).
     #[arg(long = "asn-db", value_name = "FILE")]
     asn_db: Vec<PathBuf>,
+    /// Read the sFlow datagrams a capture carries on this UDP port (a
+    /// capture with sFlow on port 6343 is recognised without it).
+    #[arg(long, value_name = "PORT")]
+    sflow_port: Option<u16>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -342,6 +345,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Convert(a) => convert(a),
         Command::Inject(a) => inject_cmd(a),
         Command::Analyze(a) => analyze_cmd(a),
+        Command::Collect(a) => sflow_cmd::collect_cmd(a),
     }
 }
 
@@ -596,7 +600,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_span(m: &CaptureMetadata) -> std::io::Result<()> {
+pub(crate) fn print_span(m: &CaptureMetadata) -> std::io::Result<()> {
     if let (Some(a), Some(b)) = (&m.start_time, &m.end_time) {
         out!("  time      {a} .. {b}");
     }
@@ -605,6 +609,10 @@ fn print_span(m: &CaptureMetadata) -> std::io::Result<()> {
 
 fn convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
     let enrich = load_enrich(&a.asn_db)?;
+    if sflow_cmd::is_sflow_input(&a.input, a.sflow_port)? {
+        let port = a.sflow_port.unwrap_or(pktsample_schemas::sflow::PORT);
+        return sflow_cmd::convert_sflow(&a.input, &a.output, port, a.force, enrich);
+    }
     let s = pktsample_schemas::convert::convert(&a.input, &a.output, a.force, enrich)?;
     out!("wrote {} ({} samples)", s.output.display(), s.rows);
     Ok(ExitCode::SUCCESS)

@@ -6,8 +6,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// `println!` that returns the error (a closed pipe, `| head`) instead of
+/// panicking; `main` ends quietly on a broken pipe.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
 mod cli;
 mod draw;
+mod sflow_cmd;
 
 // Batches of decoded columns are large and short-lived: the system
 // allocator hands each back to the kernel and faults it in again (0.2 s of

@@ -604,6 +604,7 @@ fn drops_are_corrected_by_the_pool_and_reported() {
         mtu: None,
         sampling_rate: 1,
         link_type: 1,
+        shared_pool: false,
         directions: dirs,
     });
     meta.set_time_range(Some(1_000_000_000), Some(2_000_000_000));

@@ -79,6 +79,7 @@ fn live_style_columns_survive_the_round_trip() {
         mtu: Some(9000),
         sampling_rate: 100,
         link_type: 1,
+        shared_pool: false,
         directions: dirs,
     });
     meta.set_time_range(Some(1_000_000_001), Some(3_000_000_007));

@@ -55,6 +55,7 @@ fn meta_with(samples: u64) -> CaptureMetadata {
         mtu: None,
         sampling_rate: 1,
         link_type: 1,
+        shared_pool: false,
         directions: [(
             Direction::Ingress,
             DirectionStats {

@@ -257,6 +257,7 @@ fn sample(p: &Population, pools: bool, seed: u64, out: &Path) {
             mtu: None,
             sampling_rate: p.rate,
             link_type: 1,
+            shared_pool: false,
             directions: BTreeMap::from([(
                 Direction::Ingress,
                 DirectionStats {
@@ -499,6 +500,7 @@ fn zero_is_an_estimate() {
             mtu: None,
             sampling_rate: 100,
             link_type: 1,
+            shared_pool: false,
             directions: BTreeMap::from([(
                 Direction::Ingress,
                 DirectionStats {

@@ -6,14 +6,11 @@
 
 mod common;
 
-use std::fs::File;
 use std::net::IpAddr;
-use std::path::Path;
-use std::time::Duration;
 
-use pcap_file::pcap::{PcapPacket, PcapWriter};
 use pktsample_schemas::sflow::*;
 
+use common::sflow::write_pcap;
 use common::{have_cmd, need, s, tmpdir, tshark};
 
 fn flow(expanded: bool, seq: u32, input: Port, output: Port, v6_hop: bool) -> Sample {
@@ -46,47 +43,6 @@ fn flow(expanded: bool, seq: u32, input: Port, output: Port, v6_hop: bool) -> Sa
             local_pref: 100,
         }),
     })
-}
-
-/// The datagram as an Ethernet/IPv4/UDP frame to port 6343.
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
-    let total = (20 + 8 + payload.len()) as u16;
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        0,
-        0x40,
-        0,
-        64,
-        17,
-        0,
-        0,
-    ]);
-    f.extend_from_slice(&[192, 0, 2, 10, 192, 0, 2, 20]);
-    let udp = (8 + payload.len()) as u16;
-    f.extend_from_slice(&[0xC0, 0x01, 0x18, 0xC7, (udp >> 8) as u8, udp as u8, 0, 0]);
-    f.extend_from_slice(payload);
-    f
-}
-
-fn write_pcap(path: &Path, datagrams: &[Vec<u8>]) {
-    let mut w = PcapWriter::new(File::create(path).unwrap()).unwrap();
-    for (i, d) in datagrams.iter().enumerate() {
-        let f = frame(d);
-        w.write_packet(
-            &PcapPacket::new(
-                Duration::from_millis(1_700_000_000_000 + i as u64),
-                f.len() as u32,
-                &f,
-            )
-            .unwrap(),
-        )
-        .unwrap();
-    }
 }
 
 #[test]

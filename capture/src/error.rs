@@ -63,6 +63,17 @@ pub enum CaptureError {
     },
     #[error("{}: {detail}", input.display())]
     Inject { input: PathBuf, detail: String },
+    #[error("--listen {addr}: {source}; {hint}")]
+    Listen {
+        addr: String,
+        hint: &'static str,
+        source: std::io::Error,
+    },
+    #[error("--sflow {addr}: {source}")]
+    Export {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 impl CaptureError {

@@ -13,6 +13,7 @@ pub mod netdev;
 pub mod options;
 pub mod replay;
 pub mod sampler;
+pub mod sflow;
 
 pub use error::CaptureError;
 pub use replay::{Progress, ReplayOptions, ReplaySummary, replay};

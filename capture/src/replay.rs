@@ -91,6 +91,7 @@ impl Visitor for Replay<'_> {
                 mtu: i.mtu,
                 sampling_rate: rate,
                 link_type: i.linktype,
+                shared_pool: false,
                 directions: BTreeMap::new(),
             },
             stats: Default::default(),

@@ -82,6 +82,8 @@ pub(crate) struct Columns {
     pub dst_port: UInt16Builder,
     pub tcp_flags: UInt8Builder,
     pub header: BinaryBuilder,
+    pub src_as: UInt32Builder,
+    pub dst_as: UInt32Builder,
     pub link_type: UInt16Builder,
 }
 
@@ -108,6 +110,8 @@ impl Columns {
             dst_port: UInt16Builder::with_capacity(n),
             tcp_flags: UInt8Builder::with_capacity(n),
             header: BinaryBuilder::with_capacity(n, r.header),
+            src_as: UInt32Builder::with_capacity(n),
+            dst_as: UInt32Builder::with_capacity(n),
             link_type: UInt16Builder::with_capacity(n),
         }
     }

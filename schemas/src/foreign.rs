@@ -240,6 +240,7 @@ impl Described {
                 sampling_rate: rate,
                 directions: BTreeMap::new(),
                 link_type: crate::decode::linktype::ETHERNET,
+                shared_pool: false,
             })
             .collect();
         m.set_time_range(self.first, self.last);

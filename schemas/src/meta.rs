@@ -104,6 +104,15 @@ pub struct InterfaceMeta {
     pub link_type: u32,
     /// Keyed by `ingress`, `egress`, `unknown`; directions never seen are absent.
     pub directions: BTreeMap<Direction, DirectionStats>,
+    /// One pool counts the packets of every direction (an sFlow data source
+    /// sampled both ways), kept under `unknown`: the rows keep their
+    /// direction, but the stratum is the interface's (1.3; absent: false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub shared_pool: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn ethernet() -> u32 {
@@ -137,6 +146,9 @@ pub enum Source {
     },
     /// A plain capture read as samples at rate 1 (no pktsample metadata).
     Capture { input: String },
+    /// sFlow v5 datagrams, received (`collect`: the listening addresses)
+    /// or read from a capture (`convert`: its path and UDP port).
+    Sflow { input: String },
     /// Samples Parquet written by another tool (no pktsample metadata),
     /// described from its rows: interfaces and rates seen, no pools. Never
     /// written by pktsample; what analyze says of such an input.
@@ -175,6 +187,10 @@ pub struct CaptureMetadata {
     /// Why the file ends early (the disk filled), when it does (1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// sFlow inputs: agents, losses, skipped records, interface counters
+    /// (1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sflow: Option<crate::sflow::meta::SflowMeta>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -198,6 +214,7 @@ impl CaptureMetadata {
             skipped_link_types: BTreeMap::new(),
             bad_records: 0,
             interrupted: None,
+            sflow: None,
         }
     }
 
@@ -276,6 +293,7 @@ mod tests {
             mtu: Some(1500),
             sampling_rate: 10,
             link_type: 1,
+            shared_pool: false,
             directions: dirs,
         });
         m.set_time_range(

@@ -75,6 +75,12 @@ impl SampleBatchBuilder {
 
     /// Append one sample; the protocol columns are decoded from its header.
     pub fn push(&mut self, r: &SampleRow<'_>) {
+        self.push_with_as(r, None);
+    }
+
+    /// Append one sample whose source and destination AS are known to
+    /// whoever sampled it (an sFlow router's BGP view).
+    pub fn push_with_as(&mut self, r: &SampleRow<'_>, asns: Option<(u32, u32)>) {
         let cap_len = u16::try_from(r.header.len()).expect("snaplen is at most 65535");
         let c = &mut self.c;
         c.timestamp.append_value(r.timestamp_ns);
@@ -103,6 +109,8 @@ impl SampleBatchBuilder {
         c.header.append_value(r.header);
         // Link types are 16 bits in pcap and pcapng.
         c.link_type.append_value(r.link_type as u16);
+        c.src_as.append_option(asns.map(|a| a.0));
+        c.dst_as.append_option(asns.map(|a| a.1));
         self.rows += 1;
     }
 
@@ -132,14 +140,15 @@ impl SampleBatchBuilder {
             Arc::new(c.tcp_flags.finish()),
             Arc::new(c.header.finish()),
         ];
-        // The AS columns stay null unless a writer enriches the batch.
+        // The AS names stay null unless a writer enriches the batch.
         let n = self.rows;
         let mut cols = cols;
         for f in &self.schema.fields()[cols.len()..] {
-            cols.push(if f.name() == col::LINK_TYPE {
-                Arc::new(c.link_type.finish())
-            } else {
-                arrow_array::new_null_array(f.data_type(), n)
+            cols.push(match f.name().as_str() {
+                col::LINK_TYPE => Arc::new(c.link_type.finish()),
+                col::SRC_AS => Arc::new(c.src_as.finish()),
+                col::DST_AS => Arc::new(c.dst_as.finish()),
+                _ => arrow_array::new_null_array(f.data_type(), n),
             });
         }
         self.rows = 0;

@@ -198,6 +198,7 @@ fn interface_meta(i: &Interface, counts: &[u64; 3]) -> InterfaceMeta {
         mtu: i.mtu,
         sampling_rate: i.sampling_rate,
         link_type: i.linktype,
+        shared_pool: false,
         directions,
     }
 }

@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 /// changes when a column changes meaning or type (old readers must refuse the
 /// file); the minor number when nullable columns are added (old readers can
 /// ignore them).
-pub const SCHEMA_VERSION: &str = "1.2";
+pub const SCHEMA_VERSION: &str = "1.3";
 /// Major part of [`SCHEMA_VERSION`].
 pub const SCHEMA_MAJOR: u32 = 1;
 

@@ -222,6 +222,9 @@ pub struct Parts {
     first: FxHashMap<(u32, u32, u32), (u32, u32)>,
     /// The first (file, ifindex, rate) -> every (file, ifindex) of it.
     members: FxHashMap<(u32, u32, u32), Vec<(u32, u32)>>,
+    /// (file, ifindex, rate) whose one pool spans every direction (an sFlow
+    /// data source sampled both ways): one stratum, keyed `unknown`.
+    shared: rustc_hash::FxHashSet<(u32, u32, u32)>,
 }
 
 impl Parts {
@@ -229,18 +232,25 @@ impl Parts {
         // (host, interface name, rate) -> its (file, ifindex), in file order.
         type ByName<'a> = BTreeMap<(&'a str, &'a str, u32), Vec<(u32, u32)>>;
         let mut by_name: ByName = BTreeMap::new();
+        let mut shared = rustc_hash::FxHashSet::default();
         for (fi, inp) in inputs.iter().enumerate() {
             if inp.kind != FileKind::Parquet || inp.skipped || inp.foreign {
                 continue;
             }
             for im in &inp.meta.interfaces {
+                if im.shared_pool {
+                    shared.insert((fi as u32, im.ifindex, im.sampling_rate));
+                }
                 by_name
                     .entry((&inp.meta.host, &im.name, im.sampling_rate))
                     .or_default()
                     .push((fi as u32, im.ifindex));
             }
         }
-        let mut p = Parts::default();
+        let mut p = Parts {
+            shared,
+            ..Default::default()
+        };
         for ((_, _, rate), v) in by_name {
             if v.len() < 2 {
                 continue;
@@ -256,6 +266,11 @@ impl Parts {
 
     /// The stratum of rows of `file` with this interface, direction and rate.
     pub fn key(&self, file: u32, ifindex: u32, direction: Direction, rate: u32) -> StratumKey {
+        let direction = if !self.shared.is_empty() && self.shared.contains(&(file, ifindex, rate)) {
+            Direction::Unknown
+        } else {
+            direction
+        };
         let (file, ifindex) = self
             .first
             .get(&(file, ifindex, rate))

@@ -91,6 +91,7 @@ pub(super) fn summary(
             each.join(", ")
         ));
     }
+    sflow_warnings(a, warnings);
     let rows_only = a.inputs.iter().filter(|i| i.foreign).count();
     if rows_only > 0 {
         warnings.push(format!(
@@ -120,4 +121,75 @@ pub(super) fn summary(
         unseen: GroupEst::absent(st, u32::MAX).measures(pooled),
     };
     (summary, start, end)
+}
+
+/// What sFlow inputs lost or could not read, summed over the files: never
+/// silent.
+fn sflow_warnings(a: &Analysis, warnings: &mut Vec<String>) {
+    let mut t = pktsample_schemas::sflow::meta::SflowMeta::default();
+    let mut restarts = 0;
+    for sf in a
+        .inputs
+        .iter()
+        .filter(|i| !i.skipped)
+        .filter_map(|i| i.meta.sflow.as_ref())
+    {
+        let (d, s) = sf.lost();
+        t.socket_drops += sf.socket_drops;
+        t.bad_datagrams += sf.bad_datagrams;
+        t.skipped_samples += sf.skipped_samples;
+        t.skipped_records += sf.skipped_records;
+        restarts += sf.agents.iter().map(|a| a.restarts).sum::<u64>();
+        for (why, n) in &sf.unusable_samples {
+            *t.unusable_samples.entry(why.clone()).or_default() += n;
+        }
+        if d + s > 0 {
+            t.agents.push(pktsample_schemas::sflow::meta::AgentMeta {
+                lost_datagrams: d,
+                lost_samples: s,
+                ..Default::default()
+            });
+        }
+    }
+    let (lost_d, lost_s) = t.lost();
+    if lost_d + lost_s > 0 {
+        warnings.push(format!(
+            "sFlow: {lost_d} datagrams lost between agents and collector ({lost_s} flow samples, by their sequence numbers); their packets are in the pools and the lost samples count as drops"
+        ));
+    }
+    if t.socket_drops > 0 {
+        warnings.push(format!(
+            "sFlow: the collector's socket dropped {} datagrams (a full receive buffer)",
+            t.socket_drops
+        ));
+    }
+    if t.bad_datagrams > 0 {
+        warnings.push(format!(
+            "sFlow: {} datagrams could not be read and are not in the estimates",
+            t.bad_datagrams
+        ));
+    }
+    let unusable: u64 = t.unusable_samples.values().sum();
+    if unusable > 0 {
+        let why: Vec<String> = t
+            .unusable_samples
+            .iter()
+            .map(|(w, n)| format!("{w}: {n}"))
+            .collect();
+        warnings.push(format!(
+            "sFlow: {unusable} flow samples gave no row ({}); counted as drops",
+            why.join(", ")
+        ));
+    }
+    if t.skipped_samples + t.skipped_records > 0 {
+        warnings.push(format!(
+            "sFlow: {} samples and {} records of formats pktsample does not read were skipped",
+            t.skipped_samples, t.skipped_records
+        ));
+    }
+    if restarts > 0 {
+        warnings.push(format!(
+            "sFlow: agents restarted {restarts} times; each restart begins new strata"
+        ));
+    }
 }

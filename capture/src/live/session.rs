@@ -219,6 +219,7 @@ impl<'a> Session<'a> {
                     mtu: s.dev.mtu,
                     sampling_rate: s.rate,
                     link_type: s.dev.link_type,
+                    shared_pool: false,
                     directions,
                 }
             })

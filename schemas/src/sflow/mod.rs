@@ -18,6 +18,7 @@ use std::net::IpAddr;
 
 mod decode;
 mod encode;
+pub mod meta;
 
 pub use decode::{SflowError, decode};
 pub use encode::encode;
