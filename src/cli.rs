@@ -239,15 +239,18 @@ struct CaptureArgs {
     /// (live: at most 256).
     #[arg(long, default_value_t = 128, value_name = "BYTES")]
     snaplen: u32,
-    /// Output samples file: .parquet or .pcapng.
+    /// Output samples file: .parquet or .pcapng (live capture may send
+    /// sFlow only, with --sflow and no -o).
     #[arg(short, long, value_name = "OUT.parquet|OUT.pcapng")]
-    output: PathBuf,
+    output: Option<PathBuf>,
     /// Replace the output if it exists.
     #[arg(long)]
     force: bool,
     /// No progress bar or status line.
     #[arg(long, short = 'q')]
     quiet: bool,
+    #[command(flatten)]
+    sflow: sflow_cmd::ExportArgs,
     /// Fill the AS columns (src_as, dst_as, src_as_name, dst_as_name) from
     /// this IP-to-AS database (repeatable; later files override earlier
     /// ones for the same prefix).
@@ -500,7 +503,11 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         output: a.output,
         force: a.force,
         asn: load_enrich(&a.asn_db)?,
+        sflow: a.sflow.options()?,
     };
+    if opts.output.is_none() && opts.sflow.is_none() {
+        bail!("-o: give an output file, or --sflow HOST:PORT to send the samples to a collector");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
@@ -535,6 +542,19 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
             m.bad_records
         );
     }
+    if let Some((agent, e)) = s.export {
+        out!(
+            "  sflow     sent {} datagrams as agent {agent}: {} flow samples, {} counter samples{}",
+            e.datagrams,
+            e.flow_samples,
+            e.counter_samples,
+            if e.send_errors > 0 {
+                format!(", {} send errors", e.send_errors)
+            } else {
+                String::new()
+            }
+        );
+    }
     out!("  elapsed   {:.1}s", s.elapsed.as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
@@ -548,9 +568,15 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
             "--duration, --count, --rotate and --fib apply to live capture (-i), not to --replay"
         );
     }
+    if !a.sflow.sflow.is_empty() {
+        bail!("--sflow applies to live capture (-i), not to --replay");
+    }
+    let Some(output) = a.output else {
+        bail!("-o: give the output file (.parquet or .pcapng)");
+    };
     let opts = ReplayOptions {
         input,
-        output: a.output,
+        output,
         sampling_rate: a.sampling_rate,
         seed: a.seed.unwrap_or_else(fresh_seed),
         snaplen: a.snaplen,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use pktsample_capture::live::Rotate;
+use pktsample_capture::sflow::export::ExportOptions;
 use pktsample_capture::sflow::{
     CollectEvent, CollectOptions, carries_sflow, collect, convert_pcap,
 };
@@ -49,6 +50,56 @@ pub struct CollectArgs {
     /// it, an agent's extended gateway records fill src_as and dst_as.
     #[arg(long = "asn-db", value_name = "FILE")]
     asn_db: Vec<PathBuf>,
+}
+
+/// `capture --sflow`: where and how to send.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// Send the samples as sFlow v5 to this collector too (repeatable),
+    /// e.g. 192.0.2.1:6343 (live capture).
+    #[arg(long, value_parser = parse_target, value_name = "HOST:PORT")]
+    pub sflow: Vec<SocketAddr>,
+    /// Agent address in the datagrams (default: the address this host
+    /// reaches the first collector from).
+    #[arg(long, value_name = "ADDR", requires = "sflow")]
+    sflow_agent: Option<std::net::IpAddr>,
+    /// Send interface counters this often.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "20s", value_name = "TIME")]
+    sflow_counters: std::time::Duration,
+    /// Largest datagram to send (UDP payload bytes), to fit the path MTU.
+    #[arg(long, default_value_t = 1400, value_name = "BYTES")]
+    sflow_mtu: usize,
+}
+
+impl ExportArgs {
+    pub fn options(&self) -> anyhow::Result<Option<ExportOptions>> {
+        if self.sflow.is_empty() {
+            return Ok(None);
+        }
+        if self.sflow_mtu < 256 {
+            anyhow::bail!(
+                "--sflow-mtu: at least 256 bytes (a datagram holds a header of up to 256)"
+            );
+        }
+        if self.sflow_counters.is_zero() {
+            anyhow::bail!("--sflow-counters must be longer than 0s");
+        }
+        Ok(Some(ExportOptions {
+            targets: self.sflow.clone(),
+            agent: self.sflow_agent,
+            counters_every: self.sflow_counters,
+            mtu: self.sflow_mtu,
+        }))
+    }
+}
+
+/// `192.0.2.1:6343`, `[2001:db8::1]:6343`, or `collector.example:6343`.
+fn parse_target(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("'{s}' is not a HOST:PORT this host can resolve"))
 }
 
 /// `[::]:6343`, `192.0.2.1:6343`, or a port alone.

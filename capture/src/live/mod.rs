@@ -36,6 +36,8 @@ use program::Program;
 use ring::RingReader;
 use select::Selector;
 use session::Session;
+
+use crate::sflow::export::Exporter;
 pub use session::part_path;
 use watch::{LinkEvent, Watch};
 
@@ -89,8 +91,11 @@ pub struct LiveOptions {
     pub ring_bytes: u32,
     /// Look up the routed egress interface of ingress samples.
     pub fib: bool,
-    pub output: PathBuf,
+    /// The samples file; none when only exporting (`--sflow`).
+    pub output: Option<PathBuf>,
     pub force: bool,
+    /// Send the samples as sFlow too.
+    pub sflow: Option<crate::sflow::export::ExportOptions>,
     /// Fill the AS columns from an ASN database.
     pub asn: Option<Arc<dyn Enrich>>,
 }
@@ -125,6 +130,8 @@ pub struct LiveSummary {
     /// Totals over the whole capture.
     pub metadata: CaptureMetadata,
     pub elapsed: Duration,
+    /// With `--sflow`: the agent address and what was sent.
+    pub export: Option<(std::net::IpAddr, crate::sflow::export::ExportStats)>,
 }
 
 /// Longest a sample waits in the ring before user space reads it.
@@ -137,6 +144,7 @@ struct Capture<'a> {
     program: Program,
     ring: RingReader,
     session: Session<'a>,
+    export: Option<Exporter>,
     /// The interface of each counter slot.
     slots: Vec<SlotState>,
 }
@@ -162,6 +170,9 @@ impl Capture<'_> {
         self.program
             .attach(&dev, slot, rate, self.opts.snaplen, self.opts.fib)?;
         self.ring.add(dev.ifindex, &dev.name, dev.link_type);
+        if let Some(e) = &mut self.export {
+            e.add_slot(dev.ifindex, &dev.name, dev.link_type);
+        }
         self.slots.push(SlotState {
             ifindex: dev.ifindex,
             name: dev.name.clone(),
@@ -170,6 +181,23 @@ impl Capture<'_> {
         });
         self.session.add_slot(dev, rate);
         Ok(())
+    }
+
+    /// Take what is in the ring (at most `limit` samples) into the file
+    /// and the sFlow export.
+    fn drain(&mut self, limit: Option<u64>) -> Result<(), CaptureError> {
+        let Capture {
+            ring,
+            session,
+            export,
+            ..
+        } = self;
+        ring.drain(limit, &mut |r, slot, dir| {
+            if let Some(e) = export.as_mut() {
+                e.sample(r, slot);
+            }
+            session.row(r, slot, dir)
+        })
     }
 
     fn taken(&self, ifindex: u32) -> bool {
@@ -292,6 +320,7 @@ pub fn capture_live(
         program,
         ring: RingReader::new(ring, sys::monotonic_to_utc()?),
         session: Session::start(opts, template)?,
+        export: opts.sflow.as_ref().map(Exporter::new).transpose()?,
         slots: Vec::new(),
     };
     for (dev, rate) in initial {
@@ -308,10 +337,12 @@ pub fn capture_live(
     let result = result.and_then(|g| {
         gone = g;
         let left = opts.count.map(|n| n.saturating_sub(c.session.rows()));
-        let Capture { ring, session, .. } = &mut c;
-        ring.drain(left, &mut |r, slot, dir| session.row(r, slot, dir))
+        c.drain(left)
     });
     let now = c.program.counters(c.session.slots())?;
+    if let Some(e) = &mut c.export {
+        e.flush(&now, true);
+    }
     if let Err(e) = result {
         // A writer that failed (a full disk) closes its file at what is
         // complete, and says so; other errors leave nothing half-written.
@@ -333,6 +364,7 @@ pub fn capture_live(
         parts,
         metadata,
         elapsed: started.elapsed(),
+        export: c.export.map(|e| (e.agent(), e.stats)),
     })
 }
 
@@ -364,9 +396,12 @@ fn run(
         // on a short timer too: samples wait at most this long.
         sys::poll(&mut fds, POLL_MS)?;
         let left = opts.count.map(|n| n.saturating_sub(c.session.rows()));
-        {
-            let Capture { ring, session, .. } = &mut *c;
-            ring.drain(left, &mut |r, slot, dir| session.row(r, slot, dir))?;
+        c.drain(left)?;
+        if c.export.is_some() {
+            let now = c.program.counters(c.session.slots())?;
+            if let Some(e) = &mut c.export {
+                e.flush(&now, false);
+            }
         }
         if fds[1].revents != 0
             && let Some(name) = c.follow(watch, events)?

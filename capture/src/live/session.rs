@@ -37,9 +37,9 @@ struct Slot {
     rate: u32,
 }
 
-/// One output file being written.
+/// One output file being written (no file: `--sflow` without `-o`).
 struct Part {
-    writer: SampleWriter,
+    writer: Option<SampleWriter>,
     started: Instant,
     /// Counters when the part began (its metadata holds the difference).
     base: Vec<[Counters; 2]>,
@@ -111,8 +111,10 @@ impl<'a> Session<'a> {
 
     /// One sample of slot `slot`, direction index `dir`.
     pub fn row(&mut self, r: &SampleRow<'_>, slot: usize, dir: usize) -> Result<(), CaptureError> {
-        self.builder.push(r);
         let p = self.part.as_mut().expect("a part is open until finish");
+        if p.writer.is_some() {
+            self.builder.push(r);
+        }
         p.first_ns.get_or_insert(r.timestamp_ns);
         p.last_ns = Some(r.timestamp_ns);
         self.first_ns.get_or_insert(r.timestamp_ns);
@@ -121,8 +123,10 @@ impl<'a> Session<'a> {
         self.total_written[slot][dir] += 1;
         p.bytes += r.header.len() as u64 + 64;
         self.rows += 1;
-        if self.builder.len() >= BATCH_ROWS {
-            p.writer.write(&self.builder.finish())?;
+        if self.builder.len() >= BATCH_ROWS
+            && let Some(w) = &mut p.writer
+        {
+            w.write(&self.builder.finish())?;
         }
         Ok(())
     }
@@ -145,8 +149,8 @@ impl<'a> Session<'a> {
             .replace(next)
             .expect("a part is open until finish");
         let path = self.close_part(done, now, false)?;
-        self.parts.push(path.clone());
-        Ok(path)
+        self.parts.extend(path.clone());
+        Ok(path.unwrap_or_default())
     }
 
     /// Close the last part at the final counters; return the parts and the
@@ -157,7 +161,7 @@ impl<'a> Session<'a> {
     ) -> Result<(Vec<PathBuf>, CaptureMetadata), CaptureError> {
         let part = self.part.take().expect("a part is open until finish");
         let path = self.close_part(part, now, true)?;
-        self.parts.push(path);
+        self.parts.extend(path);
         let zero = vec![[Counters::default(); 2]; now.len()];
         let meta = self.metadata(
             now,
@@ -228,25 +232,31 @@ impl<'a> Session<'a> {
     }
 
     fn open_part(&self, n: u32, base: Vec<[Counters; 2]>) -> Result<Part, CaptureError> {
-        let path = match self.opts.rotate {
-            Some(_) => part_path(&self.opts.output, n),
-            None => self.opts.output.clone(),
-        };
         let written = vec![[0; 2]; base.len()];
         let meta = self.metadata(&base, &base, &written, false, None, None);
+        let writer = match &self.opts.output {
+            Some(out) => {
+                let path = match self.opts.rotate {
+                    Some(_) => part_path(out, n),
+                    None => out.clone(),
+                };
+                // A capture cannot be made again: on a full disk, keep what
+                // is complete.
+                Some(SampleWriter::with_options(
+                    &path,
+                    &meta,
+                    WriterOptions {
+                        force: self.opts.force,
+                        enrich: self.opts.asn.clone(),
+                        salvage: true,
+                        row_group_rows: None,
+                    },
+                )?)
+            }
+            None => None,
+        };
         Ok(Part {
-            // A capture cannot be made again: on a full disk, keep what is
-            // complete.
-            writer: SampleWriter::with_options(
-                &path,
-                &meta,
-                WriterOptions {
-                    force: self.opts.force,
-                    enrich: self.opts.asn.clone(),
-                    salvage: true,
-                    row_group_rows: None,
-                },
-            )?,
+            writer,
             started: Instant::now(),
             base,
             first_ns: None,
@@ -261,11 +271,14 @@ impl<'a> Session<'a> {
         mut part: Part,
         now: &[[Counters; 2]],
         last_part: bool,
-    ) -> Result<PathBuf, CaptureError> {
+    ) -> Result<Option<PathBuf>, CaptureError> {
+        let Some(mut writer) = part.writer.take() else {
+            return Ok(None);
+        };
         let pending = if self.builder.is_empty() {
             Ok(())
         } else {
-            part.writer.write(&self.builder.finish())
+            writer.write(&self.builder.finish())
         };
         let meta = self.metadata(
             now,
@@ -276,9 +289,9 @@ impl<'a> Session<'a> {
             part.last_ns,
         );
         // A writer that failed says why (and salvages) at finish.
-        let done = part.writer.finish(&meta)?;
+        let done = writer.finish(&meta)?;
         pending?;
-        Ok(done)
+        Ok(Some(done))
     }
 }
 

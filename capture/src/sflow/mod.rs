@@ -13,6 +13,7 @@ use pktsample_schemas::{
 };
 
 mod collect;
+pub mod export;
 pub mod ingest;
 mod pcap;
 
