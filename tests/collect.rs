@@ -343,3 +343,82 @@ fn collect_receives_what_convert_reads() {
     );
     check_file(&out, &sc);
 }
+
+/// The calibration check: each data source's counters beside the sampled
+/// estimate over the same span. Over seeded agents (a known truth: the
+/// counters count every packet the pools do), the counters fall inside the
+/// 95 % intervals about 95 % of the time, and the counted values are the
+/// truth's.
+#[test]
+fn calibration_intervals_cover_the_counters() {
+    let dir = tmpdir();
+    let (mut rows, mut packets_in, mut bytes_in) = (0u32, 0u32, 0u32);
+    for seed in 0..60u64 {
+        let spec = |index, both_ways| SourceSpec {
+            index,
+            rate: 64,
+            both_ways,
+            expanded: false,
+        };
+        let mut a = AgentSim::new(
+            "192.0.2.7".parse().unwrap(),
+            0,
+            seed,
+            &[spec(1, false), spec(2, true)],
+        );
+        // Counters at the 10th and the 90th datagram: the span between.
+        let mut datagrams = Vec::new();
+        let mut at_first = Vec::new();
+        for i in 1..=100u32 {
+            let counters = i == 10 || i == 90;
+            datagrams.push(encode(&a.datagram(4, counters)));
+            if i == 10 {
+                at_first = a.truth();
+            }
+            if i == 90 {
+                let t = a.truth();
+                at_first = t
+                    .iter()
+                    .zip(&at_first)
+                    .map(|(b, f)| SourceTruth {
+                        packets: [b.packets[0] - f.packets[0], b.packets[1] - f.packets[1]],
+                        octets: [b.octets[0] - f.octets[0], b.octets[1] - f.octets[1]],
+                        ..*b
+                    })
+                    .collect();
+            }
+        }
+        let pcap = dir.path().join(format!("c{seed}.pcap"));
+        common::sflow::write_pcap(&pcap, &datagrams);
+        let out = dir.path().join(format!("c{seed}.parquet"));
+        ok(&["convert", s(&pcap), "-o", s(&out)]);
+        let json = ok(&["analyze", s(&out), "--format", "json", "--by", "summary"]);
+        let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let cal = r["calibration"].as_array().expect("a calibration section");
+        for c in cal {
+            let k = if c["interface"] == "192.0.2.7/1" {
+                0
+            } else {
+                1
+            };
+            let d = usize::from(c["direction"] == "out");
+            assert_eq!(c["counter_packets"], at_first[k].packets[d], "{c}");
+            assert_eq!(c["counter_bytes"], at_first[k].octets[d], "{c}");
+            rows += 1;
+            packets_in += u32::from(c["packets_within"] == true);
+            bytes_in += u32::from(c["bytes_within"] == true);
+        }
+        assert_eq!(cal.len(), 3, "in for both sources, out for the second");
+    }
+    let (p, b) = (
+        packets_in as f64 / rows as f64,
+        bytes_in as f64 / rows as f64,
+    );
+    eprintln!("calibration coverage: packets {p:.3}, bytes {b:.3} over {rows} spans");
+    // The agent's skips are uniform (less spread than Bernoulli sampling's
+    // geometric ones): the intervals may over-cover, never badly under.
+    assert!(
+        p >= 0.90 && b >= 0.90,
+        "coverage packets {p}, bytes {b} over {rows}"
+    );
+}

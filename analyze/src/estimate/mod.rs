@@ -6,6 +6,7 @@ use std::hash::Hash;
 
 use pktsample_schemas::meta::format_rfc3339_ns;
 
+mod calibration;
 mod group;
 mod interfaces;
 mod per_as;
@@ -311,6 +312,19 @@ pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
     });
 
     let per_as = as_sections(a, &st, &pooled, top, (&addrs, &by_id), &mut warnings);
+    let calibration = calibration::calibration(a)?;
+    if let Some(rows) = &calibration {
+        let off = rows
+            .iter()
+            .filter(|r| !r.packets_within || !r.bytes_within)
+            .count();
+        if off > 0 {
+            warnings.push(format!(
+                "sFlow calibration: {off} of {} interface counters fall outside the sampled estimate's 95% interval (see the calibration section): the sampling may be biased or losing samples",
+                rows.len()
+            ));
+        }
+    }
 
     Ok(Report {
         report_version: REPORT_VERSION,
@@ -348,6 +362,7 @@ pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
         remote_as: per_as.remote,
         as_pairs: per_as.pairs,
         as_ipv6: per_as.ipv6,
+        calibration,
         warnings,
     })
 }

@@ -22,7 +22,7 @@ pub use self::markdown::Markdown;
 pub use self::table::Table;
 
 /// Version of the JSON report contract.
-pub const REPORT_VERSION: &str = "1.2";
+pub const REPORT_VERSION: &str = "1.3";
 
 /// A rendering of a report.
 pub trait Render {
@@ -140,6 +140,25 @@ pub struct InterfaceRow {
     pub drops: u64,
     #[serde(flatten)]
     pub m: Measures,
+}
+
+/// sFlow's calibration check: the estimate over a data source's counter
+/// span beside what its counters counted.
+#[derive(Clone, Debug, Serialize)]
+pub struct CalibrationRow {
+    /// `AGENT/SOURCE` (the data source, over its sub-agents).
+    pub interface: String,
+    /// `in` or `out`.
+    pub direction: String,
+    pub start: String,
+    pub end: String,
+    pub samples: u64,
+    pub packets: Interval,
+    pub counter_packets: u64,
+    pub packets_within: bool,
+    pub bytes: Interval,
+    pub counter_bytes: u64,
+    pub bytes_within: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -279,6 +298,9 @@ pub struct Report {
     /// Remote ASes ranked by IPv6 packets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub as_ipv6: Option<Vec<AsIpv6Row>>,
+    /// sFlow inputs with interface counters: the calibration check (1.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Vec<CalibrationRow>>,
     pub warnings: Vec<String>,
 }
 
@@ -445,6 +467,39 @@ pub fn text_sections(r: &Report) -> Vec<TextSection> {
                 format!("{}:{}", v.host, v.ifname)
             };
             (vec![name, v.direction.clone()], v.m.clone())
+        }),
+    );
+    push(
+        "calibration",
+        "sFlow calibration: estimate over each counter span beside the agent's counters",
+        vec![
+            "data source",
+            "dir",
+            "counted packets",
+            "counted bytes",
+            "within",
+        ],
+        rows(&r.calibration, |v| {
+            let within = match (v.packets_within, v.bytes_within) {
+                (true, true) => "yes",
+                (false, true) => "NO: packets",
+                (true, false) => "NO: bytes",
+                (false, false) => "NO: both",
+            };
+            (
+                vec![
+                    v.interface.clone(),
+                    v.direction.clone(),
+                    v.counter_packets.to_string(),
+                    v.counter_bytes.to_string(),
+                    within.into(),
+                ],
+                Measures {
+                    samples: v.samples,
+                    packets: v.packets,
+                    bytes: v.bytes,
+                },
+            )
         }),
     );
     push(
