@@ -199,3 +199,166 @@ fn tshark_reads_our_datagrams_as_meant() {
         assert_eq!(line, "3\t70000\t0x3fffffff\t0\t2\t1073741823,3");
     }
 }
+
+fn hex_fixture(name: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(common::fixture(&format!("sflow/{name}"))).unwrap();
+    text.split_whitespace()
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect()
+}
+
+/// Datagrams from another collector's test suite (goflow2): our decoder,
+/// `convert` and tshark read the same samples from them.
+#[test]
+fn published_datagrams() {
+    use arrow_array::cast::AsArray;
+    let compact = hex_fixture("goflow2-flow-compact-vlan.hex");
+    let expanded = hex_fixture("goflow2-flow-expanded-5.hex");
+    let drop = hex_fixture("goflow2-drop-egress-queue.hex");
+    let d = decode(&compact).unwrap();
+    assert_eq!(d.agent, "172.16.0.17".parse::<IpAddr>().unwrap());
+    let d = decode(&expanded).unwrap();
+    assert_eq!((d.samples.len(), d.skipped.records), (5, 5));
+    let d = decode(&drop).unwrap();
+    assert_eq!((d.samples.len(), d.skipped.samples), (0, 1));
+
+    let dir = tmpdir();
+    let pcap = dir.path().join("published.pcap");
+    write_pcap(&pcap, &[compact, expanded, drop]);
+    let out = dir.path().join("published.parquet");
+    common::ok(&["convert", s(&pcap), "-o", s(&out)]);
+    let (batches, m) = common::read_all(&out);
+    let b = common::concat(&batches);
+    assert_eq!(b.num_rows(), 6);
+    let names: Vec<&str> = {
+        let c = b.column_by_name("ifname").unwrap().as_any_dictionary();
+        let v = c.values().as_string::<i32>();
+        let keys = c.normalized_keys();
+        keys.iter().map(|&k| v.value(k)).collect()
+    };
+    assert_eq!(names[0], "172.16.0.17/1/1043");
+    let (a, b2) = ("1.2.3.4/0/1000100", "1.2.3.4/0/1000104");
+    assert_eq!(names[1..], [a, a, b2, a, a]);
+    let u32s = |c| common::u32_col(&b, c).values().to_vec();
+    assert_eq!(
+        u32s("sampling_rate"),
+        [2048, 16383, 16383, 16383, 16383, 16383]
+    );
+    assert_eq!(u32s("pkt_len"), [78, 1510, 1478, 1518, 1518, 1518]);
+    let vlan = common::u16_col(&b, "vlan");
+    assert_eq!(
+        vlan.iter().flatten().collect::<Vec<_>>(),
+        [32, 30, 23, 1337, 23, 957]
+    );
+    let proto = common::u8_col(&b, "ip_proto");
+    assert_eq!(
+        proto.iter().flatten().collect::<Vec<_>>(),
+        [1, 6, 6, 6, 6, 6]
+    );
+    // Joined mid-stream: the first sample of a source stands for one
+    // interval; the next ones for their pool differences (16383 each).
+    let pool = |name: &str| {
+        m.interfaces
+            .iter()
+            .find(|i| i.name == name)
+            .unwrap()
+            .total()
+            .packets_seen
+    };
+    assert_eq!(pool("172.16.0.17/1/1043"), 2048);
+    assert_eq!(pool("1.2.3.4/0/1000100"), 4 * 16383);
+    let sf = m.sflow.unwrap();
+    assert_eq!((sf.skipped_samples, sf.skipped_records), (1, 5));
+
+    if !need("tshark", have_cmd("tshark")) {
+        return;
+    }
+    let out = tshark(&[
+        "-r",
+        s(&pcap),
+        "-T",
+        "fields",
+        "-E",
+        "aggregator=,",
+        "-e",
+        "sflow.flow_sample.sampling_rate",
+        "-e",
+        "sflow_245.header.frame_length",
+        "-e",
+        "vlan.id",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "2048\t82\t32", "{out}");
+    assert_eq!(
+        lines[1], "16383,16383,16383,16383,16383\t1514,1482,1522,1522,1522\t30,23,1337,23,957",
+        "{out}"
+    );
+}
+
+/// An IPv6 agent's sample of a QinQ frame, sampled on the agent's own
+/// (internal) interface and sent to several: the row keeps the outer VLAN,
+/// and neither interface, and its direction is unknown.
+#[test]
+fn ipv6_agent_qinq_internal_and_multiple() {
+    use arrow_array::Array;
+    let mut frame = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .double_vlan(
+            etherparse::VlanId::try_new(100).unwrap(),
+            etherparse::VlanId::try_new(200).unwrap(),
+        )
+        .ipv6(
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .udp(5000, 53)
+        .write(&mut frame, &[0u8; 20])
+        .unwrap();
+    let d = Datagram {
+        agent: "2001:db8::77".parse().unwrap(),
+        sub_agent: 3,
+        sequence: 1,
+        uptime_ms: 1000,
+        samples: vec![Sample::Flow(FlowSample {
+            expanded: false,
+            sequence: 1,
+            source: Source { kind: 0, index: 9 },
+            sampling_rate: 100,
+            sample_pool: 100,
+            drops: 0,
+            input: Port::Internal,
+            output: Port::Multiple(3),
+            header: Some(RawHeader {
+                protocol: 1,
+                frame_length: frame.len() as u32 + 4,
+                stripped: 4,
+                bytes: frame.clone(),
+            }),
+            gateway: None,
+        })],
+        skipped: Skipped::default(),
+    };
+    let dir = tmpdir();
+    let pcap = dir.path().join("qinq.pcap");
+    write_pcap(&pcap, &[encode(&d)]);
+    let out = dir.path().join("qinq.parquet");
+    common::ok(&["convert", s(&pcap), "-o", s(&out)]);
+    let (batches, m) = common::read_all(&out);
+    let b = common::concat(&batches);
+    assert_eq!(b.num_rows(), 1);
+    assert_eq!(common::u16_col(&b, "vlan").value(0), 100);
+    assert_eq!(common::u8_col(&b, "ip_version").value(0), 6);
+    assert_eq!(common::u32_col(&b, "pkt_len").value(0), frame.len() as u32);
+    assert!(common::u32_col(&b, "ingress_ifindex").is_null(0));
+    assert!(common::u32_col(&b, "routed_ifindex").is_null(0));
+    let i = &m.interfaces[0];
+    assert_eq!(i.name, "2001:db8::77/3/9");
+    // Sequence 1: the agent started while we listened; its pool counts
+    // from 0.
+    assert_eq!(
+        i.directions.keys().collect::<Vec<_>>(),
+        [&pktsample_schemas::Direction::Unknown]
+    );
+    assert_eq!(i.total().packets_seen, 100);
+}
