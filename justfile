@@ -55,3 +55,7 @@ bench-analyze:
 # Per-AS: table load/lookups vs pyasn, analyze with/without per-AS sections (see BENCHMARKS.md).
 bench-asn:
     bench/asn.sh
+
+# sFlow: collect vs sfacctd and sfcapd at increasing datagram rates, and the cost of capture --sflow (root; see BENCHMARKS.md).
+bench-sflow:
+    bench/sflow.sh

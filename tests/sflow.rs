@@ -75,6 +75,7 @@ fn tshark_reads_our_datagrams_as_meant() {
                         out_octets: 777,
                         ..Default::default()
                     }),
+                    ethernet: Some(EthCounters(std::array::from_fn(|k| 100 + k as u32))),
                 }),
             ],
             skipped: Skipped::default(),
@@ -105,6 +106,8 @@ fn tshark_reads_our_datagrams_as_meant() {
         "sflow_245.ifinoct",
         "sflow_245.ifinpkt",
         "sflow_245.ifoutoct",
+        "sflow_245.dot3StatsFCSErrors",
+        "sflow_245.dot3StatsSymbolErrors",
     ];
     let mut args = vec![
         "-r",
@@ -171,6 +174,8 @@ fn tshark_reads_our_datagrams_as_meant() {
         assert_eq!(v[14], c.in_octets.to_string());
         assert_eq!(v[15], c.in_ucast.to_string());
         assert_eq!(v[16], c.out_octets.to_string());
+        // Ethernet counters: FCS errors (the 2nd), symbol errors (the 13th).
+        assert_eq!((v[17], v[18]), ("101", "112"), "{line}");
     }
     // The interface encodings, as tshark shows them: the compact sample's
     // input ifIndex 3 and output "internal" (format 0, 0x3FFFFFFF); the

@@ -101,6 +101,25 @@ fn export_collected_equals_the_direct_file() {
     let direct = dir.path().join("direct.parquet");
     let (mut col, port) = start_collect(&ns, &collected);
     let target = format!("127.0.0.1:{port}");
+    // The datagrams as they cross loopback, for tshark.
+    let wire = dir.path().join("export.pcap");
+    let mut dump = ns
+        .cmd(&[
+            "tcpdump",
+            "-i",
+            "lo",
+            "-U",
+            "-w",
+            s(&wire),
+            "udp",
+            "port",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     let cap = ns.capture(&[
         "-i",
         "va",
@@ -125,6 +144,7 @@ fn export_collected_equals_the_direct_file() {
     std::thread::sleep(Duration::from_millis(300));
     let text = stop(&mut col, "INT");
     assert!(text.contains("0 lost, 0 samples lost"), "{text}");
+    stop(&mut dump, "INT");
 
     let (_, dm) = read_all(&direct);
     let (_, cm) = read_all(&collected);
@@ -156,6 +176,87 @@ fn export_collected_equals_the_direct_file() {
     // The counter samples arrived (one a second).
     let sf = cm.sflow.as_ref().unwrap();
     assert!(!sf.counters.is_empty(), "{sf:?}");
+    tshark_reads_the_export(&wire, port, &direct);
+}
+
+/// tshark's sFlow dissector on the exported datagrams: every flow sample
+/// at the rate, frame lengths of wire + 4 with 4 stripped, and each
+/// stream's last `sample_pool` and `drops` the kernel's counters of its
+/// interface and direction.
+fn tshark_reads_the_export(wire: &Path, port: u16, direct: &Path) {
+    if !need("tshark", have_cmd("tshark")) {
+        return;
+    }
+    let decode_as = format!("udp.port=={port},sflow");
+    let out = tshark(&[
+        "-r",
+        s(wire),
+        "-d",
+        &decode_as,
+        "-Y",
+        "sflow",
+        "-T",
+        "fields",
+        "-E",
+        "aggregator=,",
+        "-e",
+        "sflow_245.sub_agent_id",
+        "-e",
+        "sflow.flow_sample.index",
+        "-e",
+        "sflow.flow_sample.sampling_rate",
+        "-e",
+        "sflow.flow_sample.sample_pool",
+        "-e",
+        "sflow.flow_sample.dropped_packets",
+        "-e",
+        "sflow_245.header.frame_length",
+        "-e",
+        "sflow_245.header.payload_stripped",
+    ]);
+    let (batches, meta) = read_all(direct);
+    let b = concat(&batches);
+    let lens: u64 = u32_col(&b, "pkt_len")
+        .values()
+        .iter()
+        .map(|&v| u64::from(v))
+        .sum();
+    let (mut n, mut sum) = (0u64, 0u64);
+    // (sub-agent, source) -> last pool and drops.
+    let mut last: BTreeMap<(u32, u32), (u64, u64)> = BTreeMap::new();
+    for line in out.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[2].is_empty() {
+            continue; // counter samples only
+        }
+        let col = |k: usize| {
+            f[k].split(',')
+                .map(|v| v.parse::<u64>().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let (src, rate, pool, drops, frame, stripped) =
+            (col(1), col(2), col(3), col(4), col(5), col(6));
+        let sub: u32 = f[0].parse().unwrap();
+        for k in 0..rate.len() {
+            assert_eq!((rate[k], stripped[k]), (4, 4), "{line}");
+            n += 1;
+            sum += frame[k] - 4;
+            last.insert((sub, src[k] as u32), (pool[k], drops[k]));
+        }
+    }
+    assert_eq!(n as usize, b.num_rows(), "one flow sample per row");
+    assert_eq!(sum, lens, "frame_length - 4 = pkt_len");
+    for i in &meta.interfaces {
+        for (d, st) in i.directions.iter().filter(|(_, st)| st.samples > 0) {
+            let sub = u32::from(*d != Direction::Ingress);
+            assert_eq!(
+                last[&(sub, i.ifindex)],
+                (st.packets_seen % (1 << 32), st.drops % (1 << 32)),
+                "{} {d:?}",
+                i.name
+            );
+        }
+    }
 }
 
 /// Σ rate and Σ rate × (pkt_len + 4) per key of the direct file.

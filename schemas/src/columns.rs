@@ -20,7 +20,13 @@ pub(crate) struct FewStrings {
     keys: Vec<i32>,
     values: Vec<String>,
     last: usize,
+    /// Value -> key, once there are more than a few values to compare
+    /// (an sFlow collector's data sources interleave row by row).
+    index: rustc_hash::FxHashMap<String, usize>,
 }
+
+/// Values compared one by one before the index is used.
+const SCAN: usize = 8;
 
 impl FewStrings {
     fn with_capacity(rows: usize) -> Self {
@@ -33,11 +39,29 @@ impl FewStrings {
     #[inline]
     pub fn append(&mut self, s: &str) {
         if self.values.get(self.last).is_none_or(|v| v != s) {
-            self.last = match self.values.iter().position(|v| v == s) {
+            let found = if self.values.len() <= SCAN {
+                self.values.iter().position(|v| v == s)
+            } else {
+                self.index.get(s).copied()
+            };
+            self.last = match found {
                 Some(i) => i,
                 None => {
                     self.values.push(s.to_string());
-                    self.values.len() - 1
+                    let i = self.values.len() - 1;
+                    if self.values.len() > SCAN {
+                        if self.index.is_empty() {
+                            self.index = self
+                                .values
+                                .iter()
+                                .enumerate()
+                                .map(|(k, v)| (v.clone(), k))
+                                .collect();
+                        } else {
+                            self.index.insert(s.to_string(), i);
+                        }
+                    }
+                    i
                 }
             };
         }

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use pktsample_schemas::decode::linktype;
 use pktsample_schemas::sflow::{
-    CounterSample, Datagram, FlowSample, IfCounters, Port, RawHeader, Sample, Skipped, Source,
-    encode,
+    CounterSample, Datagram, EthCounters, FlowSample, IfCounters, Port, RawHeader, Sample, Skipped,
+    Source, encode,
 };
 use pktsample_schemas::{Direction, SampleRow};
 
@@ -274,6 +274,7 @@ impl Exporter {
                         index: i.ifindex,
                     },
                     interface: Some(sysfs_counters(i)),
+                    ethernet: (i.link_type == linktype::ETHERNET).then(|| sysfs_ethernet(i)),
                 })
             })
             .collect();
@@ -326,16 +327,35 @@ fn primary_address(targets: &[SocketAddr]) -> IpAddr {
         .unwrap_or(fallback)
 }
 
+fn sysfs(i: &Iface, f: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/sys/class/net/{}/{f}", i.name))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// The Ethernet counters the kernel keeps: alignment (frame) errors, FCS
+/// (CRC) errors, frames too long (length errors), collisions (as single
+/// collisions); the others unknown (2³²−1).
+fn sysfs_ethernet(i: &Iface) -> EthCounters {
+    let mut e = EthCounters([u32::MAX; 13]);
+    for (k, f) in [
+        (0, "statistics/rx_frame_errors"),
+        (1, "statistics/rx_crc_errors"),
+        (2, "statistics/collisions"),
+        (10, "statistics/rx_length_errors"),
+    ] {
+        if let Some(v) = sysfs(i, f) {
+            e.0[k] = v as u32;
+        }
+    }
+    e
+}
+
 /// The interface's counters as the kernel keeps them
 /// (`/sys/class/net/NAME/statistics`); broadcast counts unknown (2³²−1,
 /// as the spec has it).
 fn sysfs_counters(i: &Iface) -> IfCounters {
-    let read = |f: &str| -> u64 {
-        std::fs::read_to_string(format!("/sys/class/net/{}/{f}", i.name))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0)
-    };
+    let read = |f: &str| sysfs(i, f).unwrap_or(0);
     let rx = read("statistics/rx_packets");
     let mc = read("statistics/multicast");
     let up = std::fs::read_to_string(format!("/sys/class/net/{}/operstate", i.name))

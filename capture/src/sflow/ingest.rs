@@ -136,7 +136,7 @@ impl Ingest {
                 Sample::Flow(f) => self.flow(d, epoch, f, time_ns, sink),
                 Sample::Counters(c) => {
                     if let Some(ifc) = &c.interface {
-                        let p = CounterPoint::new(time_ns, ifc);
+                        let p = CounterPoint::new(time_ns, ifc, c.ethernet);
                         let st = self.source(d, epoch, c.source);
                         match &mut st.counters {
                             Some((_, last)) => *last = p,

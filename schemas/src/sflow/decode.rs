@@ -313,12 +313,20 @@ fn counter_sample(
         sequence,
         source,
         interface: None,
+        ethernet: None,
     };
     let n = c.count(8, "counter record count")?;
     for _ in 0..n {
         let (format, mut r) = c.section("counter record")?;
         match format {
             1 => s.interface = Some(if_counters(&mut r)?),
+            2 => {
+                let mut e = EthCounters::default();
+                for v in &mut e.0 {
+                    *v = r.u32("Ethernet counter")?;
+                }
+                s.ethernet = Some(e);
+            }
             _ => sk.records += 1,
         }
     }

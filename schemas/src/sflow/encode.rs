@@ -116,7 +116,17 @@ fn flow_sample(out: &mut Vec<u8>, f: &FlowSample) {
 fn counter_sample(out: &mut Vec<u8>, s: &CounterSample) {
     put(out, s.sequence);
     put_source(out, s.source, s.expanded);
-    put(out, u32::from(s.interface.is_some()));
+    put(
+        out,
+        u32::from(s.interface.is_some()) + u32::from(s.ethernet.is_some()),
+    );
+    if let Some(e) = &s.ethernet {
+        section(out, 2, |o| {
+            for v in e.0 {
+                put(o, v);
+            }
+        });
+    }
     if let Some(i) = &s.interface {
         section(out, 1, |o| {
             let w = |o: &mut Vec<u8>, v: u64| o.extend_from_slice(&v.to_be_bytes());
@@ -230,6 +240,7 @@ mod tests {
                         out_octets: 99,
                         ..Default::default()
                     }),
+                    ethernet: Some(EthCounters(std::array::from_fn(|k| k as u32 * 3))),
                 }),
             ],
             skipped: Skipped::default(),

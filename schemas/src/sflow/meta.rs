@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::IfCounters;
+use super::{EthCounters, IfCounters};
 
 /// The `sflow` section of the capture metadata.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,11 +97,16 @@ pub struct CounterPoint {
     pub in_packets: [u32; 3],
     pub out_octets: u64,
     pub out_packets: [u32; 3],
+    /// The Ethernet counters sent with them (dot3Stats: alignment and FCS
+    /// errors, collisions, ...), when the agent sends them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethernet: Option<EthCounters>,
 }
 
 impl CounterPoint {
-    pub fn new(time_ns: i64, c: &IfCounters) -> Self {
+    pub fn new(time_ns: i64, c: &IfCounters, ethernet: Option<EthCounters>) -> Self {
         CounterPoint {
+            ethernet,
             time_ns,
             if_index: c.if_index,
             in_octets: c.in_octets,

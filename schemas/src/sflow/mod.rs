@@ -138,7 +138,17 @@ pub struct CounterSample {
     pub source: Source,
     /// The generic interface counters (counter format 1), if any.
     pub interface: Option<IfCounters>,
+    /// The Ethernet interface counters (counter format 2), if any.
+    pub ethernet: Option<EthCounters>,
 }
+
+/// Ethernet interface counters (RFC 2358 dot3Stats, in the spec's order):
+/// alignment errors, FCS errors, single and multiple collision frames, SQE
+/// test errors, deferred transmissions, late and excessive collisions,
+/// internal MAC transmit errors, carrier sense errors, frames too long,
+/// internal MAC receive errors, symbol errors. All cumulative, 32-bit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EthCounters(pub [u32; 13]);
 
 /// Generic interface counters (RFC 2233 names); octet counters 64-bit,
 /// the rest 32-bit, all cumulative.
