@@ -78,6 +78,12 @@ for rate in $RATES; do
     d1=$(drops $PORT)
     stop "$c"
     read -r u s m < "$BENCH_DIR/time"
+    if [ "$c" = pktsample ]; then
+      # The answer first: every datagram the socket took is in the file.
+      got=$(grep -o '[0-9]* samples in' "$BENCH_DIR/c.out" | tr -dc 0-9)
+      want=$(( DGRAMS * 56 - (d1 - d0) * 7 ))
+      [ "$got" -eq "$want" ] || { echo "collect wrote $got samples, expected $want"; exit 1; }
+    fi
     cpu=$(python3 -c "print(f'{($u + $s) * 1e6 / ($DGRAMS * 56 - ($d1 - $d0) * 7):.2f}')")
     echo "| $rate | $((rate * 7)) | $c | $((d1 - d0)) | $cpu | $((m / 1024)) MiB |"
   done

@@ -20,8 +20,8 @@ use crate::cli::{load_enrich, parse_rotate, parse_size, print_span};
 
 #[derive(clap::Args, Debug)]
 pub struct CollectArgs {
-    /// Address and UDP port to receive on (repeatable): [::]:6343 takes
-    /// IPv4 and IPv6; a bare port means [::]:PORT.
+    /// Address and UDP port to receive on (repeatable): `[::]:6343` takes
+    /// IPv4 and IPv6; a bare port means `[::]:PORT`.
     #[arg(long, value_parser = parse_listen, default_value = "[::]:6343", value_name = "ADDR:PORT")]
     listen: Vec<SocketAddr>,
     /// Output samples file: .parquet or .pcapng.
@@ -127,26 +127,33 @@ pub fn collect_cmd(a: CollectArgs) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
     let status = !a.quiet && std::io::stderr().is_terminal();
+    // Progress to stderr; a closed stderr (a parent that stopped reading)
+    // must not stop the collector.
+    let say = |t: std::fmt::Arguments| {
+        use std::io::Write as _;
+        let _ = std::io::stderr().write_fmt(t);
+    };
     let mut on_event = |e: CollectEvent| match e {
         CollectEvent::Listening { addrs } => {
             let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-            eprintln!("pktsample: collecting sFlow on {}", list.join(", "));
+            say(format_args!(
+                "pktsample: collecting sFlow on {}\n",
+                list.join(", ")
+            ));
         }
         CollectEvent::Status {
             datagrams,
             rows,
             elapsed,
-        } if status => eprint!(
+        } if status => say(format_args!(
             "\r{datagrams} datagrams, {rows} samples, {:.0}s",
             elapsed.as_secs_f64()
-        ),
-        CollectEvent::Rotated { path } if !a.quiet => {
-            eprintln!(
-                "{}pktsample: wrote {}",
-                if status { "\n" } else { "" },
-                path.display()
-            );
-        }
+        )),
+        CollectEvent::Rotated { path } if !a.quiet => say(format_args!(
+            "{}pktsample: wrote {}\n",
+            if status { "\n" } else { "" },
+            path.display()
+        )),
         _ => {}
     };
     let s = collect(&opts, stop, &mut on_event)?;

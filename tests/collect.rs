@@ -7,10 +7,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use arrow_array::Array;
 use pktsample_schemas::sflow::{Datagram, Sample, encode};
@@ -291,36 +290,22 @@ fn collect_receives_what_convert_reads() {
     let sc = scenario();
     let dir = tmpdir();
     let out = dir.path().join("collected.parquet");
-    let mut child = Command::new(bin())
-        .args([
-            "collect",
-            "--listen",
-            "127.0.0.1:0",
-            "--listen",
-            "[::1]:0",
-            "-o",
-            s(&out),
-            "--count",
-            &sc.payloads.len().to_string(),
-            "--duration",
-            "60s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let addrs: Vec<std::net::SocketAddr> = line
-        .trim()
-        .rsplit_once(" on ")
-        .unwrap()
-        .1
-        .split(", ")
-        .map(|a| a.parse().unwrap())
-        .collect();
-    assert_eq!(addrs.len(), 2, "{line}");
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "collect",
+        "--listen",
+        "127.0.0.1:0",
+        "--listen",
+        "[::1]:0",
+        "-o",
+        s(&out),
+        "--count",
+        &sc.payloads.len().to_string(),
+        "--duration",
+        "60s",
+    ]);
+    let (child, addrs) = common::start_collect(cmd);
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
     // The IPv4 agent's datagrams to the IPv4 socket, the IPv6 agent's to
     // the IPv6 one, paced so that none waits long in the socket.
     let v4 = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -335,7 +320,7 @@ fn collect_receives_what_convert_reads() {
         std::thread::sleep(std::time::Duration::from_micros(200));
     }
     let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "collect failed: {line}");
+    assert!(o.status.success(), "collect failed");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.contains(&format!("received  {} datagrams", sc.payloads.len())),
@@ -421,4 +406,71 @@ fn calibration_intervals_cover_the_counters() {
         p >= 0.90 && b >= 0.90,
         "coverage packets {p}, bytes {b} over {rows}"
     );
+}
+
+/// `collect --rotate`: parts whose pools add up to the one file's, and an
+/// analyze of the parts that equals the one file's.
+#[test]
+fn collect_rotates_into_parts_that_add_up() {
+    let sc = scenario();
+    let dir = tmpdir();
+    let run = |name: &str, extra: &[&str]| -> Vec<std::path::PathBuf> {
+        let sub = dir.path().join(name);
+        std::fs::create_dir(&sub).unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.args(["collect", "--listen", "127.0.0.1:0", "-o"])
+            .arg(sub.join("c.parquet"))
+            .args([
+                "--count",
+                &sc.payloads.len().to_string(),
+                "--duration",
+                "60s",
+            ])
+            .args(extra);
+        let (child, addrs) = common::start_collect(cmd);
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for p in &sc.payloads {
+            tx.send_to(p, addrs[0]).unwrap();
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+        let mut parts: Vec<_> = std::fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        parts.sort();
+        parts
+    };
+    let one = run("one", &[]);
+    let parts = run("parts", &["--rotate", "100KB"]);
+    assert_eq!(one.len(), 1);
+    assert!(parts.len() >= 3, "{parts:?}");
+    let pools = |files: &[std::path::PathBuf]| {
+        let mut m: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+        for f in files {
+            for i in read_all(f).1.interfaces {
+                let t = i.total();
+                let e = m.entry(i.name).or_default();
+                e.0 += t.packets_seen;
+                e.1 += t.samples;
+                e.2 += t.drops;
+            }
+        }
+        m
+    };
+    assert_eq!(pools(&parts), pools(&one));
+    let packets = |p: &Path| -> serde_json::Value {
+        let r: serde_json::Value = serde_json::from_str(&ok(&[
+            "analyze",
+            s(p),
+            "--format",
+            "json",
+            "--by",
+            "summary",
+        ]))
+        .unwrap();
+        r["summary"]["packets"].clone()
+    };
+    assert_eq!(packets(&dir.path().join("parts")), packets(&one[0]));
 }

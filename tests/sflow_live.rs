@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,30 +19,18 @@ use pktsample_schemas::Direction;
 
 /// Start `pktsample collect` on the namespace's loopback; its port.
 fn start_collect(ns: &Netns, out: &Path) -> (Child, u16) {
-    let mut child = ns
-        .cmd(&[
-            bin(),
-            "collect",
-            "--listen",
-            "127.0.0.1:0",
-            "-o",
-            s(out),
-            "--duration",
-            "120s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("collect did not start: {line}"));
+    let cmd = ns.cmd(&[
+        bin(),
+        "collect",
+        "--listen",
+        "127.0.0.1:0",
+        "-o",
+        s(out),
+        "--duration",
+        "120s",
+    ]);
+    let (child, addrs) = common::start_collect(cmd);
+    let port = addrs.first().expect("collect did not start").port();
     (child, port)
 }
 
@@ -338,6 +325,8 @@ fn sfacctd_and_sfcapd_agree_with_the_direct_file() {
             "127.0.0.1",
             "-p",
             "16344",
+            "-B",
+            "33554432",
             "-w",
             s(&nf),
             "-t",
@@ -363,7 +352,9 @@ fn sfacctd_and_sfcapd_agree_with_the_direct_file() {
     ]);
     // TCP and UDP over IPv4 and IPv6 between many addresses: frames every
     // decoder reads alike (the odd ones are checked against tshark).
-    ns.inject(&small_trace(d, 40_000), &[]);
+    // Paced, so that neither collector's socket overflows on a busy
+    // machine (the comparison is exact: a lost datagram would show).
+    ns.inject(&small_trace(d, 40_000), &["--pps", "20000"]);
     cap.stop();
     std::thread::sleep(Duration::from_millis(300));
     stop(&mut sfacctd, "INT");

@@ -314,3 +314,27 @@ pub fn assert_same_report(a: &serde_json::Value, b: &serde_json::Value, what: &s
     }
     assert_eq!(a, b, "{what}");
 }
+
+/// Start `pktsample collect` (its arguments after `collect`) through `cmd`
+/// (plain, or `ip netns exec`); the child and the addresses it listens on,
+/// from the first line it prints.
+pub fn start_collect(mut cmd: Command) -> (std::process::Child, Vec<std::net::SocketAddr>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    err.read_line(&mut line).unwrap();
+    // Keep reading what it says later (a closed pipe would fail its writes).
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let addrs = line
+        .trim()
+        .rsplit_once(" on ")
+        .map(|(_, a)| a.split(", ").filter_map(|a| a.parse().ok()).collect())
+        .unwrap_or_default();
+    (child, addrs)
+}
