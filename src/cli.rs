@@ -9,6 +9,7 @@ use anyhow::bail;
 use clap::{Parser, Subcommand};
 
 use crate::draw;
+use crate::parse::{parse_iface, parse_rotate, parse_size, parse_time};
 use crate::sflow_cmd::{self, CollectArgs};
 
 use std::sync::Arc;
@@ -167,11 +168,6 @@ fn load_asn(paths: &[PathBuf]) -> anyhow::Result<Option<std::sync::Arc<pktsample
     Ok(Some(std::sync::Arc::new(pktsample_asn::AsDb::load(paths)?)))
 }
 
-fn parse_time(s: &str) -> Result<i64, String> {
-    pktsample_schemas::meta::parse_rfc3339_ns(s)
-        .ok_or_else(|| format!("'{s}' is not an RFC 3339 time like 2026-11-21T05:00:00Z"))
-}
-
 #[derive(clap::Args, Debug)]
 struct InjectArgs {
     /// Capture to send (pcap or pcapng, Ethernet).
@@ -263,62 +259,6 @@ enum HooksArg {
     Both,
     Ingress,
     Egress,
-}
-
-/// `100MB`, `1GiB`, `4096`: a byte count.
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size like 100MB"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "unknown unit in '{s}' (use B, KB, MB, GB, KiB, MiB, GiB)"
-            ));
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{s}' is too large"))
-}
-
-/// `eth0`, `veth*`, `wg0=100`: an interface (or glob) and its rate.
-fn parse_iface(s: &str) -> Result<IfaceSpec, String> {
-    let (pattern, rate) = match s.rsplit_once('=') {
-        Some((p, r)) => (
-            p,
-            Some(
-                r.parse::<u32>()
-                    .map_err(|_| format!("'{r}' in '{s}' is not a sampling rate"))?,
-            ),
-        ),
-        None => (s, None),
-    };
-    if pattern.is_empty() {
-        return Err(format!("'{s}' names no interface"));
-    }
-    Ok(IfaceSpec {
-        pattern: pattern.to_string(),
-        rate,
-    })
-}
-
-pub(crate) fn parse_rotate(s: &str) -> Result<Rotate, String> {
-    if let Ok(d) = humantime::parse_duration(s) {
-        return Ok(Rotate::Every(d));
-    }
-    parse_size(s)
-        .map(Rotate::Bytes)
-        .map_err(|_| format!("'{s}' is neither a time (60s) nor a size (100MB)"))
 }
 
 #[derive(clap::Args, Debug)]

@@ -17,6 +17,7 @@ macro_rules! out {
 
 mod cli;
 mod draw;
+mod parse;
 mod sflow_cmd;
 
 // Batches of decoded columns are large and short-lived: the system

@@ -16,7 +16,8 @@ use pktsample_schemas::input::{FileKind, sniff};
 use pktsample_schemas::sflow::meta::SflowMeta;
 use pktsample_schemas::{CaptureMetadata, Enrich};
 
-use crate::cli::{load_enrich, parse_rotate, parse_size, print_span};
+use crate::cli::{load_enrich, print_span};
+use crate::parse::{parse_rotate, parse_size};
 
 #[derive(clap::Args, Debug)]
 pub struct CollectArgs {

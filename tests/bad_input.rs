@@ -403,3 +403,44 @@ fn closed_stdout_is_not_an_error() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// sFlow arguments and collector faults: one line naming the flag and the
+/// address, before anything runs.
+#[test]
+fn sflow_arguments_fail_cleanly() {
+    let dir = tmpdir();
+    let out = dir.path().join("c.parquet");
+    // A port another program holds.
+    let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let e = fails(&["collect", "--listen", &addr, "-o", s(&out)]);
+    assert!(e.contains(&format!("--listen {addr}")), "{e}");
+    assert!(e.contains("another program"), "{e}");
+    assert!(!out.exists());
+    // Not an address.
+    let o = pktsample(&["collect", "--listen", "nowhere", "-o", s(&out)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("'nowhere' is not an address"),
+        "{err}"
+    );
+    // Export needs a live capture, and a capture needs an output or a
+    // collector.
+    let fx = fixture("mixed.pcapng");
+    let e = fails(&[
+        "capture",
+        "--replay",
+        s(&fx),
+        "--sflow",
+        "127.0.0.1:6343",
+        "-o",
+        s(&out),
+    ]);
+    assert!(e.contains("--sflow applies to live capture"), "{e}");
+    let e = fails(&["capture", "--replay", s(&fx)]);
+    assert!(e.contains("-o: give the output file"), "{e}");
+    // A capture without sFlow given as one.
+    let e = fails(&["convert", s(&fx), "-o", s(&out), "--sflow-port", "6343"]);
+    assert!(e.contains("no sFlow datagrams on UDP port 6343"), "{e}");
+    assert!(!out.exists());
+}
