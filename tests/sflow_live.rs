@@ -103,10 +103,19 @@ fn export_collected_equals_the_direct_file() {
             &port.to_string(),
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Listening once it says so; then keep its stderr drained.
+    {
+        use std::io::{BufRead, BufReader};
+        let mut err = BufReader::new(dump.stderr.take().unwrap());
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap() > 0 && !line.contains("listening on") {
+            line.clear();
+        }
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    }
     let cap = ns.capture(&[
         "-i",
         "va",
@@ -124,13 +133,18 @@ fn export_collected_equals_the_direct_file() {
         "1s",
     ]);
     let trace = small_trace(dir.path(), 40_000);
-    ns.inject(&trace, &[]);
-    ns.inject(&fixture("mixed.pcapng"), &[]);
+    // Paced, so that neither the collector's socket nor tcpdump's buffer
+    // overflows on a busy machine: every datagram must arrive.
+    ns.inject(&trace, &["--pps", "50000"]);
+    ns.inject(&fixture("mixed.pcapng"), &["--pps", "50000"]);
     let (stdout, _) = cap.stop();
     assert!(stdout.contains("sflow     sent"), "{stdout}");
     std::thread::sleep(Duration::from_millis(300));
     let text = stop(&mut col, "INT");
     assert!(text.contains("0 lost, 0 samples lost"), "{text}");
+    // The last datagrams wait in a part-filled ring block until libpcap's
+    // timeout (1 s) hands it over: give it that before the interrupt.
+    std::thread::sleep(Duration::from_millis(1500));
     stop(&mut dump, "INT");
 
     let (_, dm) = read_all(&direct);
@@ -231,7 +245,12 @@ fn tshark_reads_the_export(wire: &Path, port: u16, direct: &Path) {
             last.insert((sub, src[k] as u32), (pool[k], drops[k]));
         }
     }
-    assert_eq!(n as usize, b.num_rows(), "one flow sample per row");
+    let datagrams = out.lines().count();
+    assert_eq!(
+        n as usize,
+        b.num_rows(),
+        "one flow sample per row ({datagrams} datagrams)"
+    );
     assert_eq!(sum, lens, "frame_length - 4 = pkt_len");
     for i in &meta.interfaces {
         for (d, st) in i.directions.iter().filter(|(_, st)| st.samples > 0) {
