@@ -127,7 +127,7 @@ pub(super) fn summary(
 /// silent.
 fn sflow_warnings(a: &Analysis, warnings: &mut Vec<String>) {
     let mut t = pktsample_schemas::sflow::meta::SflowMeta::default();
-    let mut restarts = 0;
+    let (mut lost_d, mut lost_s, mut restarts) = (0, 0, 0);
     for sf in a
         .inputs
         .iter()
@@ -135,6 +135,8 @@ fn sflow_warnings(a: &Analysis, warnings: &mut Vec<String>) {
         .filter_map(|i| i.meta.sflow.as_ref())
     {
         let (d, s) = sf.lost();
+        lost_d += d;
+        lost_s += s;
         t.socket_drops += sf.socket_drops;
         t.bad_datagrams += sf.bad_datagrams;
         t.skipped_samples += sf.skipped_samples;
@@ -143,15 +145,7 @@ fn sflow_warnings(a: &Analysis, warnings: &mut Vec<String>) {
         for (why, n) in &sf.unusable_samples {
             *t.unusable_samples.entry(why.clone()).or_default() += n;
         }
-        if d + s > 0 {
-            t.agents.push(pktsample_schemas::sflow::meta::AgentMeta {
-                lost_datagrams: d,
-                lost_samples: s,
-                ..Default::default()
-            });
-        }
     }
-    let (lost_d, lost_s) = t.lost();
     if lost_d + lost_s > 0 {
         warnings.push(format!(
             "sFlow: {lost_d} datagrams lost between agents and collector ({lost_s} flow samples, by their sequence numbers); their packets are in the pools and the lost samples count as drops"

@@ -397,7 +397,7 @@ fn run(
         sys::poll(&mut fds, POLL_MS)?;
         let left = opts.count.map(|n| n.saturating_sub(c.session.rows()));
         c.drain(left)?;
-        if c.export.is_some() {
+        if c.export.as_ref().is_some_and(|e| !e.idle()) {
             let now = c.program.counters(c.session.slots())?;
             if let Some(e) = &mut c.export {
                 e.flush(&now, false);

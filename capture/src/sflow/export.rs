@@ -197,6 +197,17 @@ impl Exporter {
         }
     }
 
+    /// Nothing to send at the next flush: no sample waiting, counters not
+    /// due (the capture then does not read the kernel's counters).
+    pub fn idle(&self) -> bool {
+        self.streams
+            .iter()
+            .all(|s| s.queue.is_empty() && s.held.iter().all(Option::is_none))
+            && self
+                .last_counters
+                .is_some_and(|t| t.elapsed() < self.counters_every)
+    }
+
     /// Send what is due: queued samples, held ones older than [`HOLD`]
     /// (all of them when `last`), and counter samples when due, with the
     /// kernel's counters `now` (per slot, per direction).

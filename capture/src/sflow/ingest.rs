@@ -87,6 +87,8 @@ pub struct Ingest {
     agents: FxHashMap<(IpAddr, u32), Agent>,
     agent_order: Vec<(IpAddr, u32)>,
     sources: FxHashMap<SourceKey, SourceState>,
+    /// The name of each data source's ifindex (strata take it).
+    names: FxHashMap<u32, String>,
     strata: Vec<Stratum>,
     stratum_of: FxHashMap<(u32, u32), usize>,
     next_ifindex: u32,
@@ -191,26 +193,23 @@ impl Ingest {
             sub_agent: d.sub_agent,
             source,
         };
-        let next = &mut self.next_ifindex;
-        let st = self.sources.entry(key).or_insert_with(|| {
-            *next += 1;
-            SourceState {
-                epoch,
-                ifindex: *next,
-                name: source_name(&key, epoch),
-                last: None,
-                counters: None,
-            }
+        let st = self.sources.entry(key).or_insert_with(|| SourceState {
+            epoch,
+            ifindex: 0,
+            name: String::new(),
+            last: None,
+            counters: None,
         });
-        if st.epoch != epoch {
-            *next += 1;
+        if st.ifindex == 0 || st.epoch != epoch {
+            self.next_ifindex += 1;
             *st = SourceState {
                 epoch,
-                ifindex: *next,
+                ifindex: self.next_ifindex,
                 name: source_name(&key, epoch),
                 last: None,
                 counters: None,
             };
+            self.names.insert(st.ifindex, st.name.clone());
         }
         st
     }
@@ -297,12 +296,7 @@ impl Ingest {
         if let Some(&k) = self.stratum_of.get(&(ifindex, rate)) {
             return k;
         }
-        let name = self
-            .sources
-            .values()
-            .find(|s| s.ifindex == ifindex)
-            .map(|s| s.name.clone())
-            .unwrap_or_default();
+        let name = self.names.get(&ifindex).cloned().unwrap_or_default();
         self.strata.push(Stratum {
             ifindex,
             name,
