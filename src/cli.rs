@@ -93,7 +93,11 @@ struct AnalyzeArgs {
     /// Write the report to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Replace the output file if it exists.
+    /// Also write the report as one self-contained HTML page (charts with
+    /// their intervals, sortable tables) to this file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Replace the output files if they exist.
     #[arg(long)]
     force: bool,
     /// Memory analyze may use, e.g. 1GiB, 512MB (default: half the RAM):
@@ -132,6 +136,8 @@ enum FormatArg {
     Json,
     Csv,
     Markdown,
+    /// One self-contained page with charts (write it with -o).
+    Html,
 }
 
 /// The AS columns of samples files, from an ASN database.
@@ -293,7 +299,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    use pktsample_analyze::report::{Csv, Json, Markdown, Render, Table};
+    use pktsample_analyze::report::{Csv, Html, Json, Markdown, Render, Table};
     use pktsample_analyze::{Query, Sections};
 
     let mut sections = if a.by.is_empty() {
@@ -333,6 +339,16 @@ fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // Check the output before the work.
     let out = match &a.output {
         Some(p) => Some(pktsample_schemas::output::AtomicFile::create(p, a.force)?),
+        None => None,
+    };
+    if a.output.is_some() && a.output == a.html {
+        bail!("--html: the page would overwrite the -o report: give it another file name");
+    }
+    let html = match &a.html {
+        Some(p) => Some((
+            pktsample_schemas::output::AtomicFile::create(p, a.force)?,
+            p,
+        )),
         None => None,
     };
     let q = Query {
@@ -382,7 +398,14 @@ fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         FormatArg::Json => &Json,
         FormatArg::Csv => &Csv,
         FormatArg::Markdown => &Markdown,
+        FormatArg::Html => &Html,
     };
+    if let Some((f, path)) = html {
+        let mut w = f.writer()?;
+        Html.render(&report, &mut w)?;
+        f.commit(w)?;
+        eprintln!("pktsample: wrote the HTML report to {}", path.display());
+    }
     match out {
         Some(f) => {
             let mut w = f.writer()?;

@@ -166,7 +166,7 @@ pub fn python() -> Option<PathBuf> {
     let ok = Command::new(&p)
         .args([
             "-c",
-            "import pyarrow, duckdb, polars, pandas, jsonschema, mmdb_writer, netaddr, scipy, matplotlib, nbformat, nbclient, ipykernel",
+            "import pyarrow, duckdb, polars, pandas, jsonschema, mmdb_writer, netaddr, scipy, matplotlib, nbformat, nbclient, ipykernel, PIL",
         ])
         .output()
         .is_ok_and(|o| o.status.success());

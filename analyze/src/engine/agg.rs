@@ -12,6 +12,63 @@ use super::StratumKey;
 use super::addrs::{AddrBuf, AddrKey};
 use super::tables::{ProtoSums, Protocols, SIZE_CLASSES};
 
+/// Protocol classes drawn over time: TCP, UDP, ICMP, ICMPv6, other IP.
+pub const TIME_CLASSES: [&str; 5] = ["tcp", "udp", "icmp", "icmpv6", "other-ip"];
+
+/// IP protocol -> index into [`TIME_CLASSES`].
+pub(super) const TIME_CLASS: [u8; 256] = {
+    let mut t = [4u8; 256];
+    t[6] = 0;
+    t[17] = 1;
+    t[1] = 2;
+    t[58] = 3;
+    t
+};
+
+/// One time bucket's sums: by IP version (index as
+/// [`StratumAgg::ip_version`]; their sum is the bucket's total), and by
+/// protocol class of the IP rows (only when the protocol columns are read).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TimeCell {
+    pub version: [Cell; 3],
+    pub class: [Cell; TIME_CLASSES.len()],
+}
+
+impl TimeCell {
+    pub fn total(&self) -> Cell {
+        let mut c = self.version[0];
+        c.merge(&self.version[1]);
+        c.merge(&self.version[2]);
+        c
+    }
+
+    pub(super) fn merge(&mut self, o: &TimeCell) {
+        for (a, b) in self.version.iter_mut().zip(&o.version) {
+            a.merge(b);
+        }
+        for (a, b) in self.class.iter_mut().zip(&o.class) {
+            a.merge(b);
+        }
+    }
+}
+
+/// Sums that merge.
+trait Merge {
+    fn merge_from(&mut self, o: &Self);
+}
+
+impl Merge for Cell {
+    fn merge_from(&mut self, o: &Self) {
+        self.merge(o);
+    }
+}
+
+impl Merge for TimeCell {
+    fn merge_from(&mut self, o: &Self) {
+        self.merge(o);
+    }
+}
+
 /// Sums of one stratum.
 #[derive(Clone, Debug, Default)]
 pub struct StratumAgg {
@@ -24,7 +81,7 @@ pub struct StratumAgg {
     pub protocols: Option<ProtoSums>,
     pub size: [Cell; SIZE_CLASSES.len()],
     /// Bucket index (timestamp / interval) -> sums.
-    pub time: FxHashMap<i64, Cell>,
+    pub time: FxHashMap<i64, TimeCell>,
     /// (source origin key, destination origin key) -> sums; see
     /// `Origin::key`.
     pub as_pairs: FxHashMap<(u64, u64), Cell>,
@@ -35,16 +92,16 @@ pub struct StratumAgg {
     pub last_ns: Option<i64>,
 }
 
-fn merge_map<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
-    a: &mut std::collections::HashMap<K, Cell, S>,
-    b: std::collections::HashMap<K, Cell, S>,
+fn merge_map<K: std::hash::Hash + Eq, V: Merge + Default, S: std::hash::BuildHasher>(
+    a: &mut std::collections::HashMap<K, V, S>,
+    b: std::collections::HashMap<K, V, S>,
 ) {
     if a.is_empty() {
         *a = b;
         return;
     }
     for (k, c) in b {
-        a.entry(k).or_default().merge(&c);
+        a.entry(k).or_default().merge_from(&c);
     }
 }
 

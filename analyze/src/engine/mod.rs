@@ -46,7 +46,7 @@ mod spill;
 mod tables;
 
 pub use addrs::{AddrKey, AddrSummary, AddrTables, ByOrigin, DST, Finish, PerStratum, SRC};
-pub use agg::{Aggregate, StratumAgg, StratumIds};
+pub use agg::{Aggregate, StratumAgg, StratumIds, TIME_CLASSES, TimeCell};
 pub use plan::{Input, Parts, capture_span};
 pub use sections::Sections;
 pub use spill::{Budget, default_limit};

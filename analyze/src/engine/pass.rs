@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use crate::stats::Cell;
 
-use super::agg::StratumAgg;
+use super::agg::{StratumAgg, TIME_CLASS, TimeCell};
 use super::columns::{Bits, each, select, valid};
 use super::dicts::AddrAcc;
 use super::tables::*;
@@ -67,7 +67,7 @@ pub(super) struct RowPass<'a> {
     /// The current time bucket (stratum, bucket) as a range: most rows need
     /// no division.
     cur: Option<(usize, i64)>,
-    cell: Cell,
+    cell: TimeCell,
     lo: i64,
     hi: i64,
     ptable: &'static PortTable,
@@ -116,7 +116,7 @@ impl<'a> RowPass<'a> {
             eth_local: vec![Cell::default(); if with_protos { ns * 256 } else { 0 }],
             pairs,
             cur: None,
-            cell: Cell::default(),
+            cell: TimeCell::default(),
             lo: i64::MAX,
             hi: i64::MIN,
             ptable: ports(),
@@ -160,11 +160,11 @@ impl<'a> RowPass<'a> {
                 }
                 let b = t.div_euclid(interval);
                 self.cur = Some((s, b));
-                self.cell = Cell::default();
+                self.cell = TimeCell::default();
                 self.lo = b.saturating_mul(interval);
                 self.hi = self.lo.saturating_add(interval);
             }
-            self.cell.add(l);
+            self.cell.version[v].add(l);
         }
         if self.protos.is_some() {
             self.protocols(i, s, l);
@@ -211,6 +211,9 @@ impl<'a> RowPass<'a> {
         }
         if valid(p.proto_nulls, i) {
             let proto = p.proto[i];
+            if self.interval.is_some() {
+                self.cell.class[TIME_CLASS[proto as usize] as usize].add(l);
+            }
             let pr = &mut self.pr[s];
             let ti = TRANSPORT_INDEX[proto as usize];
             if ti == u8::MAX {

@@ -11,6 +11,7 @@ mod group;
 mod interfaces;
 mod per_as;
 mod summary;
+mod time;
 
 use crate::engine::{AddrSummary, Analysis, DST, Finish, SIZE_CLASSES, SRC, Sections, StratumAgg};
 use crate::error::AnalyzeError;
@@ -22,9 +23,6 @@ use self::group::{GroupEst, Stratum, strata};
 use self::interfaces::interface_rows;
 use self::per_as::as_sections;
 use self::summary::summary;
-
-/// The most buckets a time series lists when it fills the empty ones.
-const MAX_BUCKETS: i64 = 100_000;
 
 /// Sum groups of a per-stratum table over strata.
 fn groups<K: Hash + Eq + Ord + Clone>(
@@ -84,26 +82,6 @@ fn share_sums(cx: &Cell, cy: &Cell, by_bytes: bool) -> ShareSums {
             nx: cx.n,
         }
     }
-}
-
-/// A bucket's start in RFC 3339 with as many fractional digits as the
-/// interval needs (it is a multiple of the interval, so this is exact).
-fn bucket_time(ns: i64, interval: i64) -> String {
-    use chrono::SecondsFormat::*;
-    let f = if interval % 1_000_000_000 == 0 {
-        Secs
-    } else if interval % 1_000_000 == 0 {
-        Millis
-    } else if interval % 1000 == 0 {
-        Micros
-    } else {
-        Nanos
-    };
-    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(f, true)
-}
-
-fn per_second(i: &Interval, secs: f64) -> Interval {
-    i.scale(1.0 / secs)
 }
 
 /// The address tables reduced for the report's strata: `by_id` maps a
@@ -254,43 +232,9 @@ pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
     let top_sources = sec.top_sources.then(|| top_rows(SRC));
     let top_destinations = sec.top_destinations.then(|| top_rows(DST));
 
-    let time_series = sec.time_series.then(|| {
-        let secs = a.interval_ns as f64 / 1e9;
-        let mut g = groups(&st, |a| a.time.iter().map(|(k, c)| (*k, *c)).collect());
-        // Every bucket of the span is listed: one without a sample is 0
-        // with an upper bound.
-        if let (Some(s), Some(e)) = (start, end) {
-            let iv = a.interval_ns;
-            let last = if q.to == Some(e) { e - 1 } else { e };
-            let (b0, b1) = (s.div_euclid(iv), last.div_euclid(iv));
-            if b1 >= b0 && b1 - b0 < MAX_BUCKETS {
-                let absent = GroupEst::absent(&st, u32::MAX);
-                for b in b0..=b1 {
-                    g.entry(b).or_insert(absent);
-                }
-            } else if b1 >= b0 {
-                warnings.push(format!(
-                    "the time series spans {} buckets: only those with samples are listed (pass a longer --interval to see the empty ones)",
-                    b1 - b0 + 1
-                ));
-            }
-        }
-        TimeSeries {
-            interval_seconds: secs,
-            buckets: g
-                .into_iter()
-                .map(|(b, g)| {
-                    let m = g.measures(&pooled);
-                    BucketRow {
-                        start: bucket_time(b * a.interval_ns, a.interval_ns),
-                        pps: per_second(&m.packets, secs),
-                        bps: per_second(&m.bytes, secs).scale(8.0),
-                        m,
-                    }
-                })
-                .collect(),
-        }
-    });
+    let time_series = sec
+        .time_series
+        .then(|| time::series(a, &st, &pooled, (start, end), &mut warnings));
 
     let packet_sizes = sec.packet_sizes.then(|| {
         // Every class, sampled or not; a class bounds its frames.

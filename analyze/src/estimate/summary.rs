@@ -10,7 +10,7 @@ use crate::report::Summary;
 
 use super::group::{GroupEst, Pooled, Stratum};
 use super::interfaces::{add_unsampled, unsampled};
-use super::per_second;
+use super::time::per_second;
 
 /// The summary and the span it covers (start, end in ns).
 pub(super) fn summary(

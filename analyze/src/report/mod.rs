@@ -6,6 +6,7 @@
 //! has its key fields, `samples`, `packets` and `bytes`.
 
 mod csv;
+mod html;
 mod json;
 mod markdown;
 mod table;
@@ -17,12 +18,13 @@ use serde::Serialize;
 use crate::stats::Interval;
 
 pub use self::csv::Csv;
+pub use self::html::Html;
 pub use self::json::Json;
 pub use self::markdown::Markdown;
 pub use self::table::Table;
 
 /// Version of the JSON report contract.
-pub const REPORT_VERSION: &str = "1.3";
+pub const REPORT_VERSION: &str = "1.4";
 
 /// A rendering of a report.
 pub trait Render {
@@ -237,6 +239,21 @@ pub struct BucketRow {
     pub m: Measures,
     pub pps: Interval,
     pub bps: Interval,
+    /// IPv6 share of the bucket's IP packets and bytes (1.4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6_share: Option<Ipv6Share>,
+    /// The bucket by protocol class: tcp, udp, icmp, icmpv6, other-ip,
+    /// non-ip (1.4; with the protocol sections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<Vec<BucketClass>>,
+}
+
+/// One protocol class of a time bucket.
+#[derive(Clone, Debug, Serialize)]
+pub struct BucketClass {
+    pub class: &'static str,
+    #[serde(flatten)]
+    pub m: Measures,
 }
 
 #[derive(Clone, Debug, Serialize)]
