@@ -49,6 +49,9 @@ enum Command {
     /// file, with each data source's exact pool and every lost datagram
     /// counted.
     Collect(CollectArgs),
+    /// Print the report's queries for DuckDB, ClickHouse or Spark over a
+    /// partitioned dataset: the same estimators and intervals as analyze.
+    Sql(crate::sql_cmd::SqlArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -66,6 +69,10 @@ struct AnalyzeArgs {
     /// Only this interface (repeatable).
     #[arg(long = "interface", short = 'i', value_name = "IF")]
     interfaces: Vec<String>,
+    /// Only this host (repeatable): a dataset's other host partitions are
+    /// not opened, other files not read.
+    #[arg(long = "host", value_name = "HOST")]
+    hosts: Vec<String>,
     /// Only this direction (repeatable).
     #[arg(long = "direction", value_enum, value_name = "DIR")]
     directions: Vec<DirectionArg>,
@@ -242,8 +249,11 @@ struct CaptureArgs {
     #[arg(long, default_value_t = 128, value_name = "BYTES")]
     snaplen: u32,
     /// Output samples file: .parquet or .pcapng (live capture may send
-    /// sFlow only, with --sflow and no -o).
-    #[arg(short, long, value_name = "OUT.parquet|OUT.pcapng")]
+    /// sFlow only, with --sflow and no -o). A directory (`-o DIR/`) is a
+    /// partitioned dataset: parts in DIR/date=YYYY-MM-DD/host=NAME/, cut at
+    /// --rotate and at midnight UTC, each with its pools table in
+    /// DIR/_pools/ (schemas/README.md, "Datasets").
+    #[arg(short, long, value_name = "OUT.parquet|OUT.pcapng|DIR/")]
     output: Option<PathBuf>,
     /// Replace the output if it exists.
     #[arg(long)]
@@ -294,6 +304,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Convert(a) => convert(a),
         Command::Inject(a) => inject_cmd(a),
         Command::Analyze(a) => analyze_cmd(a),
+        Command::Sql(a) => crate::sql_cmd::sql_cmd(a),
         Command::Collect(a) => sflow_cmd::collect_cmd(a),
     }
 }
@@ -352,10 +363,18 @@ fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let q = Query {
-        inputs: pktsample_analyze::inputs::expand(&a.inputs)?,
+        inputs: pktsample_analyze::inputs::expand(
+            &a.inputs,
+            &pktsample_analyze::inputs::Prune {
+                from: a.from,
+                to: a.to,
+                hosts: a.hosts.clone(),
+            },
+        )?,
         from: a.from,
         to: a.to,
         interfaces: a.interfaces,
+        hosts: a.hosts,
         directions: a
             .directions
             .iter()

@@ -19,6 +19,7 @@ mod cli;
 mod draw;
 mod parse;
 mod sflow_cmd;
+mod sql_cmd;
 
 // Batches of decoded columns are large and short-lived: the system
 // allocator hands each back to the kernel and faults it in again (0.2 s of

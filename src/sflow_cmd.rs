@@ -25,8 +25,10 @@ pub struct CollectArgs {
     /// IPv4 and IPv6; a bare port means `[::]:PORT`.
     #[arg(long, value_parser = parse_listen, default_value = "[::]:6343", value_name = "ADDR:PORT")]
     listen: Vec<SocketAddr>,
-    /// Output samples file: .parquet or .pcapng.
-    #[arg(short, long, value_name = "OUT.parquet|OUT.pcapng")]
+    /// Output samples file: .parquet or .pcapng; a directory (`-o DIR/`)
+    /// is a partitioned dataset (DIR/date=…/host=…/part-….parquet with its
+    /// pools table in DIR/_pools/; see schemas/README.md, "Datasets").
+    #[arg(short, long, value_name = "OUT.parquet|OUT.pcapng|DIR/")]
     output: PathBuf,
     /// Start a new file (OUT-0001.ext, ...) every TIME or SIZE, e.g. 60s or
     /// 100MB. Each finished part is complete and renamed into place.

@@ -474,3 +474,158 @@ fn collect_rotates_into_parts_that_add_up() {
     };
     assert_eq!(packets(&dir.path().join("parts")), packets(&one[0]));
 }
+
+/// The rows of a pools file: (ifname, direction) -> (rate, packets_seen,
+/// samples, drops, lost datagrams, host, part).
+type PoolRows = BTreeMap<(String, String), (i64, i64, i64, i64, Option<i64>, String, String)>;
+
+fn pool_rows(path: &Path) -> PoolRows {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    let f = std::fs::File::open(path).unwrap();
+    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut m = PoolRows::new();
+    for b in r {
+        let b = b.unwrap();
+        let st = |c: &str| b[c].as_string::<i32>().clone();
+        let int = |c: &str| b[c].as_primitive::<Int64Type>().clone();
+        let (host, ifname, dir, part) = (st("host"), st("ifname"), st("direction"), st("part"));
+        let (rate, seen, n, drops, lost) = (
+            int("sampling_rate"),
+            int("packets_seen"),
+            int("samples"),
+            int("drops"),
+            int("lost_datagrams"),
+        );
+        for i in 0..b.num_rows() {
+            m.insert(
+                (ifname.value(i).into(), dir.value(i).into()),
+                (
+                    rate.value(i),
+                    seen.value(i),
+                    n.value(i),
+                    drops.value(i),
+                    lost.is_valid(i).then(|| lost.value(i)),
+                    host.value(i).into(),
+                    part.value(i).into(),
+                ),
+            );
+        }
+    }
+    m
+}
+
+#[test]
+fn collect_writes_a_partitioned_dataset_with_pools_per_part() {
+    let sc = scenario();
+    let dir = tmpdir();
+    let root = dir.path().join("ds");
+    let mut cmd = Command::new(bin());
+    cmd.args(["collect", "--listen", "127.0.0.1:0", "-o"])
+        .arg(format!("{}/", root.display()))
+        .args([
+            "--rotate",
+            "100KB",
+            "--count",
+            &sc.payloads.len().to_string(),
+            "--duration",
+            "60s",
+        ]);
+    let (child, addrs) = common::start_collect(cmd);
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for p in &sc.payloads {
+        tx.send_to(p, addrs[0]).unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // Parts in their date= and host= partitions, each with its pools.
+    let mut parts = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                if !p.ends_with("_pools") {
+                    stack.push(p);
+                }
+            } else {
+                parts.push(p);
+            }
+        }
+    }
+    parts.sort();
+    assert!(parts.len() >= 3, "{parts:?}");
+    let mut lost_total = 0;
+    for p in &parts {
+        let rel = p
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let meta = read_all(p).1;
+        let host = pktsample_schemas::dataset::escape(&meta.host);
+        assert!(
+            rel.starts_with("date=") && rel.contains(&format!("/host={host}/part-")),
+            "{rel}"
+        );
+        let pools = pool_rows(&pktsample_schemas::dataset::pools_path(&root, p).unwrap());
+        let mut want = PoolRows::new();
+        let agents = &meta.sflow.as_ref().unwrap().agents;
+        for im in &meta.interfaces {
+            let agent = im.name.split('/').next().unwrap();
+            let lost: u64 = agents
+                .iter()
+                .filter(|a| a.agent == agent)
+                .map(|a| a.lost_datagrams)
+                .sum();
+            for (d, st) in &im.directions {
+                want.insert(
+                    (im.name.clone(), d.as_str().to_string()),
+                    (
+                        i64::from(im.sampling_rate),
+                        st.packets_seen as i64,
+                        st.samples as i64,
+                        st.drops as i64,
+                        Some(lost as i64),
+                        meta.host.clone(),
+                        rel.clone(),
+                    ),
+                );
+            }
+        }
+        assert_eq!(pools, want, "{rel}");
+        lost_total += agents.iter().map(|a| a.lost_datagrams).sum::<u64>();
+    }
+    assert!(
+        lost_total > 0,
+        "the scenario loses datagrams, and the pools say so"
+    );
+    // analyze reads the root, and not the pools table.
+    let r: serde_json::Value = serde_json::from_str(&ok(&[
+        "analyze",
+        s(&root),
+        "-q",
+        "--format",
+        "json",
+        "--by",
+        "summary",
+    ]))
+    .unwrap();
+    let samples: u64 = parts
+        .iter()
+        .map(|p| {
+            read_all(p)
+                .1
+                .interfaces
+                .iter()
+                .map(|i| i.total().samples)
+                .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(r["summary"]["samples"], samples);
+    assert_eq!(r["inputs"].as_array().unwrap().len(), parts.len());
+}

@@ -65,6 +65,7 @@ fn peak_bytes(inputs: &[PathBuf]) -> usize {
         from: None,
         to: None,
         interfaces: vec![],
+        hosts: vec![],
         directions: vec![],
         interval: None,
         sections: Sections::ALL.without_as(),
@@ -108,6 +109,8 @@ fn per_file(hosts: usize) -> usize {
         hosts,
         hourly: true,
         parts: Some(2400),
+        step_hours: 1,
+        dataset: false,
     };
     let parts = split(&f, &dir.path().join("parts"), &spec).unwrap();
     assert_eq!(parts.len(), 2400);

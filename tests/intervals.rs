@@ -280,6 +280,7 @@ fn analyze(path: &Path, asn: &Arc<pktsample_asn::AsDb>) -> Report {
         from: None,
         to: None,
         interfaces: vec![],
+        hosts: vec![],
         directions: vec![],
         interval: Some(SECOND),
         sections: Sections::ALL,

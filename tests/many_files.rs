@@ -58,6 +58,7 @@ fn run(r: Run) -> (Value, u64) {
         from: r.window.0,
         to: r.window.1,
         interfaces: vec![],
+        hosts: vec![],
         directions: vec![],
         interval: Some(60_000_000_000),
         sections: Sections::ALL,
@@ -127,6 +128,8 @@ fn parts_give_the_report_of_the_file_they_were_cut_from() {
             hosts: 1,
             hourly: false,
             parts: None,
+            step_hours: 1,
+            dataset: false,
         };
         let parts = split(&f, &d.join("parts"), &spec).unwrap();
         assert!(parts.len() > 30, "{} parts", parts.len());
@@ -177,6 +180,8 @@ fn time_filters_skip_files_and_row_groups() {
         hosts: 1,
         hourly: true,
         parts: Some(12),
+        step_hours: 1,
+        dataset: false,
     };
     let parts = split(&f, &dir.path().join("parts"), &spec).unwrap();
     assert_eq!(parts.len(), 12);

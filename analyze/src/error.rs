@@ -11,6 +11,8 @@ pub enum AnalyzeError {
     NoInputs,
     #[error("{pattern}: matches no file")]
     NothingMatches { pattern: String },
+    #[error("{dir}: no partition of the dataset matches --from/--to/--host; widen them")]
+    AllPruned { dir: String },
     #[error("{pattern}: {detail}")]
     BadPattern { pattern: String, detail: String },
     #[error("{flag}: {detail}")]

@@ -14,7 +14,39 @@ fn is_sample_file(p: &Path) -> bool {
     )
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), AnalyzeError> {
+/// Which partitions of a dataset (`date=…`, `host=…` directories) can
+/// hold what the query asks for: the others are not opened.
+#[derive(Clone, Debug, Default)]
+pub struct Prune {
+    /// The time filter, ns since the epoch: `from <= t < to`.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Hosts asked for (empty: all).
+    pub hosts: Vec<String>,
+}
+
+impl Prune {
+    /// Whether a directory named `name` may hold wanted samples.
+    pub fn keeps(&self, name: &str) -> bool {
+        use pktsample_schemas::dataset::{parse_date, partition_value};
+        const DAY: i64 = 86_400_000_000_000;
+        if let Some(day) = partition_value(name, "date").and_then(|v| parse_date(&v)) {
+            let (a, b) = (day * DAY, (day + 1) * DAY);
+            if self.from.is_some_and(|f| b <= f) || self.to.is_some_and(|t| a >= t) {
+                return false;
+            }
+        }
+        if let Some(h) = partition_value(name, "host")
+            && !self.hosts.is_empty()
+            && !self.hosts.contains(&h)
+        {
+            return false;
+        }
+        true
+    }
+}
+
+fn walk(dir: &Path, prune: &Prune, out: &mut Vec<PathBuf>) -> Result<(), AnalyzeError> {
     let rd = std::fs::read_dir(dir).map_err(|e| pktsample_schemas::FormatError::io(dir, e))?;
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
@@ -25,7 +57,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), AnalyzeError> {
             continue;
         }
         if p.is_dir() {
-            walk(&p, out)?;
+            // `_pools` (a dataset's pools table) and other `_` directories
+            // are not samples, as in Hive and Spark.
+            if !name.starts_with('_') && prune.keeps(name) {
+                walk(&p, prune, out)?;
+            }
         } else if is_sample_file(&p) {
             out.push(p);
         }
@@ -34,16 +70,21 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), AnalyzeError> {
 }
 
 /// Expand inputs: a file is taken as given; a directory contributes its
-/// `.parquet`, `.pcapng` and `.pcap` files (recursively, hidden ones
-/// skipped); anything with `*`, `?` or `[` is a glob. Each file once.
-pub fn expand(inputs: &[String]) -> Result<Vec<PathBuf>, AnalyzeError> {
+/// `.parquet`, `.pcapng` and `.pcap` files (recursively; hidden ones and
+/// `_` directories skipped, and dataset partitions that `prune` rules out
+/// not entered); anything with `*`, `?` or `[` is a glob. Each file once.
+pub fn expand(inputs: &[String], prune: &Prune) -> Result<Vec<PathBuf>, AnalyzeError> {
     let mut out = Vec::new();
     for i in inputs {
         let p = Path::new(i);
         if p.is_dir() {
             let before = out.len();
-            walk(p, &mut out)?;
+            walk(p, prune, &mut out)?;
             if out.len() == before {
+                let mut any = Vec::new();
+                if walk(p, &Prune::default(), &mut any).is_ok() && !any.is_empty() {
+                    return Err(AnalyzeError::AllPruned { dir: i.clone() });
+                }
                 return Err(AnalyzeError::NothingMatches { pattern: i.clone() });
             }
         } else if i.contains(['*', '?', '[']) && !p.exists() {

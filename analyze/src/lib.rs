@@ -14,6 +14,7 @@ pub mod estimate;
 pub mod inputs;
 pub mod names;
 pub mod report;
+pub mod sql;
 pub mod stats;
 
 pub use engine::{Analysis, Query, Sections, run};

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod inject;
+pub mod layout;
 pub mod live;
 pub mod netdev;
 pub mod options;

@@ -9,6 +9,7 @@
 pub mod addr_text;
 mod columns;
 pub mod convert;
+pub mod dataset;
 pub mod decode;
 pub mod error;
 pub mod feed;

@@ -270,6 +270,7 @@ pub fn analyze_lib(
         from: None,
         to: None,
         interfaces: vec![],
+        hosts: vec![],
         directions: vec![],
         interval: None,
         sections,

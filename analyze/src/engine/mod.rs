@@ -68,6 +68,8 @@ pub struct Query {
     pub to: Option<i64>,
     /// Only these interfaces (names); empty = all.
     pub interfaces: Vec<String>,
+    /// Only these hosts (the metadata's host); empty = all.
+    pub hosts: Vec<String>,
     /// Only these directions; empty = all.
     pub directions: Vec<Direction>,
     /// Time series bucket width (ns); `None` = chosen from the time span.
@@ -189,6 +191,15 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         .par_iter()
         .map(|p| open_input(p, window, q.ignore_metadata))
         .collect::<Result<_, _>>()?;
+    // Files of other hosts are not read (a dataset's host partitions were
+    // not even opened).
+    if !q.hosts.is_empty() {
+        for inp in &mut inputs {
+            if inp.kind == FileKind::Parquet && !inp.foreign && !q.hosts.contains(&inp.meta.host) {
+                inp.skipped = true;
+            }
+        }
+    }
     // The time span, for the automatic interval: from the metadata where the
     // files have it, clipped by the filter.
     let (start, end) = capture_span(&inputs);
@@ -255,6 +266,10 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     };
     let mut agg = acc.agg;
     // Name filters for inputs whose metadata came at the end.
+    if !q.hosts.is_empty() {
+        agg.strata
+            .retain(|k, _| q.hosts.contains(&inputs[k.file as usize].meta.host));
+    }
     if !q.interfaces.is_empty() {
         agg.strata.retain(|k, _| {
             inputs[k.file as usize]

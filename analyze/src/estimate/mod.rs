@@ -282,6 +282,7 @@ pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
             from: q.from.map(format_rfc3339_ns),
             to: q.to.map(format_rfc3339_ns),
             interfaces: q.interfaces.clone(),
+            hosts: q.hosts.clone(),
             directions: q
                 .directions
                 .iter()

@@ -47,6 +47,9 @@ pub struct Filters {
     pub to: Option<String>,
     pub interfaces: Vec<String>,
     pub directions: Vec<String>,
+    /// `--host` (1.4; absent when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

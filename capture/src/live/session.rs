@@ -3,7 +3,7 @@
 //! metadata each part gets from the kernel's counters.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use pktsample_schemas::samples::BATCH_ROWS;
@@ -18,18 +18,8 @@ use crate::netdev::Device;
 use super::abi::Counters;
 use super::{LiveOptions, Rotate};
 
-/// Path of part `n` (1-based) when rotating: `run.parquet` → `run-0001.parquet`.
-pub fn part_path(output: &Path, n: u32) -> PathBuf {
-    let stem = output
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = output
-        .extension()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    output.with_file_name(format!("{stem}-{n:04}.{ext}"))
-}
+pub use crate::layout::part_path;
+use crate::layout::{Layout, now_ns};
 
 /// An interface slot: the device and its rate.
 struct Slot {
@@ -49,12 +39,16 @@ struct Part {
     written: Vec<[u64; 2]>,
     /// Header bytes written, a size estimate for `--rotate SIZE`.
     bytes: u64,
+    /// When it was opened (wall clock, ns): a dataset's part ends at
+    /// midnight.
+    opened_ns: i64,
 }
 
 /// The capture's output.
 pub struct Session<'a> {
     opts: &'a LiveOptions,
     template: CaptureMetadata,
+    layout: Option<Layout>,
     slots: Vec<Slot>,
     /// The part being written (taken at the end).
     part: Option<Part>,
@@ -68,9 +62,14 @@ pub struct Session<'a> {
 
 impl<'a> Session<'a> {
     pub fn start(opts: &'a LiveOptions, template: CaptureMetadata) -> Result<Self, CaptureError> {
+        let layout = opts
+            .output
+            .as_deref()
+            .map(|o| Layout::new(o, opts.rotate.is_some()));
         let mut s = Session {
             opts,
             template,
+            layout,
             slots: Vec::new(),
             part: None,
             parts: Vec::new(),
@@ -133,9 +132,17 @@ impl<'a> Session<'a> {
 
     /// Time for a new part?
     pub fn due(&self) -> bool {
+        let p = self.part();
+        if self
+            .layout
+            .as_ref()
+            .is_some_and(|l| l.day_ended(p.opened_ns, now_ns()))
+        {
+            return true;
+        }
         match self.opts.rotate {
-            Some(Rotate::Every(d)) => self.part().started.elapsed() >= d,
-            Some(Rotate::Bytes(b)) => self.part().bytes >= b,
+            Some(Rotate::Every(d)) => p.started.elapsed() >= d,
+            Some(Rotate::Bytes(b)) => p.bytes >= b,
             None => false,
         }
     }
@@ -234,12 +241,10 @@ impl<'a> Session<'a> {
     fn open_part(&self, n: u32, base: Vec<[Counters; 2]>) -> Result<Part, CaptureError> {
         let written = vec![[0; 2]; base.len()];
         let meta = self.metadata(&base, &base, &written, false, None, None);
-        let writer = match &self.opts.output {
-            Some(out) => {
-                let path = match self.opts.rotate {
-                    Some(_) => part_path(out, n),
-                    None => out.clone(),
-                };
+        let opened_ns = now_ns();
+        let writer = match &self.layout {
+            Some(layout) => {
+                let path = layout.part(&self.template.host, n, opened_ns)?;
                 // A capture cannot be made again: on a full disk, keep what
                 // is complete.
                 Some(SampleWriter::with_options(
@@ -263,6 +268,7 @@ impl<'a> Session<'a> {
             last_ns: None,
             written,
             bytes: 0,
+            opened_ns,
         })
     }
 
@@ -291,19 +297,9 @@ impl<'a> Session<'a> {
         // A writer that failed says why (and salvages) at finish.
         let done = writer.finish(&meta)?;
         pending?;
+        if let Some(l) = &self.layout {
+            l.committed(&done, &meta, self.opts.force)?;
+        }
         Ok(Some(done))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn part_paths() {
-        assert_eq!(
-            part_path(Path::new("/tmp/run.parquet"), 3),
-            PathBuf::from("/tmp/run-0003.parquet")
-        );
     }
 }

@@ -19,7 +19,8 @@ use pktsample_schemas::{CaptureMetadata, Enrich, Source};
 use super::FileSink;
 use super::ingest::Ingest;
 use crate::CaptureError;
-use crate::live::{Rotate, part_path};
+use crate::layout::{Layout, now_ns};
+use crate::live::Rotate;
 
 /// What to collect and where to.
 #[derive(Clone)]
@@ -146,6 +147,8 @@ fn socket_drops(inode: u64) -> u64 {
 struct Part {
     sink: FileSink,
     started: Instant,
+    /// Wall clock when it was opened (ns): a dataset's part ends at midnight.
+    opened_ns: i64,
 }
 
 /// Collect until `stop` is set (or `--duration`, `--count`).
@@ -170,14 +173,14 @@ pub fn collect(
         },
         0,
     );
-    let path_of = |n: u32| match opts.rotate {
-        Some(_) => part_path(&opts.output, n),
-        None => opts.output.clone(),
-    };
+    let layout = Layout::new(&opts.output, opts.rotate.is_some());
     let open = |n: u32| -> Result<Part, CaptureError> {
+        let opened_ns = now_ns();
+        let path = layout.part(&template.host, n, opened_ns)?;
         Ok(Part {
-            sink: FileSink::create(&path_of(n), &template, opts.force, opts.asn.clone(), true)?,
+            sink: FileSink::create(&path, &template, opts.force, opts.asn.clone(), true)?,
             started: Instant::now(),
+            opened_ns,
         })
     };
     on_event(CollectEvent::Listening {
@@ -238,6 +241,7 @@ pub fn collect(
             }
         }
         let due = match opts.rotate {
+            _ if layout.day_ended(part.opened_ns, now_ns()) => true,
             Some(Rotate::Every(d)) => part.started.elapsed() >= d,
             Some(Rotate::Bytes(b)) => part.sink.bytes >= b,
             None => false,
@@ -245,7 +249,13 @@ pub fn collect(
         if due {
             let next = open(out.parts.len() as u32 + 2)?;
             let done = std::mem::replace(&mut part, next);
-            close(done, &mut ingest, &template, &mut socks, &mut out)?;
+            close(
+                done,
+                &mut ingest,
+                (&template, &layout, opts.force),
+                &mut socks,
+                &mut out,
+            )?;
             on_event(CollectEvent::Rotated {
                 path: out.parts.last().cloned().unwrap_or_default(),
             });
@@ -259,7 +269,13 @@ pub fn collect(
             });
         }
     }
-    close(part, &mut ingest, &template, &mut socks, &mut out)?;
+    close(
+        part,
+        &mut ingest,
+        (&template, &layout, opts.force),
+        &mut socks,
+        &mut out,
+    )?;
     out.elapsed = start.elapsed();
     Ok(out)
 }
@@ -269,7 +285,7 @@ pub fn collect(
 fn close(
     part: Part,
     ingest: &mut Ingest,
-    template: &CaptureMetadata,
+    (template, layout, force): (&CaptureMetadata, &Layout, bool),
     socks: &mut [Socket],
     out: &mut CollectSummary,
 ) -> Result<(), CaptureError> {
@@ -286,14 +302,8 @@ fn close(
     meta.sflow = Some(sflow);
     out.rows += p.rows;
     let (path, meta) = part.sink.finish(meta)?;
+    layout.committed(&path, &meta, force)?;
     out.parts.push(path);
     out.metadata.push(meta);
     Ok(())
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }

@@ -365,6 +365,9 @@ fn filters(r: &Report) -> String {
     if !f.directions.is_empty() {
         v.push(format!("directions {}", f.directions.join(", ")));
     }
+    if !f.hosts.is_empty() {
+        v.push(format!("hosts {}", f.hosts.join(", ")));
+    }
     if v.is_empty() {
         "none".into()
     } else {

@@ -1,0 +1,233 @@
+//! `pktsample sql`: the report's sections as SQL for the engines users
+//! already run on a partitioned dataset (DuckDB, ClickHouse, Spark), with
+//! analyze's estimators: strata (host, interface, direction, rate) with
+//! their exact pools joined from the pools table, per-stratum sums, and the
+//! interval formulas (`stats`). Each query returns rows shaped like the
+//! report-v1 JSON section of the same name (`packets` and `bytes` as
+//! `{estimate, low, high}` records), so an engine's JSON output of them
+//! is the section. Sections so far: summary totals, IP versions,
+//! EtherTypes, IP protocols, packet sizes, top sources and destinations.
+
+mod dialect;
+mod query;
+mod stats;
+
+pub use dialect::Dialect;
+pub use query::Scope;
+
+use crate::engine::{SIZE_CLASSES, Sections};
+use crate::names::{eth_type_name, ip_proto_name};
+use query::{Groups, absent, absent_cte, base, groups, intervals, measures};
+
+/// One statement to run: the setup of the views, or a section's query.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    /// `setup`, or the report-v1 section the rows belong to.
+    pub section: &'static str,
+    pub sql: String,
+}
+
+/// `CASE key WHEN … THEN 'name' … END` from a name table.
+fn names(
+    key: &str,
+    range: std::ops::RangeInclusive<u32>,
+    f: impl Fn(u32) -> Option<&'static str>,
+) -> String {
+    let mut s = format!("(CASE {key}");
+    for k in range {
+        if let Some(n) = f(k) {
+            s.push_str(&format!(" WHEN {k} THEN '{n}'"));
+        }
+    }
+    s.push_str(" END)");
+    s
+}
+
+/// A section whose rows are groups with samples, largest first.
+fn ranked(
+    s: &Scope,
+    keys: &[(String, &str)],
+    out: &[String],
+    filter: &str,
+    top: Option<usize>,
+) -> String {
+    let order: Vec<String> = keys.iter().map(|(_, n)| format!("{n} ASC")).collect();
+    let limit = top.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+    format!(
+        "{}{}{}\nSELECT {}{} FROM gi ORDER BY rank_ DESC, {}{limit}",
+        base(s),
+        groups(
+            s,
+            &Groups {
+                keys,
+                filter,
+                cap: "1e18"
+            }
+        ),
+        intervals(s.dialect),
+        out.iter().map(|o| format!("{o}, ")).collect::<String>(),
+        measures(s.dialect),
+        order.join(", ")
+    )
+}
+
+/// A section listing every key of `all` (a query of one column `k`):
+/// groups with samples by estimate, the others with 0 and their bound.
+fn listed(
+    s: &Scope,
+    key: (String, &str),
+    all: &str,
+    cap: &str,
+    out: &[String],
+    order: &str,
+) -> String {
+    let keys = [key];
+    let name = keys[0].1;
+    format!(
+        "{}{}{}{}\nSELECT {} FROM (\nSELECT {name} AS k, {} FROM gi\nUNION ALL\nSELECT ab.k AS k, {} FROM ab WHERE ab.k NOT IN (SELECT {name} FROM g)) t ORDER BY {order}",
+        base(s),
+        groups(
+            s,
+            &Groups {
+                keys: &keys,
+                filter: "1 = 1",
+                cap: &cap
+                    .replace("kk.k", &format!("c.{name}"))
+                    .replace("CAPKEY", &keys[0].0),
+            }
+        ),
+        intervals(s.dialect),
+        absent_cte(all, &cap.replace("CAPKEY", "kk.k")),
+        out.join(", "),
+        measures(s.dialect),
+        absent(s.dialect)
+    )
+}
+
+/// The statements for `sections` on the dataset at `root`.
+pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec<Statement> {
+    let d = scope.dialect;
+    let mut v: Vec<Statement> = d
+        .prelude(root)
+        .into_iter()
+        .map(|sql| Statement {
+            section: "setup",
+            sql,
+        })
+        .collect();
+    let m = "samples, packets, bytes";
+    if sections.summary {
+        let sql = ranked(scope, &[(d.text("'all'"), "grp")], &[], "1 = 1", None);
+        v.push(Statement {
+            section: "summary",
+            sql,
+        });
+    }
+    if sections.ip_versions {
+        let key =
+            "(CASE WHEN ip_version = 4 THEN '4' WHEN ip_version = 6 THEN '6' ELSE 'non-ip' END)"
+                .to_string();
+        let all = "SELECT '4' AS k UNION ALL SELECT '6' AS k UNION ALL SELECT 'non-ip' AS k";
+        let sql = listed(
+            scope,
+            (key, "ipv"),
+            all,
+            "1e18",
+            &[format!("k AS ip_version, {m}")],
+            "rank_ DESC, k ASC",
+        );
+        v.push(Statement {
+            section: "ip_versions",
+            sql,
+        });
+    }
+    if sections.protocols {
+        let eth = names("eth_type", 0..=0xffff, |k| eth_type_name(k as u16));
+        let sql = ranked(
+            scope,
+            &[("eth_type".into(), "eth_type")],
+            &[
+                format!("{} AS eth_type", d.int("eth_type")),
+                format!("{} AS name", eth),
+            ],
+            "1 = 1",
+            None,
+        );
+        v.push(Statement {
+            section: "eth_types",
+            sql,
+        });
+        let pr = names("ip_proto", 0..=255, |k| ip_proto_name(k as u8));
+        let sql = ranked(
+            scope,
+            &[("ip_proto".into(), "ip_proto")],
+            &[
+                format!("{} AS ip_proto", d.int("ip_proto")),
+                format!("{} AS name", pr),
+            ],
+            "ip_proto IS NOT NULL",
+            None,
+        );
+        v.push(Statement {
+            section: "ip_protocols",
+            sql,
+        });
+    }
+    if sections.top_sources {
+        let sql = ranked(
+            scope,
+            &[("src_addr".into(), "address")],
+            &["address".into()],
+            "src_addr IS NOT NULL",
+            Some(top),
+        );
+        v.push(Statement {
+            section: "top_sources",
+            sql,
+        });
+    }
+    if sections.top_destinations {
+        let sql = ranked(
+            scope,
+            &[("dst_addr".into(), "address")],
+            &["address".into()],
+            "dst_addr IS NOT NULL",
+            Some(top),
+        );
+        v.push(Statement {
+            section: "top_destinations",
+            sql,
+        });
+    }
+    if sections.packet_sizes {
+        let all: Vec<String> = (0..SIZE_CLASSES.len())
+            .map(|i| format!("SELECT {i} AS k"))
+            .collect();
+        let mut lo = String::from("(CASE k");
+        let mut hi = String::from("(CASE k");
+        let mut cap = String::from("(CASE CAPKEY");
+        for (i, (a, b)) in SIZE_CLASSES.iter().enumerate() {
+            lo.push_str(&format!(" WHEN {i} THEN {a}"));
+            if *b != u32::MAX {
+                hi.push_str(&format!(" WHEN {i} THEN {b}"));
+            }
+            cap.push_str(&format!(" WHEN {i} THEN {}.0", (*b).min(1_000_000_000)));
+        }
+        lo.push_str(" END)");
+        hi.push_str(" END)");
+        cap.push_str(" END)");
+        let sql = listed(
+            scope,
+            ("sc".into(), "sc"),
+            &all.join(" UNION ALL "),
+            &cap,
+            &[format!("{} AS min, {} AS max, {m}", d.int(&lo), d.int(&hi))],
+            "k ASC",
+        );
+        v.push(Statement {
+            section: "packet_sizes",
+            sql,
+        });
+    }
+    v
+}

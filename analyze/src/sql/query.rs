@@ -1,0 +1,316 @@
+//! The queries: one shared chain of CTEs (rows, strata with their pools
+//! joined from the pools table, the report's sizes pooled, each stratum's
+//! largest plausible frame), then per section its groups' sums over strata
+//! and their estimates and intervals, rows shaped like report-v1's.
+
+use std::fmt::Write;
+
+use super::dialect::Dialect;
+use super::stats::{
+    NEWTON_MAX_SHAPE, NEWTON_STEPS, beta_start, beta_step, clopper_pearson, gamma_start,
+    gamma_step, lgamma, stratum_total, tidy,
+};
+use crate::engine::SIZE_CLASSES;
+
+/// What the queries select.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub dialect: Dialect,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub hosts: Vec<String>,
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A size class's index from `len`.
+fn size_class(len: &str) -> String {
+    let mut s = String::from("(CASE");
+    for (i, (_, hi)) in SIZE_CLASSES.iter().enumerate().take(SIZE_CLASSES.len() - 1) {
+        let _ = write!(s, " WHEN {len} <= {hi} THEN {i}");
+    }
+    let _ = write!(s, " ELSE {} END)", SIZE_CLASSES.len() - 1);
+    s
+}
+
+/// The pooled sizes' samples in classes above class `sc` (a column):
+/// the total minus the cumulative count up to it.
+fn above(sc: &str) -> String {
+    let mut s = format!("(tot.ptotal - CASE {sc}");
+    for i in 0..SIZE_CLASSES.len() {
+        let _ = write!(s, " WHEN {i} THEN cum.u{i}");
+    }
+    s.push_str(" END)");
+    s
+}
+
+/// Whether `n` samples, all in class `sc` or below, show their group
+/// smaller than the report's sizes (analyze's `smaller_than`).
+fn smaller(d: Dialect, sc: &str, n: &str) -> String {
+    format!(
+        "(({n}) > 0 AND tot.ptotal > 0 AND {} < 0.05)",
+        d.pow(&format!("(1.0 - {} / tot.ptotal)", above(sc)), n)
+    )
+}
+
+const KEYS: &str = "host, ifname, direction, rate_i";
+
+/// The CTEs every section starts from.
+pub fn base(s: &Scope) -> String {
+    let d = s.dialect;
+    let mut hosts = String::new();
+    if !s.hosts.is_empty() {
+        let list: Vec<String> = s.hosts.iter().map(|h| quote(h)).collect();
+        let _ = write!(hosts, " WHERE host IN ({})", list.join(", "));
+    }
+    let mut window = Vec::new();
+    if let Some(f) = s.from {
+        window.push(format!("ts >= {f}"));
+    }
+    if let Some(t) = s.to {
+        window.push(format!("ts < {t}"));
+    }
+    let window = if window.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", window.join(" AND "))
+    };
+    let cums: String = (0..SIZE_CLASSES.len())
+        .map(|i| {
+            format!(
+                "{} AS u{i}",
+                d.dbl(&format!(
+                    "coalesce(sum(CASE WHEN sc <= {i} THEN c ELSE 0 END), 0)"
+                ))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH\n\
+rows_all AS (SELECT host, ifname, direction, {rate} AS rate_i, {ts} AS ts, {len} AS len, ip_version, eth_type, ip_proto, src_addr, dst_addr FROM samples{hosts}),\n\
+r AS (SELECT *, {sc} AS sc FROM rows_all{window}),\n\
+strat AS (SELECT {KEYS}, count(*) AS n0 FROM rows_all GROUP BY {KEYS}),\n\
+pool AS (SELECT host, ifname, direction, {prate} AS rate_i, sum(packets_seen) AS m0, sum(drops) AS drops FROM pools GROUP BY host, ifname, direction, {prate}),\n\
+des AS (SELECT s.host, s.ifname, s.direction, s.rate_i, {drate} AS rate, {dn} AS n, CASE WHEN p.m0 > 0 AND p.m0 >= s.n0 THEN {dm} END AS m, coalesce(p.drops, 0) AS drops, p.m0 AS m0 \
+FROM strat s LEFT JOIN pool p ON s.host = p.host AND s.ifname = p.ifname AND s.direction = p.direction AND s.rate_i = p.rate_i),\n\
+desw AS (SELECT *, CASE WHEN m = n THEN 0.0 WHEN m > n AND n > 0 THEN m / n ELSE rate END AS w FROM des),\n\
+pooled AS (SELECT sc, count(*) AS c, max(len) AS mx FROM r GROUP BY sc),\n\
+tot AS (SELECT {total} AS ptotal, coalesce(max(mx), 0.0) AS pmax FROM pooled),\n\
+cum AS (SELECT {cums} FROM pooled),\n\
+sown0 AS (SELECT {KEYS}, {dbl_nh} AS nh, max(len) AS own FROM r GROUP BY {KEYS}),\n\
+sown AS (SELECT *, {own_sc} AS own_sc FROM sown0),\n\
+st AS (SELECT x.*, coalesce(o.nh, 0.0) AS nh, {frame} AS frame FROM desw x LEFT JOIN sown o ON x.host = o.host AND x.ifname = o.ifname AND x.direction = o.direction AND x.rate_i = o.rate_i CROSS JOIN tot CROSS JOIN cum)",
+        rate = d.int("sampling_rate"),
+        ts = d.ts_ns(),
+        len = d.dbl("pkt_len"),
+        sc = size_class("len"),
+        prate = d.int("sampling_rate"),
+        drate = d.dbl("s.rate_i"),
+        dn = d.dbl("s.n0"),
+        dm = d.dbl("p.m0"),
+        total = d.dbl("coalesce(sum(c), 0)"),
+        dbl_nh = d.dbl("count(*)"),
+        frame = frame(d),
+        own_sc = size_class("own"),
+    )
+}
+
+/// A stratum's largest plausible frame (analyze's `stratum_frame`).
+fn frame(d: Dialect) -> String {
+    let own = "coalesce(o.own, 0.0)";
+    let nh = "coalesce(o.nh, 0.0)";
+    let f = format!(
+        "(CASE WHEN {} THEN {own} ELSE greatest(tot.pmax, {own}) END)",
+        smaller(d, "coalesce(o.own_sc, 0)", nh)
+    );
+    format!(
+        "(CASE WHEN {f} = 0 THEN 65557.0 WHEN {nh} < 30 THEN greatest({f}, 1518.0) ELSE {f} END)"
+    )
+}
+
+/// One section's groups: `keys` (expression, name), the rows that count
+/// (`filter`), the largest frame a group's packet can be (`cap`).
+pub struct Groups<'a> {
+    pub keys: &'a [(String, &'a str)],
+    pub filter: &'a str,
+    pub cap: &'a str,
+}
+
+/// The CTEs `g` (each group's sums over strata) and `ge` of a section.
+pub fn groups(s: &Scope, g: &Groups) -> String {
+    let d = s.dialect;
+    let kexpr: Vec<String> = g.keys.iter().map(|(e, n)| format!("{e} AS {n}")).collect();
+    let kexp_only: Vec<&str> = g.keys.iter().map(|(e, _)| e.as_str()).collect();
+    let knames: Vec<&str> = g.keys.iter().map(|(_, n)| *n).collect();
+    let ck: Vec<String> = knames.iter().map(|n| format!("c.{n}")).collect();
+    let (vp, sp) = stratum_total("k", "k");
+    let (vb, sb) = stratum_total("b", "b2");
+    format!(
+        ",\ncell AS (SELECT {kexpr}, {KEYS}, {k} AS k, sum(len) AS b, sum(len * len) AS b2, max(len) AS mx FROM r WHERE {filter} GROUP BY {kgroup}, {KEYS}),\n\
+ge AS (SELECT {ck}, c.k, c.b, c.mx, n, m, rate, w, \
+{vp} AS vp, {sp} AS sp, w * (CASE WHEN m IS NOT NULL AND c.k = n THEN 0.0 ELSE 1.0 END) AS wp, \
+{vb} AS vb, {sb} AS sb, w * greatest(least(frame, {cap}), c.mx) AS wf \
+FROM cell c JOIN st x ON c.host = x.host AND c.ifname = x.ifname AND c.direction = x.direction AND c.rate_i = x.rate_i),\n\
+g AS (SELECT {knames}, sum(k) AS samples, sum(vp) AS vp, sum(sp) AS sp, max(wp) AS wp, count(*) AS strata, min(n) AS n1, min(m) AS m1, min(rate) AS r1, \
+sum(vb) AS vb, sum(sb) AS sb, sum(b) AS ob, max(w) AS ws, max(wf) AS wf, max(mx) AS gmax FROM ge GROUP BY {knames})",
+        kexpr = kexpr.join(", "),
+        k = d.dbl("count(*)"),
+        filter = g.filter,
+        kgroup = kexp_only.join(", "),
+        ck = ck.join(", "),
+        knames = knames.join(", "),
+        cap = g.cap,
+    )
+}
+
+/// The CTEs from `g` to `gi`: each group's largest weight for bytes
+/// (`wb`), the four quantiles of its intervals (packets low and high,
+/// bytes low and high: gamma or beta, started from a closed form and
+/// refined by Newton's method, one layer per step) and the intervals
+/// (`pl`, `ph`, `bl`, `bh`).
+pub fn intervals(d: Dialect) -> String {
+    let (twp, vwp) = ("(vp + wp)", "(sp + wp * wp)");
+    let (twb, vwb) = ("(vb + wb)", "(sb + wb * wb)");
+    let exact_b = "(sb <= 0 AND wb <= 0)";
+    let pk = "(CASE WHEN sp <= 0 AND wp <= 0 THEN 0 WHEN strata = 1 AND m1 IS NOT NULL THEN 1 WHEN strata = 1 THEN 2 ELSE 3 END)";
+    // Problem i: kind k_i (0 none, 1 gamma, 2 beta), shapes a_i, b_i.
+    let problems = format!(
+        "{pk} AS pk, \
+CASE {pk} WHEN 1 THEN 2 WHEN 2 THEN 1 WHEN 3 THEN (CASE WHEN vp > 0 AND sp > 0 THEN 1 ELSE 0 END) ELSE 0 END AS k1, \
+CASE {pk} WHEN 3 THEN vp * vp / greatest(sp, 1e-300) ELSE samples END AS a1, \
+CASE {pk} WHEN 1 THEN n1 - samples + 1.0 ELSE 1.0 END AS b1, \
+CASE {pk} WHEN 1 THEN (CASE WHEN samples < n1 THEN 2 ELSE 0 END) WHEN 2 THEN 1 WHEN 3 THEN (CASE WHEN {twp} > 0 AND {vwp} > 0 THEN 1 ELSE 0 END) ELSE 0 END AS k2, \
+CASE {pk} WHEN 3 THEN {twp} * {twp} / greatest({vwp}, 1e-300) ELSE samples + 1.0 END AS a2, \
+CASE {pk} WHEN 1 THEN greatest(n1 - samples, 1.0) ELSE 1.0 END AS b2, \
+CASE WHEN NOT {exact_b} AND vb > 0 AND sb > 0 THEN 1 ELSE 0 END AS k3, \
+vb * vb / greatest(sb, 1e-300) AS a3, 1.0 AS b3, \
+CASE WHEN NOT {exact_b} AND {twb} > 0 AND {vwb} > 0 THEN 1 ELSE 0 END AS k4, \
+{twb} * {twb} / greatest({vwb}, 1e-300) AS a4, 1.0 AS b4"
+    );
+    let upper = |i: usize| i.is_multiple_of(2);
+    let mut logs = Vec::new();
+    let mut starts = Vec::new();
+    for i in 1..=4 {
+        let (a, b) = (format!("a{i}"), format!("b{i}"));
+        logs.push(format!(
+            "CASE WHEN k{i} = 2 THEN {la} + {lb} - {lab} ELSE {la} END AS l{i}",
+            la = lgamma(&a),
+            lb = lgamma(&b),
+            lab = lgamma(&format!("{a} + {b}"))
+        ));
+        starts.push(format!(
+            "CASE k{i} WHEN 1 THEN {g} WHEN 2 THEN {bt} ELSE 0.0 END AS x{i}_0",
+            g = gamma_start(
+                d,
+                &a,
+                &format!("l{i}"),
+                &format!("(l{i} + ln({a}))"),
+                upper(i)
+            ),
+            bt = beta_start(d, &a, &b, &format!("l{i}"), upper(i))
+        ));
+    }
+    let mut layers = format!(
+        ",\ngm AS (SELECT g.*, {gsc} AS gsc FROM g),\n\
+gw AS (SELECT gm.*, CASE WHEN {small} THEN ws * gmax ELSE wf END AS wb FROM gm CROSS JOIN tot CROSS JOIN cum),\n\
+q0 AS (SELECT gw.*, {problems} FROM gw),\n\
+ql AS (SELECT q0.*, {logs} FROM q0),\n\
+qs0 AS (SELECT ql.*, {starts} FROM ql)",
+        gsc = size_class("gmax"),
+        small = smaller(d, "gm.gsc", "gm.samples"),
+        logs = logs.join(", "),
+        starts = starts.join(", "),
+    );
+    for j in 1..=NEWTON_STEPS {
+        let mut cols = Vec::new();
+        for i in 1..=4 {
+            let (a, b, l, x) = (
+                format!("a{i}"),
+                format!("b{i}"),
+                format!("l{i}"),
+                format!("x{i}_{}", j - 1),
+            );
+            // Bytes (problems 3 and 4) are always gamma.
+            let bt = if i <= 2 {
+                format!(
+                    " WHEN k{i} = 2 AND a{i} <= {NEWTON_MAX_SHAPE} THEN {}",
+                    beta_step(d, &a, &b, &l, &x, upper(i))
+                )
+            } else {
+                String::new()
+            };
+            cols.push(format!(
+                "CASE WHEN k{i} = 1 AND a{i} <= {NEWTON_MAX_SHAPE} THEN {g}{bt} ELSE {x} END AS x{i}_{j}",
+                g = gamma_step(d, &a, &l, &format!("({l} + ln({a}))"), &x, upper(i)),
+            ));
+        }
+        let _ = write!(
+            layers,
+            ",\nqs{j} AS (SELECT qs{}.*, {} FROM qs{})",
+            j - 1,
+            cols.join(", "),
+            j - 1
+        );
+    }
+    let n = NEWTON_STEPS;
+    let (x1, x2, x3, x4) = (
+        format!("x1_{n}"),
+        format!("x2_{n}"),
+        format!("x3_{n}"),
+        format!("x4_{n}"),
+    );
+    let _ = write!(
+        layers,
+        ",\ngi AS (SELECT qs{n}.*, \
+CASE pk WHEN 0 THEN vp WHEN 1 THEN greatest({x1} * m1, samples) WHEN 2 THEN greatest({x1} * r1, samples) \
+ELSE greatest(least(CASE WHEN k1 = 1 THEN {x1} * (sp / vp) ELSE vp END, vp), samples) END AS pl, \
+CASE pk WHEN 0 THEN vp WHEN 1 THEN (CASE WHEN k2 = 2 THEN {x2} ELSE 1.0 END) * m1 WHEN 2 THEN {x2} * r1 \
+ELSE greatest(CASE WHEN k2 = 1 THEN {x2} * ({vwp} / {twp}) ELSE vp END, vp) END AS ph, \
+CASE WHEN {exact_b} THEN vb ELSE greatest(least(CASE WHEN k3 = 1 THEN {x3} * (sb / vb) ELSE vb END, vb), ob) END AS bl, \
+CASE WHEN {exact_b} THEN vb ELSE greatest(CASE WHEN k4 = 1 THEN {x4} * ({vwb} / {twb}) ELSE vb END, vb) END AS bh FROM qs{n})"
+    );
+    layers
+}
+
+/// The measures of a group of `gi`: samples, packets and bytes records.
+pub fn measures(d: Dialect) -> String {
+    format!(
+        "{samples} AS samples, {p} AS packets, {b} AS bytes, vp AS rank_",
+        samples = d.int("samples"),
+        p = d.estimate(&tidy("vp"), &tidy("pl"), &tidy("ph")),
+        b = d.estimate(&tidy("vb"), &tidy("bl"), &tidy("bh")),
+    )
+}
+
+/// The measures of a listed key no stratum sampled (from `ab`, the
+/// aggregate of every stratum for it): 0 with its upper bound.
+pub fn absent(d: Dialect) -> String {
+    let (_, cph) = clopper_pearson(d, "0", "ab.n1");
+    let ph = format!(
+        "(CASE WHEN ab.wp <= 0 THEN 0.0 WHEN ab.sn = 1 AND ab.m1 IS NOT NULL THEN {cph} * ab.m1 \
+         WHEN ab.sn = 1 THEN 3.6888794541139363 * ab.r1 ELSE 3.6888794541139363 * ab.wp END)"
+    );
+    let bh = format!(
+        "(CASE WHEN ab.wb <= 0 THEN 0.0 ELSE least({}, {} * ab.fmax) END)",
+        tidy("3.6888794541139363 * ab.wb"),
+        tidy(&ph)
+    );
+    format!(
+        "{zero} AS samples, {p} AS packets, {b} AS bytes, 0.0 AS rank_",
+        zero = d.int("0"),
+        p = d.estimate("0.0", "0.0", &tidy(&ph)),
+        b = d.estimate("0.0", "0.0", &bh),
+    )
+}
+
+/// The CTE `ab`: per listed key (`keys`, a query of one column `k`), what
+/// every stratum allows a key without samples, frames capped by `cap`.
+pub fn absent_cte(keys: &str, cap: &str) -> String {
+    format!(
+        ",\nab AS (SELECT kk.k, count(*) AS sn, max(x.w) AS wp, min(x.n) AS n1, min(x.m) AS m1, min(x.rate) AS r1, \
+max(x.w * least(x.frame, {cap})) AS wb, max(least(x.frame, {cap})) AS fmax FROM ({keys}) kk CROSS JOIN st x GROUP BY kk.k)"
+    )
+}

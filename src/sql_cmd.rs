@@ -1,0 +1,101 @@
+//! `pktsample sql`: print the report's queries for an engine.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use pktsample_analyze::Sections;
+use pktsample_analyze::sql::{Dialect, Scope, queries};
+
+use crate::parse::parse_time;
+
+#[derive(clap::Args, Debug)]
+pub struct SqlArgs {
+    /// The dataset's root directory (what `capture`/`collect -o DIR/`
+    /// write), as the engine will see it.
+    #[arg(value_name = "DATASET")]
+    dataset: String,
+    /// The engine: duckdb, clickhouse (also chDB) or spark.
+    #[arg(long, value_name = "ENGINE")]
+    dialect: String,
+    /// Sections, comma-separated (default: every one the SQL covers):
+    /// summary, ip-versions, protocols, top-sources, top-destinations,
+    /// packet-sizes.
+    #[arg(long, value_delimiter = ',', value_name = "SECTIONS")]
+    by: Vec<String>,
+    /// Rows in the top-N sections.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+    /// Only samples at or after this time (RFC 3339).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    from: Option<i64>,
+    /// Only samples before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    to: Option<i64>,
+    /// Only this host (repeatable).
+    #[arg(long = "host", value_name = "HOST")]
+    hosts: Vec<String>,
+    /// `sql`: statements separated by `;`, each section's after a
+    /// `-- section:` comment; `json`: a list of {section, sql}.
+    #[arg(long, default_value = "sql", value_name = "FORMAT")]
+    format: String,
+}
+
+/// The sections the SQL covers so far.
+const COVERED: [&str; 6] = [
+    "summary",
+    "ip-versions",
+    "protocols",
+    "top-sources",
+    "top-destinations",
+    "packet-sizes",
+];
+
+pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
+    let Some(dialect) = Dialect::parse(&a.dialect) else {
+        bail!(
+            "--dialect: unknown engine '{}'; choose from {}",
+            a.dialect,
+            Dialect::NAMES.join(", ")
+        );
+    };
+    let mut sections = Sections::none();
+    let names: Vec<&str> = if a.by.is_empty() {
+        COVERED.to_vec()
+    } else {
+        a.by.iter().map(|s| s.trim()).collect()
+    };
+    for n in names {
+        if !COVERED.contains(&n) || !sections.enable(n) {
+            bail!(
+                "--by: the SQL does not cover section '{n}' yet; choose from {}",
+                COVERED.join(", ")
+            );
+        }
+    }
+    if a.top == 0 {
+        bail!("--top must be at least 1");
+    }
+    let scope = Scope {
+        dialect,
+        from: a.from,
+        to: a.to,
+        hosts: a.hosts,
+    };
+    let stmts = queries(&scope, &a.dataset, sections, a.top);
+    match a.format.as_str() {
+        "sql" => {
+            for s in &stmts {
+                println!("-- section: {}\n{};\n", s.section, s.sql);
+            }
+        }
+        "json" => {
+            let v: Vec<serde_json::Value> = stmts
+                .iter()
+                .map(|s| serde_json::json!({"section": s.section, "sql": s.sql}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        f => bail!("--format: unknown format '{f}'; choose sql or json"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

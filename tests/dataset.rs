@@ -1,0 +1,162 @@
+//! The partitioned dataset (`DIR/date=…/host=…/part-….parquet`, the pools
+//! table under `DIR/_pools`): analyze reads a root as the flat parts it
+//! holds, prunes partitions by `--from/--to` and `--host` without opening
+//! them, and DuckDB reads the same root with Hive partitioning, the pools
+//! table joining the samples to give the exact totals analyze gives.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{assert_same_report, need, ok, python, read_all, s, samples, tmpdir};
+use pktsample_tracegen::parts::{PartsSpec, split};
+use serde_json::Value;
+
+fn spec(dataset: bool) -> PartsSpec {
+    PartsSpec {
+        rows: 8,
+        hosts: 2,
+        hourly: true,
+        parts: None,
+        // Twelve hours apart: a host's parts span several dates.
+        step_hours: 12,
+        dataset,
+    }
+}
+
+/// The JSON report, without its list of input files (which differ
+/// between a root and its flat copy).
+fn report(args: &[&str]) -> Value {
+    let mut a = vec!["analyze", "-q", "--format", "json"];
+    a.extend_from_slice(args);
+    let mut v: Value = serde_json::from_str(&ok(&a)).unwrap();
+    v.as_object_mut().unwrap().remove("inputs");
+    v
+}
+
+/// A flat copy of the parts and the same parts as a dataset.
+fn both(dir: &Path) -> (PathBuf, PathBuf, Vec<PathBuf>) {
+    let input = samples(dir, "mixed.pcapng", 10);
+    let flat = dir.join("flat");
+    let ds = dir.join("ds");
+    split(&input, &flat, &spec(false)).unwrap();
+    let parts = split(&input, &ds, &spec(true)).unwrap();
+    (flat, ds, parts)
+}
+
+#[test]
+fn a_dataset_reads_as_its_parts_and_prunes_partitions_unopened() {
+    let dir = tmpdir();
+    let (flat, ds, parts) = both(dir.path());
+    assert!(parts.len() >= 10, "{} parts", parts.len());
+    let rel: Vec<String> = parts
+        .iter()
+        .map(|p| p.strip_prefix(&ds).unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        rel.iter()
+            .all(|r| r.starts_with("date=") && r.contains("/host=host-0")),
+        "{rel:?}"
+    );
+    let dates: std::collections::BTreeSet<&str> = rel.iter().map(|r| &r[..15]).collect();
+    assert!(dates.len() >= 3, "{dates:?}");
+    // Every part has its pools, under _pools, which analyze does not read.
+    for p in &parts {
+        assert!(
+            pktsample_schemas::dataset::pools_path(&ds, p)
+                .unwrap()
+                .is_file()
+        );
+    }
+    assert_same_report(&report(&[s(&ds)]), &report(&[s(&flat)]), "the dataset root");
+
+    // A window and a host: the same report as filtering the flat parts.
+    let first = read_all(&parts[0]).1.time_range_ns().0.unwrap();
+    let from = pktsample_schemas::meta::format_rfc3339_ns(first + 12 * 3_600_000_000_000);
+    let to = pktsample_schemas::meta::format_rfc3339_ns(first + 40 * 3_600_000_000_000);
+    let filt = ["--from", &from, "--to", &to, "--host", "host-01"];
+    let mut a = vec![s(&ds)];
+    a.extend(filt);
+    let mut b = vec![s(&flat)];
+    b.extend(filt);
+    let pruned = report(&a);
+    assert_same_report(&pruned, &report(&b), "pruned by time and host");
+    assert!(pruned["summary"]["samples"].as_u64().unwrap() > 0);
+    assert_eq!(pruned["filters"]["hosts"], serde_json::json!(["host-01"]));
+
+    // Unreadable files in the partitions pruned away: never opened. The
+    // same files fail the unfiltered run, so they would have been read.
+    let other = ds
+        .join(rel[0].split('/').next().unwrap())
+        .join("host=host-00");
+    std::fs::write(other.join("part-broken.parquet"), b"not parquet").unwrap();
+    let late = ds.join("date=2099-01-01/host=host-01");
+    std::fs::create_dir_all(&late).unwrap();
+    std::fs::write(late.join("part-broken.parquet"), b"not parquet").unwrap();
+    assert_same_report(
+        &report(&a),
+        &pruned,
+        "with broken files in pruned partitions",
+    );
+    let e = common::fails(&["analyze", "-q", s(&ds)]);
+    assert!(e.contains("part-broken.parquet"), "{e}");
+
+    // Nothing left after pruning: one line saying so.
+    let e = common::fails(&["analyze", s(&ds), "--host", "nobody"]);
+    assert!(e.contains("no partition") && e.contains("--host"), "{e}");
+}
+
+#[test]
+fn duckdb_reads_the_dataset_and_its_pools_give_the_exact_totals() {
+    let Some(py) = python() else {
+        need("the interop Python (DuckDB)", false);
+        return;
+    };
+    let dir = tmpdir();
+    let (_, ds, parts) = both(dir.path());
+    // What the metadata says, part by part.
+    let (mut seen, mut rows, mut drops) = (0u64, 0u64, 0u64);
+    for p in &parts {
+        for i in read_all(p).1.interfaces {
+            let t = i.total();
+            seen += t.packets_seen;
+            rows += t.samples;
+            drops += t.drops;
+        }
+    }
+    let r = report(&[s(&ds), "--by", "summary"]);
+    assert_eq!(r["summary"]["packets_exact"], true);
+    let root = s(&ds);
+    let sql = format!(
+        r#"
+import duckdb, json
+c = duckdb.connect()
+samples = "read_parquet('{root}/date=*/host=*/*.parquet', hive_partitioning = true)"
+pools = "read_parquet('{root}/_pools/date=*/host=*/*.parquet')"
+n, hosts = c.execute(f"SELECT count(*), list(DISTINCT host ORDER BY host) FROM {{samples}}").fetchone()
+seen, written, dropped, per_part = c.execute(f"SELECT sum(packets_seen), sum(samples), sum(drops), count(DISTINCT part) FROM {{pools}}").fetchone()
+# The exact-pool total: each stratum's pool, joined to its samples.
+exact = c.execute(f'''
+  WITH s AS (SELECT host, ifname, direction, sampling_rate, count(*) AS n FROM {{samples}} GROUP BY ALL),
+       p AS (SELECT host, ifname, direction, sampling_rate, sum(packets_seen) AS pool FROM {{pools}} GROUP BY ALL)
+  SELECT sum(p.pool), sum(s.n) FROM p LEFT JOIN s USING (host, ifname, direction, sampling_rate)
+''').fetchone()
+print(json.dumps(dict(rows=n, hosts=hosts, seen=int(seen), written=int(written), drops=int(dropped), parts=per_part, exact=[int(exact[0]), int(exact[1] or 0)])))
+"#
+    );
+    let o = Command::new(&py).args(["-c", &sql]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(d["rows"], rows);
+    assert_eq!(d["written"], rows);
+    assert_eq!(d["seen"], seen);
+    assert_eq!(d["drops"], drops);
+    assert_eq!(d["parts"], parts.len() as u64);
+    assert_eq!(d["hosts"], serde_json::json!(["host-00", "host-01"]));
+    assert_eq!(
+        d["exact"][0].as_f64(),
+        r["summary"]["packets"]["estimate"].as_f64()
+    );
+    assert_eq!(d["exact"][1], rows);
+}
