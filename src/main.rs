@@ -15,6 +15,7 @@ macro_rules! out {
     }};
 }
 
+mod analyze_cmd;
 mod cli;
 mod draw;
 mod parse;

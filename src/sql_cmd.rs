@@ -1,4 +1,5 @@
-//! `pktsample sql`: print the report's queries for an engine.
+//! The dataset commands: `pktsample sql` prints the report's queries for
+//! an engine, `pktsample enrich` fills a dataset's AS columns in place.
 
 use std::process::ExitCode;
 
@@ -97,5 +98,45 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
         }
         f => bail!("--format: unknown format '{f}'; choose sql or json"),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EnrichArgs {
+    /// The dataset's root directory.
+    #[arg(value_name = "DATASET")]
+    dataset: std::path::PathBuf,
+    /// IP-to-AS database (repeatable; later files override earlier ones
+    /// for the same prefix), as for convert and analyze.
+    #[arg(long = "asn-db", value_name = "FILE", required = true)]
+    asn_db: Vec<std::path::PathBuf>,
+}
+
+/// `pktsample enrich`: the AS columns of every part of a dataset, in place.
+pub fn enrich_cmd(a: EnrichArgs) -> anyhow::Result<ExitCode> {
+    if !a.dataset.is_dir() {
+        bail!(
+            "{}: not a dataset directory (give the DIR that capture/collect -o DIR/ wrote)",
+            a.dataset.display()
+        );
+    }
+    let Some(with) = crate::cli::load_enrich(&a.asn_db)? else {
+        bail!("--asn-db: give the IP-to-AS database to fill the AS columns from");
+    };
+    let (mut n, mut rows) = (0u64, 0u64);
+    let parts = pktsample_schemas::dataset::enrich(&a.dataset, with, &mut |_, r| {
+        n += 1;
+        rows += r;
+    })?;
+    if parts == 0 {
+        bail!(
+            "{}: holds no part (*.parquet under date=/host=)",
+            a.dataset.display()
+        );
+    }
+    println!(
+        "enriched {n} parts ({rows} samples) in {}",
+        a.dataset.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -410,6 +410,29 @@ fn calibration_intervals_cover_the_counters() {
 
 /// `collect --rotate`: parts whose pools add up to the one file's, and an
 /// analyze of the parts that equals the one file's.
+/// Run `collect -o OUT EXTRA…` for the scenario's datagrams, sent paced
+/// over loopback; it must succeed.
+fn collect_scenario(sc: &Scenario, out: &std::ffi::OsStr, extra: &[&str]) {
+    let mut cmd = Command::new(bin());
+    cmd.args(["collect", "--listen", "127.0.0.1:0", "-o"])
+        .arg(out)
+        .args([
+            "--count",
+            &sc.payloads.len().to_string(),
+            "--duration",
+            "60s",
+        ])
+        .args(extra);
+    let (child, addrs) = common::start_collect(cmd);
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for p in &sc.payloads {
+        tx.send_to(p, addrs[0]).unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
 #[test]
 fn collect_rotates_into_parts_that_add_up() {
     let sc = scenario();
@@ -417,24 +440,7 @@ fn collect_rotates_into_parts_that_add_up() {
     let run = |name: &str, extra: &[&str]| -> Vec<std::path::PathBuf> {
         let sub = dir.path().join(name);
         std::fs::create_dir(&sub).unwrap();
-        let mut cmd = Command::new(bin());
-        cmd.args(["collect", "--listen", "127.0.0.1:0", "-o"])
-            .arg(sub.join("c.parquet"))
-            .args([
-                "--count",
-                &sc.payloads.len().to_string(),
-                "--duration",
-                "60s",
-            ])
-            .args(extra);
-        let (child, addrs) = common::start_collect(cmd);
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for p in &sc.payloads {
-            tx.send_to(p, addrs[0]).unwrap();
-            std::thread::sleep(std::time::Duration::from_micros(200));
-        }
-        let o = child.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+        collect_scenario(&sc, sub.join("c.parquet").as_os_str(), extra);
         let mut parts: Vec<_> = std::fs::read_dir(&sub)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -523,25 +529,8 @@ fn collect_writes_a_partitioned_dataset_with_pools_per_part() {
     let sc = scenario();
     let dir = tmpdir();
     let root = dir.path().join("ds");
-    let mut cmd = Command::new(bin());
-    cmd.args(["collect", "--listen", "127.0.0.1:0", "-o"])
-        .arg(format!("{}/", root.display()))
-        .args([
-            "--rotate",
-            "100KB",
-            "--count",
-            &sc.payloads.len().to_string(),
-            "--duration",
-            "60s",
-        ]);
-    let (child, addrs) = common::start_collect(cmd);
-    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for p in &sc.payloads {
-        tx.send_to(p, addrs[0]).unwrap();
-        std::thread::sleep(std::time::Duration::from_micros(200));
-    }
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let out = format!("{}/", root.display());
+    collect_scenario(&sc, std::ffi::OsStr::new(&out), &["--rotate", "100KB"]);
     // Parts in their date= and host= partitions, each with its pools.
     let mut parts = Vec::new();
     let mut stack = vec![root.clone()];

@@ -160,3 +160,75 @@ print(json.dumps(dict(rows=n, hosts=hosts, seen=int(seen), written=int(written),
     );
     assert_eq!(d["exact"][1], rows);
 }
+
+#[test]
+fn enrich_fills_the_as_columns_of_every_part_in_place() {
+    let dir = tmpdir();
+    let input = dir.path().join("asn.parquet");
+    common::replay(
+        s(&common::fixture("asn.pcapng")),
+        &["-r", "1", "--seed", "1", "-o", s(&input)],
+    );
+    let ds = dir.path().join("ds");
+    let parts = split(&input, &ds, &spec(true)).unwrap();
+    let db = common::fixture("asn/fixture-ip2asn.tsv");
+    let out = ok(&["enrich", s(&ds), "--asn-db", s(&db)]);
+    assert!(
+        out.contains(&format!("enriched {} parts", parts.len())),
+        "{out}"
+    );
+    // Each part: the rows of `convert --asn-db` of the same part before
+    // (the flat copy), its pools rewritten, nothing left beside it.
+    let flat = dir.path().join("flat");
+    let originals = split(&input, &flat, &spec(false)).unwrap();
+    for (p, o) in parts.iter().zip(&originals) {
+        let want = dir.path().join("want.parquet");
+        ok(&[
+            "convert",
+            s(o),
+            "-o",
+            s(&want),
+            "--asn-db",
+            s(&db),
+            "--force",
+        ]);
+        let (got_rows, got_meta) = read_all(p);
+        let (want_rows, want_meta) = read_all(&want);
+        assert_eq!(
+            common::concat(&got_rows),
+            common::concat(&want_rows),
+            "{}",
+            p.display()
+        );
+        assert_eq!(got_meta.asn_databases, want_meta.asn_databases);
+        assert!(!got_meta.asn_databases.is_empty());
+        let pools = pktsample_schemas::dataset::pools_path(&ds, p).unwrap();
+        assert!(
+            pools.metadata().unwrap().modified().unwrap()
+                >= p.metadata().unwrap().modified().unwrap()
+        );
+    }
+    let leftovers: Vec<_> = walkdir(&ds)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".enrich."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The AS columns are there for the engines: analyze reads them too.
+    let r = report(&[s(&ds), "--asn-db", s(&db), "--by", "src-as"]);
+    assert!(!r["source_as"].as_array().unwrap().is_empty());
+    let e = common::fails(&["enrich", s(&dir.path().join("nothing")), "--asn-db", s(&db)]);
+    assert!(e.contains("not a dataset directory"), "{e}");
+}
+
+fn walkdir(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -275,6 +275,59 @@ pub fn write_pools(
     f.commit(w)
 }
 
+/// The samples parts of a dataset: its `.parquet` files outside `_` and
+/// hidden directories, sorted.
+pub fn parts(root: &Path) -> Result<Vec<PathBuf>, FormatError> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FormatError> {
+        let rd = std::fs::read_dir(dir).map_err(|e| FormatError::io(dir, e))?;
+        for e in rd {
+            let p = e.map_err(|e| FormatError::io(dir, e))?.path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if name.ends_with(".parquet") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Fill the AS columns of every part of the dataset at `root` in place:
+/// each part is rewritten beside itself under a hidden name and renamed
+/// over the original (a reader sees the old part or the new one, never
+/// half of one), then its pools are rewritten (the part's schema version
+/// becomes this one). `on_part` hears of each part done with its rows.
+pub fn enrich(
+    root: &Path,
+    with: std::sync::Arc<dyn crate::Enrich>,
+    on_part: &mut dyn FnMut(&Path, u64),
+) -> Result<usize, FormatError> {
+    let all = parts(root)?;
+    for part in &all {
+        let name = part
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("part.parquet");
+        let tmp = part.with_file_name(format!(".{name}.enrich.parquet"));
+        let s = crate::convert::convert(part, &tmp, true, Some(with.clone()))?;
+        std::fs::rename(&tmp, part)
+            .map_err(|e| FormatError::write_io(part, "cannot replace the part", e))?;
+        if root.join(POOLS_DIR).is_dir() {
+            write_pools(root, part, &s.metadata, true)?;
+        }
+        on_part(part, s.rows);
+    }
+    Ok(all.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ port). Checks, each failing with a message:
     exact value) equals the JSON report's, exactly in data-v and to the
     display's rounding in the text;
   - sorting a table by a column orders it; light and dark themes differ;
+  - printing gives a PDF of several pages with every table opened;
   - screenshots at 1280 and 390 px (--shots), compared with the committed
     golden images with a tolerance (--golden; PKTSAMPLE_BLESS=1 rewrites
     them).
@@ -332,6 +333,15 @@ def main():
                 summary[f"png_{tag}"] = os.path.getsize(path)
                 if golden:
                     summary[f"diff_{tag}"] = compare_png(path, os.path.join(golden, f"report-{tag}.png"), fails)
+        # Printing: every table opens (beforeprint) and the PDF has pages.
+        b.viewport(1280, 1100)
+        b.navigate(url)
+        pdf = base64.b64decode(b.call("Page.printToPDF", {"printBackground": False})["data"])
+        pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+        opened = b.eval("[...document.querySelectorAll('details')].every(d => d.open)")
+        if not pdf.startswith(b"%PDF") or pages < 2 or not opened:
+            fails.append(f"printing: {len(pdf)} bytes, {pages} pages, every table open: {opened}")
+        summary["pdf_pages"] = pages
         b.viewport(1280, 1100, "dark")
         b.navigate(url)
         dark = b.eval("getComputedStyle(document.body).backgroundColor")

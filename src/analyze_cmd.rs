@@ -1,0 +1,236 @@
+//! `pktsample analyze`: its arguments, and the run from files to a
+//! rendered report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use pktsample_schemas::Direction;
+
+use crate::cli::load_asn;
+use crate::parse::{parse_size, parse_time};
+
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeArgs {
+    /// Samples files (.parquet, .pcapng; a plain .pcap/.pcapng counts as
+    /// rate 1), directories or globs.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// Only samples at or after this time (RFC 3339, e.g. 2026-11-21T05:00:00Z).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    from: Option<i64>,
+    /// Only samples before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    to: Option<i64>,
+    /// Only this interface (repeatable).
+    #[arg(long = "interface", short = 'i', value_name = "IF")]
+    interfaces: Vec<String>,
+    /// Only this host (repeatable): a dataset's other host partitions are
+    /// not opened, other files not read.
+    #[arg(long = "host", value_name = "HOST")]
+    hosts: Vec<String>,
+    /// Only this direction (repeatable).
+    #[arg(long = "direction", value_enum, value_name = "DIR")]
+    directions: Vec<DirectionArg>,
+    /// Time series bucket width, e.g. 10s, 1m (default: about 60 buckets).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "TIME")]
+    interval: Option<std::time::Duration>,
+    /// Rows in the top-N sections.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+    /// Sections to show, comma-separated (default: all): summary, ip-versions,
+    /// protocols, interfaces, top-sources, top-destinations, time-series,
+    /// packet-sizes; with --asn-db also src-as, dst-as, remote-as, as-pairs,
+    /// as-ipv6.
+    #[arg(long, value_delimiter = ',', value_name = "SECTIONS")]
+    by: Vec<String>,
+    /// IP-to-AS database for the per-AS sections (repeatable; later files
+    /// override earlier ones for the same prefix): MaxMind DB (.mmdb),
+    /// iptoasn/ip-location-db ranges, CAIDA pfx2as or prefix/len lists,
+    /// gzip or plain.
+    #[arg(long = "asn-db", value_name = "FILE")]
+    asn_db: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: FormatArg,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (charts with
+    /// their intervals, sortable tables) to this file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Replace the output files if they exist.
+    #[arg(long)]
+    force: bool,
+    /// Memory analyze may use, e.g. 1GiB, 512MB (default: half the RAM):
+    /// past it the address tables spill to temporary files, and the report
+    /// is the same. Reading takes about 200 MiB per thread of it (half at
+    /// most); below 800 MiB on two threads, expect that much more.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub memory_limit: Option<u64>,
+
+    /// Directory for spill files (default: $TMPDIR or /tmp).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
+    /// Read Parquet inputs as rows only, as if another tool had written
+    /// them: Horvitz-Thompson by each row's rate, interface names and time
+    /// span from the rows, no pools (what a file rewritten by DuckDB or
+    /// polars gets).
+    #[arg(long)]
+    pub ignore_metadata: bool,
+
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum DirectionArg {
+    Ingress,
+    Egress,
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FormatArg {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+    /// One self-contained page with charts (write it with -o).
+    Html,
+}
+
+pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    use pktsample_analyze::report::{Csv, Html, Json, Markdown, Render, Table};
+    use pktsample_analyze::{Query, Sections};
+
+    let mut sections = if a.by.is_empty() {
+        Sections::ALL
+    } else {
+        Sections::none()
+    };
+    for name in &a.by {
+        if !sections.enable(name.trim()) {
+            bail!(
+                "--by: unknown section '{name}'; choose from {}",
+                Sections::NAMES.join(", ")
+            );
+        }
+    }
+    if a.asn_db.is_empty() {
+        if !a.by.is_empty() && sections.any_as() {
+            bail!("--by: the per-AS sections need an ASN database: add --asn-db FILE");
+        }
+        sections = sections.without_as();
+    }
+    if let (Some(f), Some(t)) = (a.from, a.to)
+        && t <= f
+    {
+        bail!("--to must be later than --from");
+    }
+    let interval = match a.interval {
+        Some(d) if d.is_zero() => bail!("--interval must be longer than 0s"),
+        Some(d) => Some(
+            i64::try_from(d.as_nanos()).map_err(|_| anyhow::anyhow!("--interval is too long"))?,
+        ),
+        None => None,
+    };
+    if a.top == 0 {
+        bail!("--top must be at least 1");
+    }
+    // Check the output before the work.
+    let out = match &a.output {
+        Some(p) => Some(pktsample_schemas::output::AtomicFile::create(p, a.force)?),
+        None => None,
+    };
+    if a.output.is_some() && a.output == a.html {
+        bail!("--html: the page would overwrite the -o report: give it another file name");
+    }
+    let html = match &a.html {
+        Some(p) => Some((
+            pktsample_schemas::output::AtomicFile::create(p, a.force)?,
+            p,
+        )),
+        None => None,
+    };
+    let q = Query {
+        inputs: pktsample_analyze::inputs::expand(
+            &a.inputs,
+            &pktsample_analyze::inputs::Prune {
+                from: a.from,
+                to: a.to,
+                hosts: a.hosts.clone(),
+            },
+        )?,
+        from: a.from,
+        to: a.to,
+        interfaces: a.interfaces,
+        hosts: a.hosts,
+        directions: a
+            .directions
+            .iter()
+            .map(|d| match d {
+                DirectionArg::Ingress => Direction::Ingress,
+                DirectionArg::Egress => Direction::Egress,
+                DirectionArg::Unknown => Direction::Unknown,
+            })
+            .collect(),
+        interval,
+        sections,
+        asn: load_asn(&a.asn_db)?,
+        memory_limit: a.memory_limit,
+        temp_dir: a.temp_dir,
+        ignore_metadata: a.ignore_metadata,
+    };
+    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} analyze {human_pos} samples {per_sec}",
+            )
+            .expect("valid template"),
+        );
+        pb
+    });
+    let progress = |n: u64| {
+        if let Some(pb) = &bar {
+            pb.inc(n);
+        }
+    };
+    let analysis = pktsample_analyze::run(&q, &progress)?;
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let report = pktsample_analyze::report(&analysis, a.top)?;
+
+    let renderer: &dyn Render = match a.format {
+        FormatArg::Table => &Table,
+        FormatArg::Json => &Json,
+        FormatArg::Csv => &Csv,
+        FormatArg::Markdown => &Markdown,
+        FormatArg::Html => &Html,
+    };
+    if let Some((f, path)) = html {
+        let mut w = f.writer()?;
+        Html.render(&report, &mut w)?;
+        f.commit(w)?;
+        eprintln!("pktsample: wrote the HTML report to {}", path.display());
+    }
+    match out {
+        Some(f) => {
+            let mut w = f.writer()?;
+            renderer.render(&report, &mut w)?;
+            f.commit(w)?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            renderer.render(&report, &mut lock)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
