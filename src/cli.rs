@@ -51,10 +51,10 @@ enum Command {
     Collect(CollectArgs),
     /// Print the report's queries for DuckDB, ClickHouse or Spark over a
     /// partitioned dataset: the same estimators and intervals as analyze.
-    Sql(crate::sql_cmd::SqlArgs),
+    Sql(crate::dataset_cmd::SqlArgs),
     /// Fill the AS columns of every part of a dataset in place from an
     /// ASN database (each part replaced atomically, its pools rewritten).
-    Enrich(crate::sql_cmd::EnrichArgs),
+    Enrich(crate::dataset_cmd::EnrichArgs),
 }
 
 /// The AS columns of samples files, from an ASN database.
@@ -216,8 +216,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Convert(a) => convert(a),
         Command::Inject(a) => inject_cmd(a),
         Command::Analyze(a) => crate::analyze_cmd::analyze_cmd(a),
-        Command::Sql(a) => crate::sql_cmd::sql_cmd(a),
-        Command::Enrich(a) => crate::sql_cmd::enrich_cmd(a),
+        Command::Sql(a) => crate::dataset_cmd::sql_cmd(a),
+        Command::Enrich(a) => crate::dataset_cmd::enrich_cmd(a),
         Command::Collect(a) => sflow_cmd::collect_cmd(a),
     }
 }

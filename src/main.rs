@@ -17,10 +17,10 @@ macro_rules! out {
 
 mod analyze_cmd;
 mod cli;
+mod dataset_cmd;
 mod draw;
 mod parse;
 mod sflow_cmd;
-mod sql_cmd;
 
 // Batches of decoded columns are large and short-lived: the system
 // allocator hands each back to the kernel and faults it in again (0.2 s of

@@ -28,10 +28,9 @@ pub struct Prune {
 impl Prune {
     /// Whether a directory named `name` may hold wanted samples.
     pub fn keeps(&self, name: &str) -> bool {
-        use pktsample_schemas::dataset::{parse_date, partition_value};
-        const DAY: i64 = 86_400_000_000_000;
+        use pktsample_schemas::dataset::{DAY_NS, parse_date, partition_value};
         if let Some(day) = partition_value(name, "date").and_then(|v| parse_date(&v)) {
-            let (a, b) = (day * DAY, (day + 1) * DAY);
+            let (a, b) = (day * DAY_NS, (day + 1) * DAY_NS);
             if self.from.is_some_and(|f| b <= f) || self.to.is_some_and(|t| a >= t) {
                 return false;
             }

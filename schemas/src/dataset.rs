@@ -99,9 +99,12 @@ pub fn partition_value(name: &str, key: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// One day in ns.
+pub const DAY_NS: i64 = 86_400_000_000_000;
+
 /// The UTC day (days since the epoch) of a time in ns.
 pub fn day_of(ns: i64) -> i64 {
-    ns.div_euclid(86_400_000_000_000)
+    ns.div_euclid(DAY_NS)
 }
 
 /// `YYYY-MM-DD` of a day since the epoch.

@@ -1,7 +1,7 @@
 //! The time series: every bucket's packets, bytes and rates, the IPv6 share
 //! of its IP traffic and its protocol classes, each with its interval.
 
-use crate::engine::{Analysis, TIME_CLASSES, TimeCell};
+use crate::engine::{Analysis, StratumAgg, TIME_CLASSES, TimeCell};
 use crate::report::{BucketClass, BucketRow, Ipv6Share, TimeSeries};
 use crate::stats::{Cell, Interval};
 
@@ -31,9 +31,9 @@ pub(super) fn per_second(i: &Interval, secs: f64) -> Interval {
     i.scale(1.0 / secs)
 }
 
-/// One bucket's cell of every stratum (empty where a stratum has none).
-fn bucket_cell(s: &Stratum, b: i64) -> TimeCell {
-    s.agg.time.get(&b).copied().unwrap_or_default()
+/// A stratum's cell of bucket `b` (empty where it has none).
+fn bucket_cell(a: &StratumAgg, b: i64) -> TimeCell {
+    a.time.get(&b).copied().unwrap_or_default()
 }
 
 /// The time series over `span` (the report's first and last sample).
@@ -74,15 +74,13 @@ pub(super) fn series(
             .into_iter()
             .map(|(b, g)| {
                 let m = g.measures(pooled);
-                let ip = move |a: &crate::engine::StratumAgg| {
-                    let c = a.time.get(&b).copied().unwrap_or_default();
+                let ip = move |a: &StratumAgg| {
+                    let c = bucket_cell(a, b);
                     let mut ip = c.version[1];
                     ip.merge(&c.version[2]);
                     ip
                 };
-                let v6 = move |a: &crate::engine::StratumAgg| {
-                    a.time.get(&b).map(|c| c.version[2]).unwrap_or_default()
-                };
+                let v6 = move |a: &StratumAgg| bucket_cell(a, b).version[2];
                 BucketRow {
                     start: bucket_time(b * iv, iv),
                     pps: per_second(&m.packets, secs),
@@ -102,7 +100,7 @@ pub(super) fn series(
 /// A bucket's protocol classes, then its non-IP traffic.
 fn bucket_classes(st: &[Stratum], pooled: &Pooled, b: i64) -> Vec<BucketClass> {
     let cell = |s: &Stratum, k: usize| -> Cell {
-        let c = bucket_cell(s, b);
+        let c = bucket_cell(s.agg, b);
         if k < TIME_CLASSES.len() {
             c.class[k]
         } else {

@@ -72,12 +72,13 @@ fn ranked(
 }
 
 /// A section listing every key of `all` (a query of one column `k`):
-/// groups with samples by estimate, the others with 0 and their bound.
+/// groups with samples by estimate, the others with 0 and their bound;
+/// `cap` gives the largest frame of a key's packets from its expression.
 fn listed(
     s: &Scope,
     key: (String, &str),
     all: &str,
-    cap: &str,
+    cap: &dyn Fn(&str) -> String,
     out: &[String],
     order: &str,
 ) -> String {
@@ -91,13 +92,11 @@ fn listed(
             &Groups {
                 keys: &keys,
                 filter: "1 = 1",
-                cap: &cap
-                    .replace("kk.k", &format!("c.{name}"))
-                    .replace("CAPKEY", &keys[0].0),
+                cap: &cap(&format!("c.{name}")),
             }
         ),
         intervals(s.dialect),
-        absent_cte(all, &cap.replace("CAPKEY", "kk.k")),
+        absent_cte(all, &cap("kk.k")),
         out.join(", "),
         measures(s.dialect),
         absent(s.dialect)
@@ -115,13 +114,11 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
             sql,
         })
         .collect();
+    let mut push = |section, sql| v.push(Statement { section, sql });
     let m = "samples, packets, bytes";
     if sections.summary {
         let sql = ranked(scope, &[(d.text("'all'"), "grp")], &[], "1 = 1", None);
-        v.push(Statement {
-            section: "summary",
-            sql,
-        });
+        push("summary", sql);
     }
     if sections.ip_versions {
         let key =
@@ -132,14 +129,11 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
             scope,
             (key, "ipv"),
             all,
-            "1e18",
+            &|_| "1e18".into(),
             &[format!("k AS ip_version, {m}")],
             "rank_ DESC, k ASC",
         );
-        v.push(Statement {
-            section: "ip_versions",
-            sql,
-        });
+        push("ip_versions", sql);
     }
     if sections.protocols {
         let eth = names("eth_type", 0..=0xffff, |k| eth_type_name(k as u16));
@@ -153,10 +147,7 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
             "1 = 1",
             None,
         );
-        v.push(Statement {
-            section: "eth_types",
-            sql,
-        });
+        push("eth_types", sql);
         let pr = names("ip_proto", 0..=255, |k| ip_proto_name(k as u8));
         let sql = ranked(
             scope,
@@ -168,10 +159,7 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
             "ip_proto IS NOT NULL",
             None,
         );
-        v.push(Statement {
-            section: "ip_protocols",
-            sql,
-        });
+        push("ip_protocols", sql);
     }
     if sections.top_sources {
         let sql = ranked(
@@ -181,10 +169,7 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
             "src_addr IS NOT NULL",
             Some(top),
         );
-        v.push(Statement {
-            section: "top_sources",
-            sql,
-        });
+        push("top_sources", sql);
     }
     if sections.top_destinations {
         let sql = ranked(
@@ -194,10 +179,7 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
             "dst_addr IS NOT NULL",
             Some(top),
         );
-        v.push(Statement {
-            section: "top_destinations",
-            sql,
-        });
+        push("top_destinations", sql);
     }
     if sections.packet_sizes {
         let all: Vec<String> = (0..SIZE_CLASSES.len())
@@ -205,29 +187,25 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
             .collect();
         let mut lo = String::from("(CASE k");
         let mut hi = String::from("(CASE k");
-        let mut cap = String::from("(CASE CAPKEY");
+        let mut caps = String::new();
         for (i, (a, b)) in SIZE_CLASSES.iter().enumerate() {
             lo.push_str(&format!(" WHEN {i} THEN {a}"));
             if *b != u32::MAX {
                 hi.push_str(&format!(" WHEN {i} THEN {b}"));
             }
-            cap.push_str(&format!(" WHEN {i} THEN {}.0", (*b).min(1_000_000_000)));
+            caps.push_str(&format!(" WHEN {i} THEN {}.0", (*b).min(1_000_000_000)));
         }
         lo.push_str(" END)");
         hi.push_str(" END)");
-        cap.push_str(" END)");
         let sql = listed(
             scope,
             ("sc".into(), "sc"),
             &all.join(" UNION ALL "),
-            &cap,
+            &|k| format!("(CASE {k}{caps} END)"),
             &[format!("{} AS min, {} AS max, {m}", d.int(&lo), d.int(&hi))],
             "k ASC",
         );
-        v.push(Statement {
-            section: "packet_sizes",
-            sql,
-        });
+        push("packet_sizes", sql);
     }
     v
 }
