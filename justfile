@@ -53,6 +53,10 @@ bench-capture:
 bench-analyze:
     bench/analyze.sh
 
+# Scale-out: 100 M rows, 24 hourly parts x 4 hosts: analyze vs the generated SQL on DuckDB, chDB, Spark (see BENCHMARKS.md).
+bench-scale:
+    bench/scale.sh
+
 # Per-AS: table load/lookups vs pyasn, analyze with/without per-AS sections (see BENCHMARKS.md).
 bench-asn:
     bench/asn.sh

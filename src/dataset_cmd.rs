@@ -18,11 +18,15 @@ pub struct SqlArgs {
     /// The engine: duckdb, clickhouse (also chDB) or spark.
     #[arg(long, value_name = "ENGINE")]
     dialect: String,
-    /// Sections, comma-separated (default: every one the SQL covers):
-    /// summary, ip-versions, protocols, top-sources, top-destinations,
-    /// packet-sizes.
+    /// Sections, comma-separated, as analyze's --by (default: every one
+    /// but the per-AS sections, which need an enriched dataset: add
+    /// src-as, dst-as, remote-as, as-pairs, as-ipv6).
     #[arg(long, value_delimiter = ',', value_name = "SECTIONS")]
     by: Vec<String>,
+    /// Time series bucket width, e.g. 10s, 1m (default: analyze's, about
+    /// 60 buckets over the span).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "TIME")]
+    interval: Option<std::time::Duration>,
     /// Rows in the top-N sections.
     #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
@@ -41,13 +45,15 @@ pub struct SqlArgs {
     format: String,
 }
 
-/// The sections the SQL covers so far.
-const COVERED: [&str; 6] = [
+/// The sections printed without --by: analyze's default ones.
+const DEFAULT: [&str; 8] = [
     "summary",
     "ip-versions",
     "protocols",
+    "interfaces",
     "top-sources",
     "top-destinations",
+    "time-series",
     "packet-sizes",
 ];
 
@@ -61,18 +67,25 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
     };
     let mut sections = Sections::none();
     let names: Vec<&str> = if a.by.is_empty() {
-        COVERED.to_vec()
+        DEFAULT.to_vec()
     } else {
         a.by.iter().map(|s| s.trim()).collect()
     };
     for n in names {
-        if !COVERED.contains(&n) || !sections.enable(n) {
+        if !sections.enable(n) {
             bail!(
-                "--by: the SQL does not cover section '{n}' yet; choose from {}",
-                COVERED.join(", ")
+                "--by: unknown section '{n}'; choose from {}",
+                Sections::NAMES.join(", ")
             );
         }
     }
+    let interval = match a.interval {
+        Some(d) if d.is_zero() => bail!("--interval must be longer than 0s"),
+        Some(d) => Some(
+            i64::try_from(d.as_nanos()).map_err(|_| anyhow::anyhow!("--interval is too long"))?,
+        ),
+        None => None,
+    };
     if a.top == 0 {
         bail!("--top must be at least 1");
     }
@@ -81,6 +94,7 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
         from: a.from,
         to: a.to,
         hosts: a.hosts,
+        interval,
     };
     let stmts = queries(&scope, &a.dataset, sections, a.top);
     match a.format.as_str() {

@@ -2,7 +2,8 @@
 //! table under `DIR/_pools`): analyze reads a root as the flat parts it
 //! holds, prunes partitions by `--from/--to` and `--host` without opening
 //! them, and DuckDB reads the same root with Hive partitioning, the pools
-//! table joining the samples to give the exact totals analyze gives.
+//! table joining the samples to give the exact totals analyze gives; a
+//! live capture into a dataset is read the same way.
 
 mod common;
 
@@ -231,4 +232,104 @@ fn walkdir(d: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Live capture into a dataset: `capture -o DIR/ --rotate` at TCX in a
+/// namespace writes date/host partitions whose pools, summed over the
+/// parts, are every packet sent on each interface and direction, whose
+/// samples are the counted ones; analyze reads the root with an exact
+/// total, and the generated SQL on DuckDB gives analyze's summary and
+/// interfaces.
+#[test]
+fn live_capture_writes_a_dataset_every_engine_reads() {
+    use common::netns::{Netns, privileged, small_trace};
+    if !privileged() {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = tmpdir();
+    let m = 3000u64;
+    let trace = small_trace(dir.path(), m);
+    let root = dir.path().join("ds");
+    let out = format!("{}/", root.display());
+    let cap = ns.capture(&[
+        "-i", "va", "-i", "vb", "-r", "10", "--rotate", "1s", "-q", "-o", &out,
+    ]);
+    // 3000 packets at 1000/s: about three seconds, so several parts.
+    ns.inject(&trace, &["--pps", "1000"]);
+    cap.stop();
+    let parts = pktsample_schemas::dataset::parts(&root).unwrap();
+    assert!(parts.len() >= 2, "parts: {parts:?}");
+    let mut seen: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    let mut rows = 0u64;
+    for p in &parts {
+        let rel = p.strip_prefix(&root).unwrap().to_string_lossy().to_string();
+        let segs: Vec<&str> = rel.split('/').collect();
+        assert!(
+            segs.len() == 3 && segs[0].starts_with("date=") && segs[1].starts_with("host="),
+            "{rel}"
+        );
+        assert!(root.join("_pools").join(&rel).is_file(), "{rel}: no pools");
+        let (batches, meta) = read_all(p);
+        let n: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        rows += n;
+        let mut counted = 0;
+        for im in &meta.interfaces {
+            for (d, st) in &im.directions {
+                *seen
+                    .entry((im.name.clone(), d.as_str().into()))
+                    .or_default() += st.packets_seen;
+                counted += st.samples;
+            }
+        }
+        assert_eq!(counted, n, "{rel}: the samples counted are the rows");
+    }
+    assert_eq!(seen[&("va".to_string(), "egress".to_string())], m);
+    assert_eq!(seen[&("vb".to_string(), "ingress".to_string())], m);
+    assert!(rows > 0);
+    let by = ["--by", "summary,interfaces"];
+    let r = report(&[s(&root), by[0], by[1]]);
+    assert_eq!(r["summary"]["packets_seen"], serde_json::json!(2 * m));
+    assert_eq!(
+        r["summary"]["packets"]["estimate"].as_f64(),
+        Some(2.0 * m as f64)
+    );
+    assert_eq!(r["summary"]["packets_exact"], serde_json::json!(true));
+    let Some(py) = python() else {
+        need("the interop Python (DuckDB)", false);
+        return;
+    };
+    let q = dir.path().join("q.json");
+    let rp = dir.path().join("r.json");
+    std::fs::write(
+        &q,
+        ok(&[
+            "sql",
+            s(&root),
+            "--dialect",
+            "duckdb",
+            "--format",
+            "json",
+            by[0],
+            by[1],
+        ]),
+    )
+    .unwrap();
+    ok(&[
+        "analyze",
+        s(&root),
+        "-q",
+        "--format",
+        "json",
+        by[0],
+        by[1],
+        "-o",
+        s(&rp),
+    ]);
+    let o = Command::new(&py)
+        .arg(common::root().join("tests/interop/sql_check.py"))
+        .args(["duckdb", "2e-4", "live", s(&q), s(&rp)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -1,8 +1,11 @@
 """Run `pktsample sql` queries on an engine and compare each section with
 `pktsample analyze --format json` of the same dataset.
 
-Usage: sql_check.py ENGINE QUERIES.json REPORT.json
-  ENGINE: duckdb | chdb | spark (one session for all the queries)
+Usage: sql_check.py ENGINE BOUND NAME QUERIES.json REPORT.json [NAME QUERIES REPORT ...]
+  ENGINE: duckdb | chdb | spark (one session for every scenario's queries)
+
+Every section of the report the queries cover must come back from the
+engine (the per-AS sections, asn_databases aside: metadata, not rows).
 
 Each section's rows are matched by their key fields. The samples and every
 point estimate must equal analyze's to 1e-9 (relative); the interval
@@ -13,26 +16,104 @@ row's estimate. Prints, as JSON, each section's largest deviations.
 
 import json
 import math
+import os
 import sys
+import time
 
 EXACT = 1e-9
 # The approximated quantiles' bound (docs/sql.md), relative to the estimate.
-BOUND_TOL = float(sys.argv[4]) if len(sys.argv) > 4 else 0.05
+BOUND_TOL = float(sys.argv[2])
 
 KEYS = {
     "summary": [],
+    "ipv6_share": [],
     "ip_versions": ["ip_version"],
     "eth_types": ["eth_type"],
     "ip_protocols": ["ip_proto"],
+    "services": ["transport", "port"],
+    "interfaces": ["host", "ifname", "direction"],
     "top_sources": ["address"],
     "top_destinations": ["address"],
     "packet_sizes": ["min"],
+    "time_series": ["start"],
+    "time_series_protocols": ["start", "class"],
+    "source_as": ["label"],
+    "destination_as": ["label"],
+    "remote_as": ["label"],
+    "as_pairs": ["source.label", "destination.label"],
+    "as_ipv6": ["label"],
 }
+
+# Estimate records besides packets and bytes, by section (dotted paths).
+RECORDS = {
+    "summary": ["pps", "bps", "unseen.packets", "unseen.bytes"],
+    "ipv6_share": [],
+    "time_series": ["pps", "bps", "ipv6_share.packets", "ipv6_share.bytes"],
+    "as_ipv6": ["share_packets", "share_bytes"],
+}
+
+# Other fields that must be equal (numbers to EXACT).
+FIELDS = {
+    "summary": ["start", "end", "duration_seconds", "sampling_rates", "packets_seen",
+                "drops", "drop_share", "packets_exact", "unseen.samples"],
+    "interfaces": ["sampling_rates", "packets_seen", "drops"],
+    "services": ["name"],
+    "eth_types": ["name"],
+    "ip_protocols": ["name"],
+    "packet_sizes": ["max"],
+    "time_series": ["interval_seconds"],
+    "source_as": ["asn", "name"],
+    "destination_as": ["asn", "name"],
+    "remote_as": ["asn", "name"],
+    "as_pairs": ["source.asn", "source.name", "destination.asn", "destination.name"],
+    "as_ipv6": ["asn", "name"],
+}
+
+# Sections not sorted by packets.
+UNSORTED = {"packet_sizes", "time_series", "time_series_protocols", "ipv6_share", "summary"}
+
+
+def get(r, path):
+    for p in path.split("."):
+        if r is None:
+            return None
+        r = r.get(p)
+    return r
+
+
+def expected(report, section):
+    """The report-v1 rows a SQL section's rows map onto."""
+    if section in ("summary", "ipv6_share"):
+        return [report[section]] if section in report else None
+    if section == "time_series":
+        ts = report.get("time_series")
+        if ts is None:
+            return None
+        return [dict(b, interval_seconds=ts["interval_seconds"]) for b in ts["buckets"]]
+    if section == "time_series_protocols":
+        ts = report.get("time_series")
+        if ts is None:
+            return None
+        return [dict(c, start=b["start"]) for b in ts["buckets"] for c in b.get("protocols", [])]
+    return report.get(section)
+
+
+def same(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return bool(a) == bool(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return rel(float(a), float(b)) <= EXACT
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return a is None and b is None
+    return str(a) == str(b)
 
 
 def run_duckdb(stmts):
     import duckdb
     c = duckdb.connect()
+    c.execute("SET TimeZone = 'UTC'")
     out = {}
     for s in stmts:
         cur = c.execute(s["sql"])
@@ -57,23 +138,32 @@ def run_chdb(stmts):
     return out
 
 
+SPARK = None
+
+
 def run_spark(stmts):
-    from pyspark.sql import SparkSession
-    spark = (SparkSession.builder.master("local[2]").appName("pktsample-sql")
-             .config("spark.ui.enabled", "false")
-             .config("spark.sql.shuffle.partitions", "4")
-             .config("spark.driver.memory", "2g").getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
-    out = {}
-    try:
-        for s in stmts:
-            df = spark.sql(s["sql"])
-            if s["section"] == "setup":
-                continue
-            out[s["section"]] = [json.loads(j) for j in df.toJSON().collect()]
-    finally:
-        spark.stop()
-    return out
+    global SPARK
+    if SPARK is None:
+        from pyspark.sql import SparkSession
+        SPARK = (SparkSession.builder.master("local[2]").appName("pktsample-sql")
+                 .config("spark.ui.enabled", "false")
+                 .config("spark.sql.shuffle.partitions", "4")
+                 .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
+                 .getOrCreate())
+        SPARK.sparkContext.setLogLevel("ERROR")
+    for s in stmts:
+        if s["section"] == "setup":
+            SPARK.sql(s["sql"])
+
+    def one(s):
+        # Spark's JSON leaves out null fields: they are null.
+        return s["section"], [json.loads(j) for j in SPARK.sql(s["sql"]).toJSON().collect()]
+
+    # Two at a time: most of a query's time is planning its long
+    # expressions, one core each.
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as ex:
+        return dict(ex.map(one, [s for s in stmts if s["section"] != "setup"]))
 
 
 def rel(a, b):
@@ -82,20 +172,23 @@ def rel(a, b):
 
 def compare(section, rows, want, fails):
     keys = KEYS[section]
-    if section == "summary":
-        want = [want]
-    key = lambda r: tuple(str(r[k]) for k in keys)
+    key = lambda r: tuple(str(get(r, k)) for k in keys)
     got = {key(r): r for r in rows}
     exp = {key(r): r for r in want}
     if set(got) != set(exp):
         fails.append(f"{section}: rows {sorted(set(got) ^ set(exp))[:5]} differ")
-    worst = {"estimate": 0.0, "bound": 0.0}
+    worst = {"estimate": 0.0, "bound": 0.0, "rows": len(rows)}
+    measures = (["packets", "bytes"] if section != "ipv6_share" else ["packets", "bytes"]) + RECORDS.get(section, [])
     for k in sorted(set(got) & set(exp)):
         g, e = got[k], exp[k]
-        if int(g["samples"]) != int(e["samples"]):
+        if "samples" in e and int(g["samples"]) != int(e["samples"]):
             fails.append(f"{section} {k}: samples {g['samples']} != {e['samples']}")
-        for m in ("packets", "bytes"):
-            ge, ee = g[m], e[m]
+        for m in measures:
+            ge, ee = get(g, m), get(e, m)
+            if ee is None or ge is None:
+                if (ee is None) != (ge is None):
+                    fails.append(f"{section} {k} {m}: {ge} vs analyze {ee}")
+                continue
             d = rel(float(ge["estimate"]), float(ee["estimate"]))
             worst["estimate"] = max(worst["estimate"], d)
             if d > EXACT:
@@ -107,30 +200,59 @@ def compare(section, rows, want, fails):
                 worst["bound"] = max(worst["bound"], db)
                 if db > BOUND_TOL:
                     fails.append(f"{section} {k} {m}: {b} {ge[b]} vs analyze {ee[b]} (relative {db:.2e})")
-        for f in ("name", "max"):
-            if f in e and str(g.get(f)) != str(e[f]):
-                fails.append(f"{section} {k}: {f} {g.get(f)} != {e[f]}")
+        for f in FIELDS.get(section, []):
+            if not same(get(g, f), get(e, f)):
+                fails.append(f"{section} {k}: {f} {get(g, f)!r} != analyze {get(e, f)!r}")
     # Rows in analyze's order (ties by key may differ).
-    order = [float(r["packets"]["estimate"]) for r in rows]
-    if any(a < b for a, b in zip(order, order[1:])) and section not in ("packet_sizes",):
+    order = [float(r["packets"]["estimate"]) for r in rows if "packets" in r]
+    if any(a < b for a, b in zip(order, order[1:])) and section not in UNSORTED:
         fails.append(f"{section}: not ordered by packets")
     return worst
 
 
-def main():
-    engine, qpath, rpath = sys.argv[1:4]
+# Report sections the SQL does not give as rows (metadata and sFlow).
+NOT_ROWS = {"report_version", "tool_version", "inputs", "filters", "warnings",
+            "asn_databases", "calibration", "distinct_addresses"}
+
+
+def check(engine, name, qpath, rpath, fails):
     stmts = json.load(open(qpath))
     report = json.load(open(rpath))
+    t0 = time.time()
     got = {"duckdb": run_duckdb, "chdb": run_chdb, "spark": run_spark}[engine](stmts)
-    fails, worst = [], {}
+    worst = {"seconds": round(time.time() - t0, 1)}
     for section, rows in got.items():
-        want = report.get(section)
+        want = expected(report, section)
         if want is None:
-            fails.append(f"{section}: not in the analyze report")
+            fails.append(f"{name} {section}: not in the analyze report")
             continue
         worst[section] = compare(section, rows, want, fails)
+    covered = {k for k in KEYS if k != "time_series_protocols"}
+    for section, v in report.items():
+        if section in NOT_ROWS or v is None:
+            continue
+        if section not in covered:
+            fails.append(f"{name} {section}: the checker does not know this section")
+        elif section not in got:
+            fails.append(f"{name} {section}: in the analyze report, not in the SQL's")
+    return worst
+
+
+def main():
+    engine = sys.argv[1]
+    args = sys.argv[3:]
+    fails, worst = [], {}
+    try:
+        for i in range(0, len(args), 3):
+            name, q, r = args[i:i + 3]
+            n0 = len(fails)
+            worst[name] = check(engine, name, q, r, fails)
+            fails[n0:] = [f"{name}: {f}" if not f.startswith(name) else f for f in fails[n0:]]
+    finally:
+        if SPARK is not None:
+            SPARK.stop()
     if fails:
-        print("\n".join(fails[:30]), file=sys.stderr)
+        print("\n".join(fails[:40]), file=sys.stderr)
         sys.exit(1)
     print(json.dumps(worst))
 

@@ -5,12 +5,19 @@
 //! interval formulas (`stats`). Each query returns rows shaped like the
 //! report-v1 JSON section of the same name (`packets` and `bytes` as
 //! `{estimate, low, high}` records), so an engine's JSON output of them
-//! is the section. Sections so far: summary totals, IP versions,
-//! EtherTypes, IP protocols, packet sizes, top sources and destinations.
+//! is the section (docs/sql.md maps each statement onto its report-v1
+//! path). Every section analyze has: the summary with its span, rates,
+//! pools and unseen bound, the IPv6 share, IP versions, EtherTypes, IP
+//! protocols, services, interfaces, top sources and destinations, the time
+//! series (with its per-bucket IPv6 share and protocol classes), packet
+//! sizes, and the per-AS sections from the enrichment columns.
 
 mod dialect;
 mod query;
+mod sections;
+mod share;
 mod stats;
+mod timeline;
 
 pub use dialect::Dialect;
 pub use query::Scope;
@@ -43,29 +50,44 @@ fn names(
     s
 }
 
-/// A section whose rows are groups with samples, largest first.
-fn ranked(
-    s: &Scope,
-    keys: &[(String, &str)],
-    out: &[String],
-    filter: &str,
+/// A section whose rows are groups with samples, largest first: `keys`
+/// (expression, name) over the rows passing `filter`, the base's `cols`
+/// besides its own, the output columns `out` before the measures. More
+/// CTEs (`ctes`) may come before the intervals, with `gsrc` the groups
+/// with more columns (ClickHouse evaluates the intervals' long
+/// expressions very slowly through a join after them).
+#[derive(Default)]
+struct Ranked<'a> {
+    keys: &'a [(String, &'a str)],
+    out: &'a [String],
+    filter: &'a str,
     top: Option<usize>,
-) -> String {
-    let order: Vec<String> = keys.iter().map(|(_, n)| format!("{n} ASC")).collect();
-    let limit = top.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+    cols: &'a [&'a str],
+    ctes: String,
+    gsrc: &'a str,
+}
+
+fn ranked(s: &Scope, r: &Ranked) -> String {
+    let order: Vec<String> = r.keys.iter().map(|(_, n)| format!("{n} ASC")).collect();
+    let limit = r.top.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     format!(
-        "{}{}{}\nSELECT {}{} FROM gi ORDER BY rank_ DESC, {}{limit}",
-        base(s),
+        "{}{}{}{}\nSELECT {}{} FROM gi ORDER BY rank_ DESC, {}{limit}",
+        query::base_with(s, r.cols),
         groups(
             s,
             &Groups {
-                keys,
-                filter,
+                keys: r.keys,
+                filter: if r.filter.is_empty() {
+                    "1 = 1"
+                } else {
+                    r.filter
+                },
                 cap: "1e18"
             }
         ),
-        intervals(s.dialect),
-        out.iter().map(|o| format!("{o}, ")).collect::<String>(),
+        r.ctes,
+        query::intervals_from(s.dialect, if r.gsrc.is_empty() { "g" } else { r.gsrc }),
+        r.out.iter().map(|o| format!("{o}, ")).collect::<String>(),
         measures(s.dialect),
         order.join(", ")
     )
@@ -117,8 +139,8 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
     let mut push = |section, sql| v.push(Statement { section, sql });
     let m = "samples, packets, bytes";
     if sections.summary {
-        let sql = ranked(scope, &[(d.text("'all'"), "grp")], &[], "1 = 1", None);
-        push("summary", sql);
+        push("summary", timeline::summary(scope));
+        push("ipv6_share", timeline::ipv6_share(scope));
     }
     if sections.ip_versions {
         let key =
@@ -139,45 +161,55 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
         let eth = names("eth_type", 0..=0xffff, |k| eth_type_name(k as u16));
         let sql = ranked(
             scope,
-            &[("eth_type".into(), "eth_type")],
-            &[
-                format!("{} AS eth_type", d.int("eth_type")),
-                format!("{} AS name", eth),
-            ],
-            "1 = 1",
-            None,
+            &Ranked {
+                keys: &[("eth_type".into(), "eth_type")],
+                out: &[
+                    format!("{} AS eth_type", d.int("eth_type")),
+                    format!("{} AS name", eth),
+                ],
+                ..Default::default()
+            },
         );
         push("eth_types", sql);
         let pr = names("ip_proto", 0..=255, |k| ip_proto_name(k as u8));
         let sql = ranked(
             scope,
-            &[("ip_proto".into(), "ip_proto")],
-            &[
-                format!("{} AS ip_proto", d.int("ip_proto")),
-                format!("{} AS name", pr),
-            ],
-            "ip_proto IS NOT NULL",
-            None,
+            &Ranked {
+                keys: &[("ip_proto".into(), "ip_proto")],
+                out: &[
+                    format!("{} AS ip_proto", d.int("ip_proto")),
+                    format!("{} AS name", pr),
+                ],
+                filter: "ip_proto IS NOT NULL",
+                ..Default::default()
+            },
         );
         push("ip_protocols", sql);
+        push("services", sections::services(scope));
     }
     if sections.top_sources {
         let sql = ranked(
             scope,
-            &[("src_addr".into(), "address")],
-            &["address".into()],
-            "src_addr IS NOT NULL",
-            Some(top),
+            &Ranked {
+                keys: &[("src_addr".into(), "address")],
+                out: &["address".into()],
+                filter: "src_addr IS NOT NULL",
+                top: Some(top),
+                ..Default::default()
+            },
         );
         push("top_sources", sql);
     }
     if sections.top_destinations {
         let sql = ranked(
             scope,
-            &[("dst_addr".into(), "address")],
-            &["address".into()],
-            "dst_addr IS NOT NULL",
-            Some(top),
+            &Ranked {
+                keys: &[("dst_addr".into(), "address")],
+                out: &["address".into()],
+                filter: "dst_addr IS NOT NULL",
+                top: Some(top),
+                ..Default::default()
+            },
         );
         push("top_destinations", sql);
     }
@@ -206,6 +238,36 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
             "k ASC",
         );
         push("packet_sizes", sql);
+    }
+    if sections.interfaces {
+        push("interfaces", sections::interfaces(scope));
+    }
+    if sections.time_series {
+        push("time_series", timeline::time_series(scope));
+        if sections.protocols {
+            push(
+                "time_series_protocols",
+                timeline::time_series_protocols(scope),
+            );
+        }
+    }
+    if sections.src_as {
+        push("source_as", sections::per_as(scope, "source_as", top));
+    }
+    if sections.dst_as {
+        push(
+            "destination_as",
+            sections::per_as(scope, "destination_as", top),
+        );
+    }
+    if sections.remote_as {
+        push("remote_as", sections::per_as(scope, "remote_as", top));
+    }
+    if sections.as_pairs {
+        push("as_pairs", sections::as_pairs(scope, top));
+    }
+    if sections.as_ipv6 {
+        push("as_ipv6", sections::as_ipv6(scope, top));
     }
     v
 }

@@ -19,6 +19,8 @@ pub struct Scope {
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub hosts: Vec<String>,
+    /// The time series' interval in ns (else analyze's automatic one).
+    pub interval: Option<i64>,
 }
 
 fn quote(s: &str) -> String {
@@ -57,25 +59,71 @@ fn smaller(d: Dialect, sc: &str, n: &str) -> String {
 
 const KEYS: &str = "host, ifname, direction, rate_i";
 
-/// The CTEs every section starts from.
-pub fn base(s: &Scope) -> String {
+/// `'YYYY-MM-DD'` of a time in ns: the date partition holding it.
+fn date_of(ns: i64) -> String {
+    let day = pktsample_schemas::dataset::day_of(ns);
+    format!("'{}'", pktsample_schemas::dataset::date_text(day))
+}
+
+/// The CTEs every section starts from: `pl` (the pools of the parts
+/// selected), `rows_all` (their rows, with `extra` columns), `r` (those in
+/// the time window, with their size class), the strata's designs `st`
+/// and the report's sizes pooled (`tot`, `cum`).
+///
+/// A time window selects parts as analyze does: a part whose capture span
+/// (from its pools rows) misses the window is left out whole, rows and
+/// pools; the others count all their rows in the design (`n`) and only
+/// those in the window in the sums. Date partitions outside the window
+/// are excluded by a predicate on the partition column, which the engines
+/// use to skip them unopened.
+pub fn base_with(s: &Scope, extra: &[&str]) -> String {
+    base_full(s, extra, None)
+}
+
+/// [`base_with`] whose rows in the window also have their time `bucket`,
+/// by the interval of the CTE `ivc` (one row, column `iv`; it may read
+/// `pl`), defined before them.
+pub fn base_bucketed(s: &Scope, ivc: &str) -> String {
+    base_full(s, &[], Some(ivc))
+}
+
+fn base_full(s: &Scope, extra: &[&str], ivc: Option<&str>) -> String {
     let d = s.dialect;
-    let mut hosts = String::new();
+    let mut rows_where = Vec::new();
+    let mut pools_where = Vec::new();
     if !s.hosts.is_empty() {
         let list: Vec<String> = s.hosts.iter().map(|h| quote(h)).collect();
-        let _ = write!(hosts, " WHERE host IN ({})", list.join(", "));
+        rows_where.push(format!("host IN ({})", list.join(", ")));
+        pools_where.push(format!("host IN ({})", list.join(", ")));
     }
+    let end = d.ident("end");
+    let (ps, pe) = (d.ts_ns("start"), d.ts_ns(&end));
     let mut window = Vec::new();
+    let mut overlap = Vec::new();
     if let Some(f) = s.from {
         window.push(format!("ts >= {f}"));
+        overlap.push(format!("{pe} >= {f}"));
+        rows_where.push(format!("{} >= {}", d.text("date"), date_of(f)));
     }
     if let Some(t) = s.to {
         window.push(format!("ts < {t}"));
+        overlap.push(format!("{ps} < {t}"));
+        rows_where.push(format!("{} <= {}", d.text("date"), date_of(t - 1)));
     }
-    let window = if window.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", window.join(" AND "))
+    if !overlap.is_empty() {
+        pools_where.push(format!(
+            "(start IS NULL OR {end} IS NULL OR ({}))",
+            overlap.join(" AND ")
+        ));
+        rows_where
+            .push("(host || '/' || file_) IN (SELECT host || '/' || pname FROM pl)".to_string());
+    }
+    let clause = |v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", v.join(" AND "))
+        }
     };
     let cums: String = (0..SIZE_CLASSES.len())
         .map(|i| {
@@ -88,26 +136,40 @@ pub fn base(s: &Scope) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ");
+    let extra: String = extra.iter().map(|c| format!(", {c}")).collect();
+    let (ivc, r_from, bucket) = match ivc {
+        Some(c) => (
+            format!("{c},\n"),
+            "rows_all CROSS JOIN ivc",
+            format!(", {} AS bucket", d.idiv("ts", "ivc.iv")),
+        ),
+        None => (String::new(), "rows_all", String::new()),
+    };
     format!(
         "WITH\n\
-rows_all AS (SELECT host, ifname, direction, {rate} AS rate_i, {ts} AS ts, {len} AS len, ip_version, eth_type, ip_proto, src_addr, dst_addr FROM samples{hosts}),\n\
-r AS (SELECT *, {sc} AS sc FROM rows_all{window}),\n\
+pl AS (SELECT host, ifname, direction, {prate} AS rate_i, packets_seen, drops, {ps} AS ps, {pe} AS pe, {pname} AS pname FROM pools{pools_where}),\n\
+{ivc}rows_all AS (SELECT host, ifname, direction, {rate} AS rate_i, {ts} AS ts, {len} AS len, ip_version, eth_type, ip_proto, src_addr, dst_addr{extra} FROM samples{rows_where}),\n\
+r AS (SELECT rows_all.*, {sc} AS sc{bucket} FROM {r_from}{window}),\n\
 strat AS (SELECT {KEYS}, count(*) AS n0 FROM rows_all GROUP BY {KEYS}),\n\
-pool AS (SELECT host, ifname, direction, {prate} AS rate_i, sum(packets_seen) AS m0, sum(drops) AS drops FROM pools GROUP BY host, ifname, direction, {prate}),\n\
-des AS (SELECT s.host, s.ifname, s.direction, s.rate_i, {drate} AS rate, {dn} AS n, CASE WHEN p.m0 > 0 AND p.m0 >= s.n0 THEN {dm} END AS m, coalesce(p.drops, 0) AS drops, p.m0 AS m0 \
+pool AS (SELECT host, ifname, direction, rate_i, sum(packets_seen) AS m0, sum(drops) AS drops FROM pl GROUP BY host, ifname, direction, rate_i),\n\
+des AS (SELECT s.host AS host, s.ifname AS ifname, s.direction AS direction, s.rate_i AS rate_i, {drate} AS rate, {dn} AS n, CASE WHEN p.m0 > 0 AND p.m0 >= s.n0 THEN {dm} END AS m, coalesce(p.drops, 0) AS drops, p.m0 AS m0 \
 FROM strat s LEFT JOIN pool p ON s.host = p.host AND s.ifname = p.ifname AND s.direction = p.direction AND s.rate_i = p.rate_i),\n\
 desw AS (SELECT *, CASE WHEN m = n THEN 0.0 WHEN m > n AND n > 0 THEN m / n ELSE rate END AS w FROM des),\n\
-pooled AS (SELECT sc, count(*) AS c, max(len) AS mx FROM r GROUP BY sc),\n\
+pooled AS (SELECT sc, count(*) AS c, max(len) AS mx, sum(len) AS sb FROM r GROUP BY sc),\n\
 tot AS (SELECT {total} AS ptotal, coalesce(max(mx), 0.0) AS pmax FROM pooled),\n\
 cum AS (SELECT {cums} FROM pooled),\n\
 sown0 AS (SELECT {KEYS}, {dbl_nh} AS nh, max(len) AS own FROM r GROUP BY {KEYS}),\n\
 sown AS (SELECT *, {own_sc} AS own_sc FROM sown0),\n\
-st AS (SELECT x.*, coalesce(o.nh, 0.0) AS nh, {frame} AS frame FROM desw x LEFT JOIN sown o ON x.host = o.host AND x.ifname = o.ifname AND x.direction = o.direction AND x.rate_i = o.rate_i CROSS JOIN tot CROSS JOIN cum)",
+st AS (SELECT x.host AS host, x.ifname AS ifname, x.direction AS direction, x.rate_i AS rate_i, x.rate AS rate, x.n AS n, x.m AS m, x.drops AS drops, x.m0 AS m0, x.w AS w, coalesce(o.nh, 0.0) AS nh, {frame} AS frame FROM desw x LEFT JOIN sown o ON x.host = o.host AND x.ifname = o.ifname AND x.direction = o.direction AND x.rate_i = o.rate_i CROSS JOIN tot CROSS JOIN cum)",
         rate = d.int("sampling_rate"),
-        ts = d.ts_ns(),
+        ts = d.ts_ns("timestamp"),
         len = d.dbl("pkt_len"),
         sc = size_class("len"),
         prate = d.int("sampling_rate"),
+        pname = d.basename("part"),
+        pools_where = clause(&pools_where),
+        rows_where = clause(&rows_where),
+        window = clause(&window),
         drate = d.dbl("s.rate_i"),
         dn = d.dbl("s.n0"),
         dm = d.dbl("p.m0"),
@@ -116,6 +178,11 @@ st AS (SELECT x.*, coalesce(o.nh, 0.0) AS nh, {frame} AS frame FROM desw x LEFT 
         frame = frame(d),
         own_sc = size_class("own"),
     )
+}
+
+/// [`base_with`] without extra columns.
+pub fn base(s: &Scope) -> String {
+    base_with(s, &[])
 }
 
 /// A stratum's largest plausible frame (analyze's `stratum_frame`).
@@ -172,6 +239,17 @@ sum(vb) AS vb, sum(sb) AS sb, sum(b) AS ob, max(w) AS ws, max(wf) AS wf, max(mx)
 /// refined by Newton's method, one layer per step) and the intervals
 /// (`pl`, `ph`, `bl`, `bh`).
 pub fn intervals(d: Dialect) -> String {
+    intervals_from(d, "g")
+}
+
+/// The columns of `g` besides the group's keys.
+pub const G_COLS: [&str; 14] = [
+    "samples", "vp", "sp", "wp", "strata", "n1", "m1", "r1", "vb", "sb", "ob", "ws", "wf", "gmax",
+];
+
+/// [`intervals`] of the groups in the CTE `src`: `g`'s columns, maybe
+/// more.
+pub fn intervals_from(d: Dialect, src: &str) -> String {
     let (twp, vwp) = ("(vp + wp)", "(sp + wp * wp)");
     let (twb, vwb) = ("(vb + wb)", "(sb + wb * wb)");
     let exact_b = "(sb <= 0 AND wb <= 0)";
@@ -214,7 +292,7 @@ CASE WHEN NOT {exact_b} AND {twb} > 0 AND {vwb} > 0 THEN 1 ELSE 0 END AS k4, \
         ));
     }
     let mut layers = format!(
-        ",\ngm AS (SELECT g.*, {gsc} AS gsc FROM g),\n\
+        ",\ngm AS (SELECT {src}.*, {gsc} AS gsc FROM {src}),\n\
 gw AS (SELECT gm.*, CASE WHEN {small} THEN ws * gmax ELSE wf END AS wb FROM gm CROSS JOIN tot CROSS JOIN cum),\n\
 q0 AS (SELECT gw.*, {problems} FROM gw),\n\
 ql AS (SELECT q0.*, {logs} FROM q0),\n\
@@ -275,19 +353,33 @@ CASE WHEN {exact_b} THEN vb ELSE greatest(CASE WHEN k4 = 1 THEN {x4} * ({vwb} / 
     layers
 }
 
-/// The measures of a group of `gi`: samples, packets and bytes records.
-pub fn measures(d: Dialect) -> String {
+/// A group's measures as columns: samples, packets (`pe`, `plo`, `phi`)
+/// and bytes (`be`, `blo`, `bhi`), from `gi`.
+pub fn parts_of_gi(d: Dialect) -> String {
     format!(
-        "{samples} AS samples, {p} AS packets, {b} AS bytes, vp AS rank_",
-        samples = d.int("samples"),
-        p = d.estimate(&tidy("vp"), &tidy("pl"), &tidy("ph")),
-        b = d.estimate(&tidy("vb"), &tidy("bl"), &tidy("bh")),
+        "{} AS samples, {} AS pe, {} AS plo, {} AS phi, {} AS be, {} AS blo, {} AS bhi",
+        d.int("samples"),
+        tidy("vp"),
+        tidy("pl"),
+        tidy("ph"),
+        tidy("vb"),
+        tidy("bl"),
+        tidy("bh")
     )
 }
 
-/// The measures of a listed key no stratum sampled (from `ab`, the
-/// aggregate of every stratum for it): 0 with its upper bound.
-pub fn absent(d: Dialect) -> String {
+/// The same columns for a key no stratum sampled (from `ab`, the
+/// aggregate of the strata it could have come from): 0 with its bound.
+pub fn parts_of_absent(d: Dialect) -> String {
+    let (ph, bh) = absent_bounds(d);
+    format!(
+        "{} AS samples, 0.0 AS pe, 0.0 AS plo, {ph} AS phi, 0.0 AS be, 0.0 AS blo, {bh} AS bhi",
+        d.int("0"),
+    )
+}
+
+/// The upper bounds of packets and bytes of a key without samples.
+fn absent_bounds(d: Dialect) -> (String, String) {
     let (_, cph) = clopper_pearson(d, "0", "ab.n1");
     let ph = format!(
         "(CASE WHEN ab.wp <= 0 THEN 0.0 WHEN ab.sn = 1 AND ab.m1 IS NOT NULL THEN {cph} * ab.m1 \
@@ -298,11 +390,37 @@ pub fn absent(d: Dialect) -> String {
         tidy("3.6888794541139363 * ab.wb"),
         tidy(&ph)
     );
+    (tidy(&ph), bh)
+}
+
+/// The records of measure columns (prefixed by `t.`, or nothing):
+/// `samples, packets, bytes` as report-v1 has them.
+pub fn records(d: Dialect, t: &str) -> String {
     format!(
-        "{zero} AS samples, {p} AS packets, {b} AS bytes, 0.0 AS rank_",
-        zero = d.int("0"),
-        p = d.estimate("0.0", "0.0", &tidy(&ph)),
-        b = d.estimate("0.0", "0.0", &bh),
+        "{t}samples AS samples, {} AS packets, {} AS bytes",
+        d.estimate(&format!("{t}pe"), &format!("{t}plo"), &format!("{t}phi")),
+        d.estimate(&format!("{t}be"), &format!("{t}blo"), &format!("{t}bhi"))
+    )
+}
+
+/// The measures of a group of `gi`: samples, packets and bytes records.
+pub fn measures(d: Dialect) -> String {
+    format!(
+        "{samples} AS samples, {p} AS packets, {b} AS bytes, vp AS rank_",
+        samples = d.int("samples"),
+        p = d.estimate(&tidy("vp"), &tidy("pl"), &tidy("ph")),
+        b = d.estimate(&tidy("vb"), &tidy("bl"), &tidy("bh")),
+    )
+}
+
+/// The measures of a listed key no stratum sampled, as records.
+pub fn absent(d: Dialect) -> String {
+    let (ph, bh) = absent_bounds(d);
+    format!(
+        "{} AS samples, {} AS packets, {} AS bytes, 0.0 AS rank_",
+        d.int("0"),
+        d.estimate("0.0", "0.0", &ph),
+        d.estimate("0.0", "0.0", &bh),
     )
 }
 

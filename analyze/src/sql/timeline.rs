@@ -1,0 +1,365 @@
+//! The sections that depend on the report's time span: the summary (span,
+//! rates per second, pools, drops, the unseen bound), the IPv6 share and
+//! the time series with its per-bucket IPv6 share and protocol classes.
+//! The span is analyze's: the selected parts' capture span from the pools
+//! table (else the samples' own), clipped by `--from`/`--to`.
+
+use std::fmt::Write;
+
+use super::query::{
+    Groups, absent_cte, base_bucketed, base_with, groups, intervals, parts_of_absent, parts_of_gi,
+};
+use super::share::share_ctes;
+use super::{Dialect, Scope};
+use crate::engine::SIZE_CLASSES;
+
+/// analyze's automatic intervals (`engine::auto_interval`), in ns.
+const STEPS: [i64; 11] = [
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    60_000_000_000,
+    300_000_000_000,
+    900_000_000_000,
+    3_600_000_000_000,
+    21_600_000_000_000,
+    86_400_000_000_000,
+];
+
+/// The most buckets a time series lists when it fills the empty ones.
+const MAX_BUCKETS: i64 = 100_000;
+
+/// The lower bound of the smallest size class with a sample (over `cum`).
+fn smallest_class() -> String {
+    let mut s = String::from("(CASE");
+    for (i, (lo, _)) in SIZE_CLASSES.iter().enumerate() {
+        let _ = write!(s, " WHEN cum.u{i} > 0 THEN {lo}.0");
+    }
+    s.push_str(" ELSE 0.0 END)");
+    s
+}
+
+/// The interval of the time series in ns (a query of one row, column
+/// `iv`): `--interval`, else analyze's choice from the span.
+fn interval_cte(s: &Scope) -> String {
+    if let Some(iv) = s.interval {
+        return format!("ivc AS (SELECT {} AS iv)", s.dialect.int(&iv.to_string()));
+    }
+    let a = s
+        .from
+        .map_or("min(ps)".to_string(), |f| format!("coalesce({f}, min(ps))"));
+    let b =
+        s.to.map_or("max(pe)".to_string(), |t| format!("coalesce({t}, max(pe))"));
+    let mut pick = String::from("CASE");
+    for st in &STEPS[..STEPS.len() - 1] {
+        let _ = write!(
+            pick,
+            " WHEN {} <= 60 THEN {st}",
+            s.dialect.idiv("sp", &st.to_string())
+        );
+    }
+    let _ = write!(pick, " ELSE {} END", STEPS[STEPS.len() - 1]);
+    format!(
+        "ivc AS (SELECT {} AS iv FROM (SELECT CASE WHEN {a} IS NOT NULL AND {b} IS NOT NULL AND {b} > {a} THEN {b} - {a} ELSE 60000000000 END AS sp FROM pl) z)",
+        s.dialect.int(&pick)
+    )
+}
+
+/// The CTE `span` (`s0`, `s1`: the report's start and end in ns, null
+/// when unknown).
+fn span_cte(s: &Scope) -> String {
+    let start = "coalesce(a.ps, b.fs)";
+    let end = "coalesce(a.pe, b.ls)";
+    let clip = |e: &str, lim: Option<i64>, f: &str| match lim {
+        Some(x) => format!("(CASE WHEN {e} IS NULL THEN {x} ELSE {f}({e}, {x}) END)"),
+        None => e.to_string(),
+    };
+    format!(
+        ",\nspan AS (SELECT {} AS s0, {} AS s1 FROM (SELECT min(ps) AS ps, max(pe) AS pe FROM pl) a \
+CROSS JOIN (SELECT min(ts) AS fs, max(ts) AS ls FROM r) b)",
+        clip(start, s.from, "greatest"),
+        clip(end, s.to, "least"),
+    )
+}
+
+/// The strata the pools list without a sample, and the report's frame
+/// sizes for their packets (analyze's `add_unsampled`).
+pub fn unsampled_ctes() -> String {
+    format!(
+        ",\nus AS (SELECT p.host AS host, p.ifname AS ifname, p.direction AS direction, p.rate_i AS rate_i, sum(p.packets_seen) AS seen, sum(p.drops) AS drops FROM pl p \
+LEFT JOIN strat t ON p.host = t.host AND p.ifname = t.ifname AND p.direction = t.direction AND p.rate_i = t.rate_i \
+WHERE t.n0 IS NULL GROUP BY p.host, p.ifname, p.direction, p.rate_i),\n\
+fr AS (SELECT CASE WHEN tot.ptotal > 0 THEN {} ELSE 0.0 END AS small, \
+CASE WHEN tot.ptotal > 0 THEN (SELECT sum(sb) FROM pooled) / tot.ptotal ELSE 0.0 END AS mean, \
+CASE WHEN tot.ptotal > 0 THEN tot.pmax ELSE greatest(tot.pmax, 65557.0) END AS large FROM tot CROSS JOIN cum)",
+        smallest_class()
+    )
+}
+
+pub fn summary(s: &Scope) -> String {
+    let d = s.dialect;
+    let windowed = s.from.is_some() || s.to.is_some();
+    let keys = [(d.text("'all'"), "grp")];
+    let (ape, aplo, abe, ablo) = if windowed {
+        ("pe", "plo", "be", "blo")
+    } else {
+        (
+            "pe + u",
+            "plo + u",
+            "be + u * fr.mean",
+            "blo + u * fr.small",
+        )
+    };
+    let per_s = |e: &str| format!("{e} * (1.0 / dur)");
+    let rec = |p: &str| {
+        d.estimate(
+            &format!("tt.{p}e"),
+            &format!("tt.{p}lo"),
+            &format!("tt.{p}hi"),
+        )
+    };
+    let rate_rec = |p: &str, k: &str| {
+        format!(
+            "CASE WHEN dur > 0 THEN {} END",
+            d.estimate(
+                &format!("{}{k}", per_s(&format!("tt.{p}e"))),
+                &format!("{}{k}", per_s(&format!("tt.{p}lo"))),
+                &format!("{}{k}", per_s(&format!("tt.{p}hi")))
+            )
+        )
+    };
+    format!(
+        "{base}{groups}{intervals}{ab}{span}{us},\n\
+sm AS (SELECT {gi_parts} FROM gi UNION ALL SELECT {ab_parts} FROM ab WHERE NOT EXISTS (SELECT 1 FROM g)),\n\
+un AS (SELECT {ab_parts} FROM ab),\n\
+sa AS (SELECT count(*) AS nst, sum(CASE WHEN m IS NULL THEN 1 ELSE 0 END) AS nopool, sum(m) AS mm, sum(drops) AS dr, sum(n) AS written FROM st),\n\
+ua AS (SELECT coalesce(sum(seen), 0) AS u, coalesce(sum(drops), 0) AS udr FROM us),\n\
+rt AS (SELECT {rates} AS sampling_rates FROM (SELECT rate_i FROM st UNION ALL SELECT rate_i FROM us) x),\n\
+tt AS (SELECT sm.samples AS samples, CASE WHEN u > 0 THEN {ape} ELSE pe END AS pe, CASE WHEN u > 0 THEN {aplo} ELSE plo END AS plo, \
+CASE WHEN u > 0 THEN phi + u ELSE phi END AS phi, CASE WHEN u > 0 THEN {abe} ELSE be END AS be, \
+CASE WHEN u > 0 THEN {ablo} ELSE blo END AS blo, CASE WHEN u > 0 THEN bhi + u * fr.large ELSE bhi END AS bhi, \
+span.s0, span.s1, CASE WHEN span.s1 > span.s0 THEN (span.s1 - span.s0) / 1e9 ELSE 0.0 END AS dur, \
+sa.nst, sa.nopool, sa.mm, sa.dr + ua.udr AS drops, sa.written, ua.u \
+FROM sm CROSS JOIN ua CROSS JOIN fr CROSS JOIN span CROSS JOIN sa)\n\
+SELECT CASE WHEN s0 IS NOT NULL THEN {start} END AS start, CASE WHEN s1 IS NOT NULL THEN {end} END AS {end_col}, \
+dur AS duration_seconds, tt.samples AS samples, {p} AS packets, {b} AS bytes, {pps} AS pps, {bps} AS bps, rt.sampling_rates, \
+CASE WHEN nst > 0 AND nopool = 0 THEN {seen} END AS packets_seen, {drops} AS drops, \
+CASE WHEN drops + written > 0 THEN drops / (drops + written) ELSE 0.0 END AS drop_share, \
+{exact} AS packets_exact, \
+{unseen} AS unseen FROM tt CROSS JOIN rt CROSS JOIN un",
+        base = base_with(s, &[]),
+        groups = groups(
+            s,
+            &Groups {
+                keys: &keys,
+                filter: "1 = 1",
+                cap: "1e18",
+            }
+        ),
+        intervals = intervals(d),
+        ab = absent_cte(&format!("SELECT {} AS k", d.text("'all'")), "1e18"),
+        span = span_cte(s),
+        us = unsampled_ctes(),
+        gi_parts = parts_of_gi(d),
+        ab_parts = parts_of_absent(d),
+        rates = d.sorted_set("rate_i"),
+        start = d.rfc3339("s0", "9"),
+        end = d.rfc3339("s1", "9"),
+        end_col = d.ident("end"),
+        p = rec("p"),
+        b = rec("b"),
+        pps = rate_rec("p", ""),
+        bps = rate_rec("b", " * 8.0"),
+        seen = d.int("mm + u"),
+        drops = d.int("drops"),
+        exact = d.boolean(&format!(
+            "(nst > 0 AND nopool = 0 AND {} AND tt.plo = tt.phi)",
+            if windowed { "1 = 0" } else { "1 = 1" }
+        )),
+        unseen = d.measures_rec(
+            "un.samples",
+            &d.estimate("un.pe", "un.plo", "un.phi"),
+            &d.estimate("un.be", "un.blo", "un.bhi")
+        ),
+    )
+}
+
+/// Per group (`keys`, from `key` over the rows) and stratum: the sums of
+/// the IPv6 share of IP traffic, by packets or by bytes.
+fn v6_sums(d: Dialect, key: &str, name: &str, bytes: bool) -> String {
+    let strata = "host, ifname, direction, rate_i";
+    let (x, x2, y, y2) = if bytes {
+        (
+            "sum(len)",
+            "sum(len * len)",
+            "sum(CASE WHEN ip_version = 6 THEN len ELSE 0.0 END)",
+            "sum(CASE WHEN ip_version = 6 THEN len * len ELSE 0.0 END)",
+        )
+    } else {
+        (
+            "count(*)",
+            "count(*)",
+            "sum(CASE WHEN ip_version = 6 THEN 1 ELSE 0 END)",
+            "sum(CASE WHEN ip_version = 6 THEN 1 ELSE 0 END)",
+        )
+    };
+    format!(
+        "SELECT {key} AS {name}, {strata}, {} AS nx, {} AS x, {} AS x2, {} AS y, {} AS y2 \
+FROM r WHERE ip_version IN (4, 6) GROUP BY {key}, {strata}",
+        d.dbl("count(*)"),
+        d.dbl(x),
+        d.dbl(x2),
+        d.dbl(y),
+        d.dbl(y2),
+    )
+}
+
+/// The report's IPv6 share of IP packets and bytes.
+pub fn ipv6_share(s: &Scope) -> String {
+    let d = s.dialect;
+    let all = d.text("'all'");
+    format!(
+        "{}{}{}\nSELECT {} AS packets, {} AS bytes FROM shp JOIN shb ON shp.grp = shb.grp",
+        base_with(s, &[]),
+        share_ctes("shp", &v6_sums(d, &all, "grp", false), &["grp"], true),
+        share_ctes("shb", &v6_sums(d, &all, "grp", true), &["grp"], true),
+        d.estimate("shp_e", "shp_l", "shp_h"),
+        d.estimate("shb_e", "shb_l", "shb_h"),
+    )
+}
+
+/// The buckets to list (`bk`, column `k`): every bucket of the span when
+/// there are at most [`MAX_BUCKETS`], and always those with samples.
+fn buckets_cte(s: &Scope) -> String {
+    let d = s.dialect;
+    let last = match s.to {
+        Some(t) => format!("(CASE WHEN s1 = {t} THEN s1 - 1 ELSE s1 END)"),
+        None => "s1".into(),
+    };
+    let (b0, b1) = (d.idiv("s0", "iv"), d.idiv(&last, "iv"));
+    format!(
+        ",\nbk AS (SELECT DISTINCT k FROM (SELECT {} AS k FROM span CROSS JOIN ivc WHERE s0 IS NOT NULL AND s1 IS NOT NULL AND {b1} >= {b0} AND {b1} - {b0} < {MAX_BUCKETS} \
+UNION ALL SELECT bucket AS k FROM r) z)",
+        d.each(&b0, &b1)
+    )
+}
+
+/// The rows of `bk` keyed `k` (or `k`-derived) with their measures: from
+/// `gi` where the group has samples, else 0 with its bound (`ab`).
+fn listed_parts(key: &str, d: Dialect) -> String {
+    format!(
+        "SELECT {key} AS k, {} FROM gi UNION ALL SELECT ab.k AS k, {} FROM ab WHERE ab.k NOT IN (SELECT {key} FROM g)",
+        parts_of_gi(d),
+        parts_of_absent(d)
+    )
+}
+
+/// A bucket's start in RFC 3339 with as many fractional digits as the
+/// interval needs (analyze's `bucket_time`).
+fn bucket_start(d: Dialect, k: &str) -> String {
+    let digits = "(CASE WHEN iv % 1000000000 = 0 THEN 0 WHEN iv % 1000000 = 0 THEN 3 WHEN iv % 1000 = 0 THEN 6 ELSE 9 END)";
+    d.rfc3339(&format!("({k}) * iv"), digits)
+}
+
+/// The time series' buckets: `time_series.buckets` of report-v1 (and
+/// `interval_seconds`, the same on every row), without their protocol
+/// classes (the section `time_series_protocols`).
+pub fn time_series(s: &Scope) -> String {
+    let d = s.dialect;
+    let keys = [("bucket".to_string(), "bucket")];
+    let secs = "(iv / 1e9)";
+    let per = |e: &str, k: &str| format!("{e} * (1.0 / {secs}){k}");
+    let rec = |p: &str, k: &str| {
+        d.estimate(
+            &per(&format!("t.{p}e"), k),
+            &per(&format!("t.{p}lo"), k),
+            &per(&format!("t.{p}hi"), k),
+        )
+    };
+    format!(
+        "{base}{span}{groups}{intervals}{bk}{ab}{shp}{shb},\n\
+tl AS ({listed})\n\
+SELECT {start} AS start, {secs} AS interval_seconds, t.samples, {p} AS packets, {b} AS bytes, {pps} AS pps, {bps} AS bps, \
+{share} AS ipv6_share FROM tl t CROSS JOIN ivc LEFT JOIN shp ON t.k = shp.bucket LEFT JOIN shb ON t.k = shb.bucket ORDER BY t.k",
+        base = base_bucketed(s, &interval_cte(s)),
+        span = span_cte(s),
+        groups = groups(
+            s,
+            &Groups {
+                keys: &keys,
+                filter: "1 = 1",
+                cap: "1e18",
+            }
+        ),
+        intervals = intervals(d),
+        bk = buckets_cte(s),
+        ab = absent_cte("SELECT k FROM bk", "1e18"),
+        shp = share_ctes(
+            "shp",
+            &v6_sums(d, "bucket", "bucket", false),
+            &["bucket"],
+            true
+        ),
+        shb = share_ctes(
+            "shb",
+            &v6_sums(d, "bucket", "bucket", true),
+            &["bucket"],
+            true
+        ),
+        listed = listed_parts("bucket", d),
+        start = bucket_start(d, "t.k"),
+        p = d.estimate("t.pe", "t.plo", "t.phi"),
+        b = d.estimate("t.be", "t.blo", "t.bhi"),
+        pps = rec("p", ""),
+        bps = rec("b", " * 8.0"),
+        share = d.share_pair(
+            &d.estimate(
+                "coalesce(shp.shp_e, 0.0)",
+                "coalesce(shp.shp_l, 0.0)",
+                "coalesce(shp.shp_h, 1.0)"
+            ),
+            &d.estimate(
+                "coalesce(shb.shb_e, 0.0)",
+                "coalesce(shb.shb_l, 0.0)",
+                "coalesce(shb.shb_h, 1.0)"
+            ),
+        ),
+    )
+}
+
+/// The protocol classes of each bucket (report-v1's
+/// `time_series.buckets[].protocols`, with the bucket's `start`): every
+/// class of every listed bucket, in analyze's order.
+pub fn time_series_protocols(s: &Scope) -> String {
+    let d = s.dialect;
+    let class = "(CASE WHEN ip_proto IS NOT NULL THEN (CASE ip_proto WHEN 6 THEN 0 WHEN 17 THEN 1 WHEN 1 THEN 2 WHEN 58 THEN 3 ELSE 4 END) \
+WHEN ip_version IS NULL OR ip_version NOT IN (4, 6) THEN 5 END)";
+    let key = format!("(bucket * 8 + {class})");
+    let keys = [(key, "bc")];
+    let names = "(CASE t.k % 8 WHEN 0 THEN 'tcp' WHEN 1 THEN 'udp' WHEN 2 THEN 'icmp' WHEN 3 THEN 'icmpv6' WHEN 4 THEN 'other-ip' ELSE 'non-ip' END)";
+    format!(
+        "{base}{span}{groups}{intervals}{bk},\n\
+bcl AS (SELECT bk.k * 8 + c.c AS k FROM bk CROSS JOIN (SELECT 0 AS c UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5) c){ab},\n\
+tl AS ({listed})\n\
+SELECT {start} AS start, {names} AS class, t.samples, {p} AS packets, {b} AS bytes FROM tl t CROSS JOIN ivc ORDER BY t.k",
+        base = base_bucketed(s, &interval_cte(s)),
+        span = span_cte(s),
+        groups = groups(
+            s,
+            &Groups {
+                keys: &keys,
+                filter: &format!("{class} IS NOT NULL"),
+                cap: "1e18",
+            }
+        ),
+        intervals = intervals(d),
+        bk = buckets_cte(s),
+        ab = absent_cte("SELECT k FROM bcl", "1e18"),
+        listed = listed_parts("bc", d),
+        start = bucket_start(d, &d.idiv("t.k", "8")),
+        p = d.estimate("t.pe", "t.plo", "t.phi"),
+        b = d.estimate("t.be", "t.blo", "t.bhi"),
+    )
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Benchmark: the report on a 100 M-row partitioned dataset (24 hourly parts
+# x 4 hosts, edge-shaped traffic: millions of addresses), by `pktsample
+# analyze` and by the queries `pktsample sql` prints, run on DuckDB, chDB
+# (embedded ClickHouse) and Spark local[2], one after the other in one run.
+# Each engine's run is checked against analyze's report (every key, sample
+# count, estimate and bound: tests/interop/sql_check.py), so a wrong answer
+# fails the benchmark. Prints wall time and peak RSS of the process tree
+# (Spark's JVM included) per engine.
+#
+#   ROWS      rows in the dataset (default 100000000)
+#   SECTIONS  the report's sections (default: the default ones)
+#   ENGINES   default "analyze duckdb chdb spark"
+# Needs the interop venv (.ci/run makes .venv) and, for Spark, Java.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH_DIR=${BENCH_DIR:-/tmp/pktsample-bench}
+ROWS=${ROWS:-100000000}
+SECTIONS=${SECTIONS:-summary,ip-versions,protocols,interfaces,top-sources,top-destinations,time-series,packet-sizes}
+ENGINES=${ENGINES:-analyze duckdb chdb spark}
+PY=${PKTSAMPLE_PYTHON:-$PWD/.venv/bin/python}
+export SPARK_DRIVER_MEMORY=${SPARK_DRIVER_MEMORY:-12g}
+mkdir -p "$BENCH_DIR"
+cargo build --release --quiet --workspace --bins
+P=$PWD/target/release/pktsample
+s=$BENCH_DIR/samples-edge-$ROWS.parquet
+if [ ! -s "$s" ]; then
+  target/release/tracegen --mix edge --format pcap --packets "$ROWS" --seed 13 -o "$BENCH_DIR/edge.pcap"
+  $P capture --replay "$BENCH_DIR/edge.pcap" -r 1 --seed 1 -q -o "$s" --force > /dev/null
+  rm -f "$BENCH_DIR/edge.pcap"
+fi
+ds=$BENCH_DIR/scale-$ROWS
+per=$(( (ROWS + 95) / 96 ))
+if [ ! -d "$ds/_pools" ]; then
+  rm -rf "$ds"
+  target/release/parts "$s" -o "$ds" --rows "$per" --hosts 4 --hourly --parts 96 --dataset
+fi
+echo "dataset: $ds: $(find "$ds" -path "$ds/_pools" -prune -o -name '*.parquet' -print | wc -l) parts, $(du -sh --exclude=_pools "$ds" | cut -f1)"
+OUT=$BENCH_DIR/scale-results.md
+: > "$OUT"
+rep=$BENCH_DIR/scale-analyze.json
+for e in $ENGINES; do
+  case $e in
+    analyze)
+      line=$(bench/tree_rss.py -- $P analyze "$ds" -q --format json --by "$SECTIONS" -o "$rep" --force)
+      ;;
+    duckdb|chdb|spark)
+      [ -s "$rep" ] || $P analyze "$ds" -q --format json --by "$SECTIONS" -o "$rep" --force
+      d=$e; [ "$e" = chdb ] && d=clickhouse
+      $P sql "$ds" --dialect "$d" --by "$SECTIONS" --format json > "$BENCH_DIR/scale-$e.sql.json"
+      line=$(bench/tree_rss.py -- "$PY" tests/interop/sql_check.py "$e" 2e-4 scale "$BENCH_DIR/scale-$e.sql.json" "$rep")
+      ;;
+    *) echo "unknown engine $e"; exit 2 ;;
+  esac
+  echo "$e: $line" | tee -a "$OUT"
+done
+cat "$OUT"
