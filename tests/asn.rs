@@ -410,26 +410,12 @@ fn arrow_cast_strings(a: &arrow_array::ArrayRef) -> Vec<Option<String>> {
 
 /// A samples file as schema 1.0 wrote it: without the AS columns.
 fn write_v10(src: &Path, dst: &Path) {
-    let (batches, mut meta) = read_all(src);
-    meta.schema_version = "1.0".into();
-    let full = pktsample_schemas::samples_schema();
-    let keep: Vec<usize> = (0..full.fields().len())
-        .filter(|&i| {
-            !pktsample_schemas::schema::col::ADDED_SINCE_1_0
-                .contains(&full.field(i).name().as_str())
-        })
-        .collect();
-    let schema = std::sync::Arc::new(full.project(&keep).unwrap());
-    let f = std::fs::File::create(dst).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
-    for b in &batches {
-        w.write(&b.project(&keep).unwrap()).unwrap();
-    }
-    w.append_key_value_metadata(parquet::file::metadata::KeyValue::new(
-        pktsample_schemas::METADATA_KEY.into(),
-        meta.to_json(),
-    ));
-    w.close().unwrap();
+    common::write_without(
+        src,
+        dst,
+        &pktsample_schemas::schema::col::ADDED_SINCE_1_0,
+        "1.0",
+    );
 }
 
 #[test]

@@ -116,7 +116,7 @@ fn drifted(ds: &Path, to: &Path) {
             _ => continue,
         };
         let version = if i % 3 == 0 { "1.0" } else { "1.1" };
-        rewrite_without(p, drop, version);
+        common::write_without(p, p, drop, version);
     }
 }
 
@@ -133,37 +133,15 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Rewrite a part without the columns `drop`, its metadata saying
-/// `version` (as an older pktsample wrote it).
-fn rewrite_without(part: &Path, drop: &[&str], version: &str) {
-    let (batches, mut meta) = read_all(part);
-    meta.schema_version = version.into();
-    let full = pktsample_schemas::samples_schema();
-    let keep: Vec<usize> = (0..full.fields().len())
-        .filter(|&i| !drop.contains(&full.field(i).name().as_str()))
-        .collect();
-    let schema = std::sync::Arc::new(full.project(&keep).unwrap());
-    let tmp = part.with_extension("tmp");
-    let f = std::fs::File::create(&tmp).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
-    for b in &batches {
-        w.write(&b.project(&keep).unwrap()).unwrap();
-    }
-    w.append_key_value_metadata(parquet::file::metadata::KeyValue::new(
-        pktsample_schemas::METADATA_KEY.into(),
-        meta.to_json(),
-    ));
-    w.close().unwrap();
-    std::fs::rename(&tmp, part).unwrap();
-}
-
+/// Every engine.
 const ALL: &[&str] = &["duckdb", "chdb", "spark"];
+/// The engines that run every section within seconds each.
+const FAST: &[&str] = &["duckdb", "chdb"];
+
+/// Whether Spark runs every section too (PKTSAMPLE_SQL_SPARK_ALL).
 fn spark_all() -> bool {
     std::env::var_os("PKTSAMPLE_SQL_SPARK_ALL").is_some()
 }
-
-/// The engines that run every scenario within seconds.
-const FAST: &[&str] = &["duckdb", "chdb"];
 
 /// One comparison: the queries `pktsample sql DS ARGS` print and the
 /// report `pktsample analyze DS ARGS` writes (with `analyze_only` besides).

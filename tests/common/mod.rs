@@ -339,3 +339,28 @@ pub fn start_collect(mut cmd: Command) -> (std::process::Child, Vec<std::net::So
         .unwrap_or_default();
     (child, addrs)
 }
+
+/// Rewrite the samples file `src` to `dst` without the columns `drop`, its
+/// metadata saying `version`: a file as an older pktsample wrote it.
+#[allow(dead_code)]
+pub fn write_without(src: &Path, dst: &Path, drop: &[&str], version: &str) {
+    let (batches, mut meta) = read_all(src);
+    meta.schema_version = version.into();
+    let full = pktsample_schemas::samples_schema();
+    let keep: Vec<usize> = (0..full.fields().len())
+        .filter(|&i| !drop.contains(&full.field(i).name().as_str()))
+        .collect();
+    let schema = std::sync::Arc::new(full.project(&keep).unwrap());
+    let tmp = dst.with_extension("tmp");
+    let f = std::fs::File::create(&tmp).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
+    for b in &batches {
+        w.write(&b.project(&keep).unwrap()).unwrap();
+    }
+    w.append_key_value_metadata(parquet::file::metadata::KeyValue::new(
+        pktsample_schemas::METADATA_KEY.into(),
+        meta.to_json(),
+    ));
+    w.close().unwrap();
+    std::fs::rename(&tmp, dst).unwrap();
+}

@@ -136,33 +136,8 @@ pub fn as_ipv6(s: &Scope, top: usize) -> String {
     let d = s.dialect;
     let (l, n, nm) = remote(d);
     let filter = format!("ip_version = 6 AND {l} IS NOT NULL");
-    let strata = "host, ifname, direction, rate_i";
-    let src = |bytes: bool| {
-        let (x, x2, y, y2) = if bytes {
-            (
-                "sum(len)",
-                "sum(len * len)",
-                "sum(CASE WHEN ip_version = 6 THEN len ELSE 0.0 END)",
-                "sum(CASE WHEN ip_version = 6 THEN len * len ELSE 0.0 END)",
-            )
-        } else {
-            (
-                "count(*)",
-                "count(*)",
-                "sum(CASE WHEN ip_version = 6 THEN 1 ELSE 0 END)",
-                "sum(CASE WHEN ip_version = 6 THEN 1 ELSE 0 END)",
-            )
-        };
-        format!(
-            "SELECT {l} AS slabel, {strata}, {nx} AS nx, {} AS x, {} AS x2, {} AS y, {} AS y2 \
-FROM r WHERE ip_version IN (4, 6) AND {l} IS NOT NULL GROUP BY {l}, {strata}",
-            d.dbl(x),
-            d.dbl(x2),
-            d.dbl(y),
-            d.dbl(y2),
-            nx = d.dbl("count(*)"),
-        )
-    };
+    let known = format!("{l} IS NOT NULL");
+    let src = |bytes: bool| super::timeline::v6_sums(d, &l, "slabel", &known, bytes);
     let gcols: String = ["label", "asn", "asname"]
         .iter()
         .chain(G_COLS.iter())

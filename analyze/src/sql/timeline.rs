@@ -186,9 +186,10 @@ CASE WHEN drops + written > 0 THEN drops / (drops + written) ELSE 0.0 END AS dro
     )
 }
 
-/// Per group (`keys`, from `key` over the rows) and stratum: the sums of
-/// the IPv6 share of IP traffic, by packets or by bytes.
-fn v6_sums(d: Dialect, key: &str, name: &str, bytes: bool) -> String {
+/// Per group (`name`, from `key` over the rows passing `filter`) and
+/// stratum: the sums of the IPv6 share of IP traffic, by packets or by
+/// bytes.
+pub fn v6_sums(d: Dialect, key: &str, name: &str, filter: &str, bytes: bool) -> String {
     let strata = "host, ifname, direction, rate_i";
     let (x, x2, y, y2) = if bytes {
         (
@@ -207,7 +208,7 @@ fn v6_sums(d: Dialect, key: &str, name: &str, bytes: bool) -> String {
     };
     format!(
         "SELECT {key} AS {name}, {strata}, {} AS nx, {} AS x, {} AS x2, {} AS y, {} AS y2 \
-FROM r WHERE ip_version IN (4, 6) GROUP BY {key}, {strata}",
+FROM r WHERE ip_version IN (4, 6) AND {filter} GROUP BY {key}, {strata}",
         d.dbl("count(*)"),
         d.dbl(x),
         d.dbl(x2),
@@ -223,8 +224,18 @@ pub fn ipv6_share(s: &Scope) -> String {
     format!(
         "{}{}{}\nSELECT {} AS packets, {} AS bytes FROM shp JOIN shb ON shp.grp = shb.grp",
         base_with(s, &[]),
-        share_ctes("shp", &v6_sums(d, &all, "grp", false), &["grp"], true),
-        share_ctes("shb", &v6_sums(d, &all, "grp", true), &["grp"], true),
+        share_ctes(
+            "shp",
+            &v6_sums(d, &all, "grp", "1 = 1", false),
+            &["grp"],
+            true
+        ),
+        share_ctes(
+            "shb",
+            &v6_sums(d, &all, "grp", "1 = 1", true),
+            &["grp"],
+            true
+        ),
         d.estimate("shp_e", "shp_l", "shp_h"),
         d.estimate("shb_e", "shb_l", "shb_h"),
     )
@@ -298,13 +309,13 @@ SELECT {start} AS start, {secs} AS interval_seconds, t.samples, {p} AS packets, 
         ab = absent_cte("SELECT k FROM bk", "1e18"),
         shp = share_ctes(
             "shp",
-            &v6_sums(d, "bucket", "bucket", false),
+            &v6_sums(d, "bucket", "bucket", "1 = 1", false),
             &["bucket"],
             true
         ),
         shb = share_ctes(
             "shb",
-            &v6_sums(d, "bucket", "bucket", true),
+            &v6_sums(d, "bucket", "bucket", "1 = 1", true),
             &["bucket"],
             true
         ),
