@@ -11,6 +11,8 @@
 #   ROWS      rows in the dataset (default 100000000)
 #   SECTIONS  the report's sections (default: the default ones)
 #   ENGINES   default "analyze duckdb chdb spark"
+#   LIMIT     seconds an engine may take before it is stopped and reported
+#             as not finishing (default 1800)
 # Needs the interop venv (.ci/run makes .venv) and, for Spark, Java.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,7 @@ ROWS=${ROWS:-100000000}
 SECTIONS=${SECTIONS:-summary,ip-versions,protocols,interfaces,top-sources,top-destinations,time-series,packet-sizes}
 ENGINES=${ENGINES:-analyze duckdb chdb spark}
 PY=${PKTSAMPLE_PYTHON:-$PWD/.venv/bin/python}
+LIMIT=${LIMIT:-1800}
 export SPARK_DRIVER_MEMORY=${SPARK_DRIVER_MEMORY:-12g}
 mkdir -p "$BENCH_DIR"
 cargo build --release --quiet --workspace --bins
@@ -48,7 +51,8 @@ for e in $ENGINES; do
       [ -s "$rep" ] || $P analyze "$ds" -q --format json --by "$SECTIONS" -o "$rep" --force
       d=$e; [ "$e" = chdb ] && d=clickhouse
       $P sql "$ds" --dialect "$d" --by "$SECTIONS" --format json > "$BENCH_DIR/scale-$e.sql.json"
-      line=$(bench/tree_rss.py -- "$PY" tests/interop/sql_check.py "$e" 2e-4 scale "$BENCH_DIR/scale-$e.sql.json" "$rep")
+      line=$(bench/tree_rss.py --limit "$LIMIT" -- "$PY" tests/interop/sql_check.py "$e" 2e-4 scale "$BENCH_DIR/scale-$e.sql.json" "$rep") \
+        || line="$line (failed: rerun ENGINES=$e to see why)"
       ;;
     *) echo "unknown engine $e"; exit 2 ;;
   esac
