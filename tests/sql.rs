@@ -282,10 +282,7 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
     let spark_full = Scenario {
         name: "full-spark",
         ds: ds.clone(),
-        args: vec![
-            "--by".into(),
-            "summary,time-series,as-pairs,as-ipv6".into(),
-        ],
+        args: vec!["--by".into(), "summary,time-series,as-pairs,as-ipv6".into()],
         analyze_only: asn,
         engines: if spark_all() { &[] } else { &["spark"] },
     };
