@@ -132,13 +132,7 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("--to must be later than --from");
     }
-    let interval = match a.interval {
-        Some(d) if d.is_zero() => bail!("--interval must be longer than 0s"),
-        Some(d) => Some(
-            i64::try_from(d.as_nanos()).map_err(|_| anyhow::anyhow!("--interval is too long"))?,
-        ),
-        None => None,
-    };
+    let interval = crate::parse::interval_ns(a.interval)?;
     if a.top == 0 {
         bail!("--top must be at least 1");
     }

@@ -45,18 +45,6 @@ pub struct SqlArgs {
     format: String,
 }
 
-/// The sections printed without --by: analyze's default ones.
-const DEFAULT: [&str; 8] = [
-    "summary",
-    "ip-versions",
-    "protocols",
-    "interfaces",
-    "top-sources",
-    "top-destinations",
-    "time-series",
-    "packet-sizes",
-];
-
 pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
     let Some(dialect) = Dialect::parse(&a.dialect) else {
         bail!(
@@ -65,13 +53,14 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
             Dialect::NAMES.join(", ")
         );
     };
-    let mut sections = Sections::none();
-    let names: Vec<&str> = if a.by.is_empty() {
-        DEFAULT.to_vec()
+    // Without --by: analyze's default sections (the per-AS ones need an
+    // enriched dataset).
+    let mut sections = if a.by.is_empty() {
+        Sections::ALL.without_as()
     } else {
-        a.by.iter().map(|s| s.trim()).collect()
+        Sections::none()
     };
-    for n in names {
+    for n in a.by.iter().map(|s| s.trim()) {
         if !sections.enable(n) {
             bail!(
                 "--by: unknown section '{n}'; choose from {}",
@@ -79,13 +68,7 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let interval = match a.interval {
-        Some(d) if d.is_zero() => bail!("--interval must be longer than 0s"),
-        Some(d) => Some(
-            i64::try_from(d.as_nanos()).map_err(|_| anyhow::anyhow!("--interval is too long"))?,
-        ),
-        None => None,
-    };
+    let interval = crate::parse::interval_ns(a.interval)?;
     if a.top == 0 {
         bail!("--top must be at least 1");
     }

@@ -63,3 +63,14 @@ pub(crate) fn parse_rotate(s: &str) -> Result<Rotate, String> {
         .map(Rotate::Bytes)
         .map_err(|_| format!("'{s}' is neither a time (60s) nor a size (100MB)"))
 }
+
+/// `--interval` in ns: longer than 0, within 64 bits.
+pub(crate) fn interval_ns(d: Option<std::time::Duration>) -> anyhow::Result<Option<i64>> {
+    match d {
+        Some(d) if d.is_zero() => anyhow::bail!("--interval must be longer than 0s"),
+        Some(d) => Ok(Some(
+            i64::try_from(d.as_nanos()).map_err(|_| anyhow::anyhow!("--interval is too long"))?,
+        )),
+        None => Ok(None),
+    }
+}

@@ -206,6 +206,18 @@ pub struct Groups<'a> {
     pub cap: &'a str,
 }
 
+/// [`groups`] of `keys` over the rows passing `filter`, frames uncapped.
+pub fn groups_by(s: &Scope, keys: &[(String, &str)], filter: &str) -> String {
+    groups(
+        s,
+        &Groups {
+            keys,
+            filter,
+            cap: "1e18",
+        },
+    )
+}
+
 /// The CTEs `g` (each group's sums over strata) and `ge` of a section.
 pub fn groups(s: &Scope, g: &Groups) -> String {
     let d = s.dialect;

@@ -4,7 +4,7 @@
 //! not).
 
 use super::query::{
-    G_COLS, Groups, base_with, groups, intervals, parts_of_absent, parts_of_gi, records,
+    G_COLS, base_with, groups_by, intervals, parts_of_absent, parts_of_gi, records,
 };
 use super::share::share_ctes;
 use super::{Dialect, Scope};
@@ -212,14 +212,7 @@ FROM ifo CROSS JOIN fr)\n\
 SELECT CASE WHEN (SELECT count(DISTINCT host) FROM ifr) > 1 THEN host ELSE '' END AS host, ifname, direction, \
 sampling_rates, packets_seen, drops, {records} FROM ifm ORDER BY pe DESC, host ASC, ifname ASC, direction ASC",
         base = base_with(s, &[]),
-        groups = groups(
-            s,
-            &Groups {
-                keys: &keys,
-                filter: "1 = 1",
-                cap: "1e18",
-            }
-        ),
+        groups = groups_by(s, &keys, "1 = 1"),
         intervals = intervals(d),
         us = super::timeline::unsampled_ctes(),
         seen = d.dbl("seen"),

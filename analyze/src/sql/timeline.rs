@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::query::{
-    Groups, absent_cte, base_bucketed, base_with, groups, intervals, parts_of_absent, parts_of_gi,
+    absent_cte, base_bucketed, base_with, groups_by, intervals, parts_of_absent, parts_of_gi,
 };
 use super::share::share_ctes;
 use super::{Dialect, Scope};
@@ -150,14 +150,7 @@ CASE WHEN drops + written > 0 THEN drops / (drops + written) ELSE 0.0 END AS dro
 {exact} AS packets_exact, \
 {unseen} AS unseen FROM tt CROSS JOIN rt CROSS JOIN un",
         base = base_with(s, &[]),
-        groups = groups(
-            s,
-            &Groups {
-                keys: &keys,
-                filter: "1 = 1",
-                cap: "1e18",
-            }
-        ),
+        groups = groups_by(s, &keys, "1 = 1"),
         intervals = intervals(d),
         ab = absent_cte(&format!("SELECT {} AS k", d.text("'all'")), "1e18"),
         span = span_cte(s),
@@ -296,14 +289,7 @@ SELECT {start} AS start, {secs} AS interval_seconds, t.samples, {p} AS packets, 
 {share} AS ipv6_share FROM tl t CROSS JOIN ivc LEFT JOIN shp ON t.k = shp.bucket LEFT JOIN shb ON t.k = shb.bucket ORDER BY t.k",
         base = base_bucketed(s, &interval_cte(s)),
         span = span_cte(s),
-        groups = groups(
-            s,
-            &Groups {
-                keys: &keys,
-                filter: "1 = 1",
-                cap: "1e18",
-            }
-        ),
+        groups = groups_by(s, &keys, "1 = 1"),
         intervals = intervals(d),
         bk = buckets_cte(s),
         ab = absent_cte("SELECT k FROM bk", "1e18"),
@@ -357,14 +343,7 @@ tl AS ({listed})\n\
 SELECT {start} AS start, {names} AS class, t.samples, {p} AS packets, {b} AS bytes FROM tl t CROSS JOIN ivc ORDER BY t.k",
         base = base_bucketed(s, &interval_cte(s)),
         span = span_cte(s),
-        groups = groups(
-            s,
-            &Groups {
-                keys: &keys,
-                filter: &format!("{class} IS NOT NULL"),
-                cap: "1e18",
-            }
-        ),
+        groups = groups_by(s, &keys, &format!("{class} IS NOT NULL")),
         intervals = intervals(d),
         bk = buckets_cte(s),
         ab = absent_cte("SELECT k FROM bcl", "1e18"),
