@@ -28,7 +28,7 @@ mkdir -p corpus/decode
 i=0
 for f in $F/link/*.pcap $F/mixed.pcap; do
   # One frame's first bytes per link type, behind the selector byte.
-  for sel in 0 1 2 3 4 5 6 7; do
+  for sel in 0 1 2 3 4 5 6 7 8 9 10 11; do
     { printf "\\x$(printf %02x $sel)"; head -c 240 "$f" | tail -c 200; } > "corpus/decode/seed-$i-$sel"
   done
   i=$((i + 1))

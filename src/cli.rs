@@ -157,8 +157,9 @@ struct CaptureArgs {
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
     /// Bytes kept of each sampled packet, from the Ethernet header on
-    /// (live: at most 256).
-    #[arg(long, default_value_t = 128, value_name = "BYTES")]
+    /// (live: at most 256). The default reaches the inner TCP header of a
+    /// VXLAN or Geneve frame over IPv6 with IPv6 inside.
+    #[arg(long, default_value_t = 160, value_name = "BYTES")]
     snaplen: u32,
     /// Output samples file: .parquet or .pcapng (live capture may send
     /// sFlow only, with --sflow and no -o). A directory (`-o DIR/`) is a
@@ -374,6 +375,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
             .collect();
         out!("  skipped   {} (not decodable)", parts.join(", "));
     }
+    skipped_records(&s.metadata)?;
     print_span(&s.metadata)?;
     for i in &s.metadata.interfaces {
         for (d, st) in &i.directions {
@@ -393,6 +395,24 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn print_span(m: &CaptureMetadata) -> std::io::Result<()> {
     if let (Some(a), Some(b)) = (&m.start_time, &m.end_time) {
         out!("  time      {a} .. {b}");
+    }
+    Ok(())
+}
+
+/// The records of the input that were skipped as bad, and the foreign
+/// custom blocks, when there are any.
+pub(crate) fn skipped_records(m: &pktsample_schemas::CaptureMetadata) -> anyhow::Result<()> {
+    if m.bad_lengths > 0 {
+        out!(
+            "  skipped   {} records with a lying wire length (below the captured length or over 256 KiB)",
+            m.bad_lengths
+        );
+    }
+    if m.foreign_custom > 0 {
+        out!(
+            "  skipped   {} custom blocks or options of other programs",
+            m.foreign_custom
+        );
     }
     Ok(())
 }

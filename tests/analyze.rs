@@ -267,6 +267,7 @@ fn intervals_cover_the_truth() {
         },
         snaplen: 128,
         link: Default::default(),
+        wrap: Default::default(),
     };
     let t = generate(&spec, BufWriter::new(File::create(&trace).unwrap())).unwrap();
     let v6 = t.ip_version["6"];

@@ -579,6 +579,7 @@ fn per_as_intervals_cover_the_truth() {
         },
         snaplen: 128,
         link: Default::default(),
+        wrap: Default::default(),
     };
     let t = generate(
         &spec,

@@ -87,6 +87,7 @@ fn fast_and_reference_paths_agree_on_generated_traces() {
                     format: Format::PcapNg { nanos, big_endian },
                     snaplen: if nanos { 96 } else { 65535 },
                     link,
+                    wrap: Default::default(),
                 };
                 let mut out = Vec::new();
                 generate(&spec, BufWriter::new(&mut out)).unwrap();

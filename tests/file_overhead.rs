@@ -98,6 +98,7 @@ fn per_file(hosts: usize) -> usize {
         },
         snaplen: 128,
         link: Default::default(),
+        wrap: Default::default(),
     };
     generate(&spec, BufWriter::new(File::create(&trace).unwrap())).unwrap();
     let f = dir.path().join("s.parquet");

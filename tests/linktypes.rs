@@ -456,7 +456,7 @@ fn simple_packet_blocks_are_read() {
     assert_eq!(b.num_rows(), 6);
     let h = b.column_by_name("header").unwrap().as_binary::<i32>();
     for (i, want) in fr.iter().enumerate() {
-        assert_eq!(h.value(i), &want[..want.len().min(128)], "packet {i}");
+        assert_eq!(h.value(i), &want[..want.len().min(160)], "packet {i}");
     }
     let ts: Vec<i64> = b
         .column_by_name("timestamp")

@@ -36,6 +36,7 @@ fn sampled(dir: &Path, mix: Mix, packets: u64, rate: u32, pcapng: bool) -> PathB
         },
         snaplen: 128,
         link: Default::default(),
+        wrap: Default::default(),
     };
     generate(&spec, BufWriter::new(File::create(&trace).unwrap())).unwrap();
     let out = dir.join(format!("s{rate}.parquet"));

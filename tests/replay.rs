@@ -244,6 +244,7 @@ fn big_trace(dir: &std::path::Path, packets: u64) -> std::path::PathBuf {
         },
         snaplen: 65535,
         link: Default::default(),
+        wrap: Default::default(),
     };
     generate(&spec, BufWriter::new(File::create(&p).unwrap())).unwrap();
     p

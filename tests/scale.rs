@@ -27,6 +27,7 @@ fn edge_shaped_trace_is_exact_at_rate_1() {
         },
         snaplen: 128,
         link: Default::default(),
+        wrap: Default::default(),
     };
     let t = generate(&spec, BufWriter::new(File::create(&trace).unwrap())).unwrap();
     let out = dir.path().join("s.parquet");
@@ -97,6 +98,7 @@ fn intervals_cover_edge_traffic() {
         },
         snaplen: 128,
         link: Default::default(),
+        wrap: Default::default(),
     };
     let t = generate(&spec, BufWriter::new(File::create(&trace).unwrap())).unwrap();
     let mut ranked: Vec<(&String, u64, u64)> = t

@@ -193,6 +193,8 @@ pub fn replay(
     }
     meta.set_time_range(r.first_ns, r.last_ns);
     meta.skipped_link_types = stats.skipped;
+    meta.bad_lengths = stats.bad_lengths;
+    meta.foreign_custom = stats.foreign_custom;
     meta.interfaces = r
         .ifaces
         .into_iter()

@@ -1,5 +1,6 @@
 //! The header decoder of every link type (and of unknown ones) on any
-//! bytes: never a panic, and the fields it gives are consistent.
+//! bytes, through every shim and tunnel: never a panic, and the fields it
+//! gives are consistent.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, bytes)) = data.split_first() else {
         return;
     };
-    let lt = match linktype::SUPPORTED.get(sel as usize % 9) {
+    let lt = match linktype::SUPPORTED.get(sel as usize % (linktype::SUPPORTED.len() + 1)) {
         Some(&lt) => lt,
         None => u32::from(sel),
     };
@@ -20,5 +21,11 @@ fuzz_target!(|data: &[u8]| {
     if d.src_port.is_some() {
         assert!(d.ip_proto.is_some());
     }
+    // An inner header only behind a tunnel; the stack is bounded.
+    if d.inner.is_some() {
+        assert!(d.encap.tunnelled());
+    }
+    assert!(d.encap.len() <= pktsample_schemas::decode::encap::MAX_LAYERS);
+    let _ = d.encap.text();
     let _ = cooked(lt, bytes);
 });

@@ -77,6 +77,53 @@ impl FewStrings {
     }
 }
 
+/// A nullable string column of few distinct values: null rows cost a key
+/// and a bit, so a capture without encapsulations pays next to nothing.
+#[derive(Default)]
+pub(crate) struct OptFewStrings {
+    strings: FewStrings,
+    /// Validity per row, kept only once a value appears.
+    valid: Vec<bool>,
+    nulls_before: usize,
+}
+
+impl OptFewStrings {
+    #[inline]
+    pub fn append_null(&mut self) {
+        if self.valid.is_empty() {
+            self.nulls_before += 1;
+        } else {
+            self.valid.push(false);
+            self.strings.keys.push(0);
+        }
+    }
+
+    pub fn append(&mut self, s: &str) {
+        if self.valid.is_empty() {
+            self.valid = vec![false; self.nulls_before];
+            self.strings.keys = vec![0; self.nulls_before];
+        }
+        self.valid.push(true);
+        self.strings.append(s);
+    }
+
+    pub fn finish(self, rows: usize) -> arrow_array::ArrayRef {
+        use arrow_schema::DataType;
+        if self.valid.is_empty() {
+            let t = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+            return arrow_array::new_null_array(&t, rows);
+        }
+        let keys = Int32Array::new(
+            self.strings.keys.into(),
+            Some(arrow_buffer::NullBuffer::from(self.valid)),
+        );
+        Arc::new(
+            DictionaryArray::try_new(keys, Arc::new(StringArray::from(self.strings.values)))
+                .expect("keys index the values"),
+        )
+    }
+}
+
 /// Room to make: rows, header bytes, address text bytes.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Room {
@@ -109,6 +156,17 @@ pub(crate) struct Columns {
     pub src_as: UInt32Builder,
     pub dst_as: UInt32Builder,
     pub link_type: UInt16Builder,
+    /// Null where the packet has no shim or tunnel.
+    pub encap: OptFewStrings,
+    pub mpls_label: UInt32Builder,
+    pub pppoe_session: UInt16Builder,
+    pub tunnel_id: UInt32Builder,
+    pub inner_ip_version: UInt8Builder,
+    pub inner_src_addr: StringBuilder,
+    pub inner_dst_addr: StringBuilder,
+    pub inner_ip_proto: UInt8Builder,
+    pub inner_src_port: UInt16Builder,
+    pub inner_dst_port: UInt16Builder,
 }
 
 impl Columns {
@@ -137,6 +195,16 @@ impl Columns {
             src_as: UInt32Builder::with_capacity(n),
             dst_as: UInt32Builder::with_capacity(n),
             link_type: UInt16Builder::with_capacity(n),
+            encap: OptFewStrings::default(),
+            mpls_label: UInt32Builder::with_capacity(n),
+            pppoe_session: UInt16Builder::with_capacity(n),
+            tunnel_id: UInt32Builder::with_capacity(n),
+            inner_ip_version: UInt8Builder::with_capacity(n),
+            inner_src_addr: StringBuilder::new(),
+            inner_dst_addr: StringBuilder::new(),
+            inner_ip_proto: UInt8Builder::with_capacity(n),
+            inner_src_port: UInt16Builder::with_capacity(n),
+            inner_dst_port: UInt16Builder::with_capacity(n),
         }
     }
 

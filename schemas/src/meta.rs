@@ -184,6 +184,15 @@ pub struct CaptureMetadata {
     /// when 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub bad_records: u64,
+    /// Records of the input whose wire length lied (below the captured
+    /// length, or over 256 KiB): skipped, never in a total (1.4; absent
+    /// when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_lengths: u64,
+    /// pcapng custom blocks and options of other programs in the input,
+    /// skipped (1.4; absent when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub foreign_custom: u64,
     /// Why the file ends early (the disk filled), when it does (1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
@@ -213,6 +222,8 @@ impl CaptureMetadata {
             asn_databases: Vec::new(),
             skipped_link_types: BTreeMap::new(),
             bad_records: 0,
+            bad_lengths: 0,
+            foreign_custom: 0,
             interrupted: None,
             sflow: None,
         }

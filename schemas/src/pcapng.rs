@@ -174,6 +174,13 @@ pub fn metadata_block(meta: &CaptureMetadata) -> Vec<u8> {
     b
 }
 
+/// Whether a custom option's or block's text is pktsample's metadata: our
+/// marker is the document's `"tool":"pktsample"` member (every version
+/// wrote it), not the PEN, which other programs use too.
+pub fn is_metadata(text: &str) -> bool {
+    text.trim_start().starts_with('{') && text.contains(r#""tool":"pktsample""#)
+}
+
 /// The metadata JSON padded with spaces to 32 bits, so that no reader has to
 /// tell padding from data (custom blocks have no length of their own).
 fn padded_json(meta: &CaptureMetadata) -> Vec<u8> {

@@ -46,6 +46,7 @@ pub struct SampleBatchBuilder {
     schema: SchemaRef,
     c: Columns,
     addr_buf: AddrText,
+    encap_buf: String,
     rows: usize,
 }
 
@@ -61,6 +62,7 @@ impl SampleBatchBuilder {
             schema: samples_schema(),
             c: Columns::with_room(Room::default()),
             addr_buf: AddrText::default(),
+            encap_buf: String::new(),
             rows: 0,
         }
     }
@@ -111,6 +113,29 @@ impl SampleBatchBuilder {
         c.link_type.append_value(r.link_type as u16);
         c.src_as.append_option(asns.map(|a| a.0));
         c.dst_as.append_option(asns.map(|a| a.1));
+        if d.encap.is_empty() {
+            c.encap.append_null();
+        } else {
+            d.encap.write_to(&mut self.encap_buf);
+            c.encap.append(&self.encap_buf);
+        }
+        c.mpls_label.append_option(d.mpls_label);
+        c.pppoe_session.append_option(d.pppoe_session);
+        c.tunnel_id.append_option(d.tunnel_id);
+        let inner = d.inner;
+        c.inner_ip_version.append_option(inner.map(|f| f.version));
+        for (addr, b) in [
+            (inner.map(|f| f.src), &mut c.inner_src_addr),
+            (inner.map(|f| f.dst), &mut c.inner_dst_addr),
+        ] {
+            match addr {
+                Some(a) => b.append_value(self.addr_buf.format(a)),
+                None => b.append_null(),
+            }
+        }
+        c.inner_ip_proto.append_option(inner.map(|f| f.proto));
+        c.inner_src_port.append_option(inner.and_then(|f| f.src_port));
+        c.inner_dst_port.append_option(inner.and_then(|f| f.dst_port));
         self.rows += 1;
     }
 
@@ -143,11 +168,22 @@ impl SampleBatchBuilder {
         // The AS names stay null unless a writer enriches the batch.
         let n = self.rows;
         let mut cols = cols;
+        let mut encap = Some(std::mem::take(&mut c.encap));
         for f in &self.schema.fields()[cols.len()..] {
             cols.push(match f.name().as_str() {
                 col::LINK_TYPE => Arc::new(c.link_type.finish()),
                 col::SRC_AS => Arc::new(c.src_as.finish()),
                 col::DST_AS => Arc::new(c.dst_as.finish()),
+                col::ENCAP => encap.take().expect("one encap column").finish(n),
+                col::MPLS_LABEL => Arc::new(c.mpls_label.finish()),
+                col::PPPOE_SESSION => Arc::new(c.pppoe_session.finish()),
+                col::TUNNEL_ID => Arc::new(c.tunnel_id.finish()),
+                col::INNER_IP_VERSION => Arc::new(c.inner_ip_version.finish()),
+                col::INNER_SRC_ADDR => Arc::new(c.inner_src_addr.finish()),
+                col::INNER_DST_ADDR => Arc::new(c.inner_dst_addr.finish()),
+                col::INNER_IP_PROTO => Arc::new(c.inner_ip_proto.finish()),
+                col::INNER_SRC_PORT => Arc::new(c.inner_src_port.finish()),
+                col::INNER_DST_PORT => Arc::new(c.inner_dst_port.finish()),
                 _ => arrow_array::new_null_array(f.data_type(), n),
             });
         }

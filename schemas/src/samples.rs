@@ -167,6 +167,8 @@ pub fn read_samples<E: From<FormatError>>(
                         .map(|(i, c)| interface_meta(i, c))
                         .collect();
                     m.skipped_link_types = stats.skipped;
+                    m.bad_lengths = stats.bad_lengths;
+                    m.foreign_custom = stats.foreign_custom;
                     m
                 }
             })

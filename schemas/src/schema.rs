@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 /// changes when a column changes meaning or type (old readers must refuse the
 /// file); the minor number when nullable columns are added (old readers can
 /// ignore them).
-pub const SCHEMA_VERSION: &str = "1.3";
+pub const SCHEMA_VERSION: &str = "1.4";
 /// Major part of [`SCHEMA_VERSION`].
 pub const SCHEMA_MAJOR: u32 = 1;
 
@@ -47,10 +47,52 @@ pub mod col {
     // 1.2: the link type of `header` (LINKTYPE_* value; null in older
     // files, which are all Ethernet).
     pub const LINK_TYPE: &str = "link_type";
+    // 1.4: encapsulations. The shims and tunnels passed through, their ids,
+    // and the innermost IP header behind a tunnel (null without one).
+    pub const ENCAP: &str = "encap";
+    pub const MPLS_LABEL: &str = "mpls_label";
+    pub const PPPOE_SESSION: &str = "pppoe_session";
+    pub const TUNNEL_ID: &str = "tunnel_id";
+    pub const INNER_IP_VERSION: &str = "inner_ip_version";
+    pub const INNER_SRC_ADDR: &str = "inner_src_addr";
+    pub const INNER_DST_ADDR: &str = "inner_dst_addr";
+    pub const INNER_IP_PROTO: &str = "inner_ip_proto";
+    pub const INNER_SRC_PORT: &str = "inner_src_port";
+    pub const INNER_DST_PORT: &str = "inner_dst_port";
+
+    /// The columns added in 1.4.
+    pub const ADDED_IN_1_4: [&str; 10] = [
+        ENCAP,
+        MPLS_LABEL,
+        PPPOE_SESSION,
+        TUNNEL_ID,
+        INNER_IP_VERSION,
+        INNER_SRC_ADDR,
+        INNER_DST_ADDR,
+        INNER_IP_PROTO,
+        INNER_SRC_PORT,
+        INNER_DST_PORT,
+    ];
 
     /// Columns added after 1.0: files written before lack them, and readers
     /// treat them as null.
-    pub const ADDED_SINCE_1_0: [&str; 5] = [SRC_AS, DST_AS, SRC_AS_NAME, DST_AS_NAME, LINK_TYPE];
+    pub const ADDED_SINCE_1_0: [&str; 15] = [
+        SRC_AS,
+        DST_AS,
+        SRC_AS_NAME,
+        DST_AS_NAME,
+        LINK_TYPE,
+        ENCAP,
+        MPLS_LABEL,
+        PPPOE_SESSION,
+        TUNNEL_ID,
+        INNER_IP_VERSION,
+        INNER_SRC_ADDR,
+        INNER_DST_ADDR,
+        INNER_IP_PROTO,
+        INNER_SRC_PORT,
+        INNER_DST_PORT,
+    ];
 }
 
 fn dict_utf8() -> DataType {
@@ -89,6 +131,16 @@ pub fn samples_schema() -> SchemaRef {
         Field::new(SRC_AS_NAME, dict_utf8(), true),
         Field::new(DST_AS_NAME, dict_utf8(), true),
         Field::new(LINK_TYPE, DataType::UInt16, true),
+        Field::new(ENCAP, dict_utf8(), true),
+        Field::new(MPLS_LABEL, DataType::UInt32, true),
+        Field::new(PPPOE_SESSION, DataType::UInt16, true),
+        Field::new(TUNNEL_ID, DataType::UInt32, true),
+        Field::new(INNER_IP_VERSION, DataType::UInt8, true),
+        Field::new(INNER_SRC_ADDR, DataType::Utf8, true),
+        Field::new(INNER_DST_ADDR, DataType::Utf8, true),
+        Field::new(INNER_IP_PROTO, DataType::UInt8, true),
+        Field::new(INNER_SRC_PORT, DataType::UInt16, true),
+        Field::new(INNER_DST_PORT, DataType::UInt16, true),
     ]))
 }
 

@@ -291,6 +291,7 @@ pub fn small_trace(dir: &Path, packets: u64) -> std::path::PathBuf {
         },
         snaplen: 65535,
         link: Default::default(),
+        wrap: Default::default(),
     };
     generate(&spec, std::io::BufWriter::new(File::create(&p).unwrap())).unwrap();
     p

@@ -91,6 +91,18 @@ pub(super) fn summary(
             each.join(", ")
         ));
     }
+    let bad: u64 = a.inputs.iter().map(|i| i.meta.bad_lengths).sum();
+    if bad > 0 {
+        warnings.push(format!(
+            "{bad} records of the captures had a lying wire length (below the captured length, or over 256 KiB) and were skipped: they are in no estimate"
+        ));
+    }
+    let foreign: u64 = a.inputs.iter().map(|i| i.meta.foreign_custom).sum();
+    if foreign > 0 {
+        warnings.push(format!(
+            "{foreign} pcapng custom blocks or options of other programs were skipped"
+        ));
+    }
     sflow_warnings(a, warnings);
     let rows_only = a.inputs.iter().filter(|i| i.foreign).count();
     if rows_only > 0 {

@@ -196,6 +196,13 @@ pub struct ReadStats {
     /// pcapng enhanced packet blocks read by the fast path (the rest of the
     /// blocks went through pcap-file).
     pub fast_blocks: u64,
+    /// Records whose original (wire) length is below their captured length
+    /// or above 256 KiB: a lying length, skipped so that it never reaches a
+    /// total.
+    pub bad_lengths: u64,
+    /// pcapng custom blocks and options of other programs (under our PEN
+    /// but without our marker, or under another PEN), skipped.
+    pub foreign_custom: u64,
 }
 
 /// A pcap or pcapng file, memory-mapped or (compressed) streamed.
@@ -256,6 +263,10 @@ impl Walk {
     /// Hand one packet to the visitor (or count it as skipped).
     #[inline]
     fn deliver<V: Visitor>(&mut self, v: &mut V, p: Packet<'_>) -> Result<(), V::Error> {
+        if p.orig_len > MAX_CAPLEN || (p.orig_len as usize) < p.data.len() {
+            self.stats.bad_lengths += 1;
+            return Ok(());
+        }
         if self.plain[p.iface] {
             self.last_ns = p.timestamp_ns;
             self.stats.packets += 1;

@@ -28,7 +28,9 @@ impl CaptureReader {
         let used = data.len() - rest.len();
         feed.consume(used);
         let h = parser.header();
-        let lt = u32::from(h.datalink);
+        // The link-type field's top bits give a frame check sequence length
+        // (the pcap specification); the link type is the low 16 bits.
+        let (lt, fcs) = linktype::split_pcap_field(u32::from(h.datalink));
         if !linktype::is_supported(lt) {
             return Err(FormatError::UnsupportedLinktype {
                 path: self.path.clone(),
@@ -87,20 +89,23 @@ impl CaptureReader {
                     }
                     Err(e) => break Stop::Bad(crate::error::chain(&e)),
                 };
-                if raw.incl_len > MAX_CAPLEN || raw.orig_len < raw.incl_len {
+                // A lying original length is counted and skipped by the walk;
+                // a captured length past any frame is corruption.
+                if raw.incl_len > MAX_CAPLEN {
                     break Stop::Bad(format!(
                         "record with captured length {} and original length {}",
                         raw.incl_len, raw.orig_len
                     ));
                 }
+                let (orig_len, data) = without_fcs(fcs, raw.orig_len, raw.data);
                 w.deliver(
                     v,
                     Packet {
                         timestamp_ns: raw.ts_sec as i64 * 1_000_000_000
                             + raw.ts_frac as i64 * frac_ns,
                         iface: 0,
-                        orig_len: raw.orig_len,
-                        data: raw.data,
+                        orig_len,
+                        data,
                         direction: Direction::Unknown,
                         ingress_ifindex: None,
                         routed_ifindex: None,
@@ -124,6 +129,17 @@ impl CaptureReader {
         }
         Ok(())
     }
+}
+
+/// A record's original length and data without the `fcs` bytes of frame
+/// check sequence every packet ends with (as far as they were captured).
+#[inline]
+fn without_fcs(fcs: u32, orig_len: u32, data: &[u8]) -> (u32, &[u8]) {
+    if fcs == 0 {
+        return (orig_len, data);
+    }
+    let orig = orig_len.saturating_sub(fcs);
+    (orig, &data[..data.len().min(orig as usize)])
 }
 
 /// A record, borrowed from the window.

@@ -26,9 +26,10 @@ struct Section {
     ts: Vec<Option<epb::Clock>>,
 }
 
-/// A packet's lengths, checked: the detail of the error when they cannot be.
+/// A packet's captured length, checked: the detail of the error when it
+/// cannot be (a lying original length is counted and skipped by the walk).
 fn lengths(data: &[u8], orig: u32) -> Result<(), String> {
-    if data.len() > MAX_CAPLEN as usize || (orig as usize) < data.len() {
+    if data.len() > MAX_CAPLEN as usize {
         return Err(format!(
             "packet with captured length {} and original length {orig}",
             data.len()
@@ -158,23 +159,27 @@ impl CaptureReader {
                         o
                         && c.pen == ours::PEN
                     {
-                        v.metadata(self.metadata_option(feed, &c.value)?)?;
+                        if ours::is_metadata(&c.value) {
+                            v.metadata(self.metadata_option(feed, &c.value)?)?;
+                        } else {
+                            w.stats.foreign_custom += 1;
+                        }
                     }
                 }
             }
-            Block::CustomCopiable(cb) if cb.pen == ours::PEN => {
-                // Custom data is padded to 32 bits; JSON has no NUL.
+            Block::CustomNonCopiable(_) => w.stats.foreign_custom += 1,
+            Block::CustomCopiable(cb) => {
+                // Custom data is padded to 32 bits; JSON has no NUL. Ours is
+                // known by its marker, not by the PEN alone (the PEN is the
+                // one IANA lists for examples: other programs write it too).
                 let payload = cb.payload.as_ref();
                 let end = payload.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-                let json =
-                    std::str::from_utf8(&payload[..end]).map_err(|_| FormatError::NotSamples {
-                        path: self.path.clone(),
-                        reason: format!(
-                            "malformed pktsample metadata block at byte offset {}",
-                            feed.offset()
-                        ),
-                    })?;
-                v.metadata(self.metadata_option(feed, json)?)?;
+                match std::str::from_utf8(&payload[..end]) {
+                    Ok(json) if cb.pen == ours::PEN && ours::is_metadata(json) => {
+                        v.metadata(self.metadata_option(feed, json)?)?;
+                    }
+                    _ => w.stats.foreign_custom += 1,
+                }
             }
             Block::InterfaceDescription(idb) => {
                 let i = w.add(v, interface_from_idb(&idb, s.ifaces.len()))?;
@@ -204,11 +209,15 @@ impl CaptureReader {
                         EnhancedPacketOption::Common(CommonOption::CustomBinaryCopiable(c))
                             if c.pen == ours::PEN =>
                         {
-                            let po = PacketOption::decode(&c.value).ok_or_else(|| {
-                                self.corrupt(feed, "malformed pktsample packet option")
-                            })?;
-                            p.ingress_ifindex = po.ingress_ifindex;
-                            p.routed_ifindex = po.routed_ifindex;
+                            // Another program's option under the same PEN
+                            // is skipped and counted.
+                            match PacketOption::decode(&c.value) {
+                                Some(po) => {
+                                    p.ingress_ifindex = po.ingress_ifindex;
+                                    p.routed_ifindex = po.routed_ifindex;
+                                }
+                                None => w.stats.foreign_custom += 1,
+                            }
                         }
                         _ => {}
                     }

@@ -1,65 +1,30 @@
 //! Decoding of captured header bytes into the schema's protocol columns.
 //!
 //! Samples carry only the first bytes of a frame (the snaplen), so decoding
-//! must be lax: etherparse's `LaxSlicedPacket` walks Ethernet, VLAN/QinQ, IPv4
-//! and IPv6 (with extension headers) and stops cleanly at a cut. Transport
-//! fields are then read from the first bytes of the IP payload ourselves,
-//! because etherparse only yields a transport slice for a complete TCP/UDP
-//! header, while ports need only its first four bytes.
+//! must be lax: etherparse's `LaxIpSlice` reads IPv4 and IPv6 (with
+//! extension headers) and stops cleanly at a cut. Transport fields are read
+//! from the first bytes of the IP payload ourselves, because etherparse only
+//! yields a transport slice for a complete TCP/UDP header, while ports need
+//! only its first four bytes.
 //!
 //! Decoding dispatches on the link type of the interface the bytes came from
-//! ([`linktype`]): Ethernet, Linux cooked SLL and SLL2, raw IP, and BSD
-//! loopback/null. The link headers that etherparse does not know (SLL2,
-//! null/loop) are a few fixed-size fields, read here by hand; what follows
-//! them (an EtherType payload or an IP header) goes to etherparse.
+//! ([`linktype`]): Ethernet, Linux cooked SLL and SLL2, raw IP, BSD
+//! loopback/null, PPP, Cisco HDLC and PPI. The link headers are a few
+//! fixed-size fields, read here by hand; then the layer walk (module
+//! `walk`) goes through shims and tunnels to the innermost IP header, each
+//! IP header read by etherparse. The outer IP header (the first, after any
+//! VLAN, MPLS, PPPoE or PPP shim) fills the classic columns; the innermost
+//! one behind a tunnel fills the `inner_*` ones ([`Decoded::inner`]).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-use etherparse::{EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice};
+use std::net::IpAddr;
 
 use crate::meta::Direction;
 
-/// Link types (tcpdump.org LINKTYPE_* values, as in pcap and pcapng files).
-pub mod linktype {
-    /// BSD loopback: a 4-byte address family in the capturing host's byte order.
-    pub const NULL: u32 = 0;
-    /// Ethernet II (also Linux loopback, whose frames carry an Ethernet header).
-    pub const ETHERNET: u32 = 1;
-    /// Raw IP: the packet starts with an IPv4 or IPv6 header.
-    pub const RAW: u32 = 101;
-    /// OpenBSD loopback: a 4-byte address family in network byte order.
-    pub const LOOP: u32 = 108;
-    /// Linux cooked capture v1 (`tcpdump -i any` before libpcap 1.10).
-    pub const LINUX_SLL: u32 = 113;
-    /// Raw IPv4 only.
-    pub const IPV4: u32 = 228;
-    /// Raw IPv6 only.
-    pub const IPV6: u32 = 229;
-    /// Linux cooked capture v2 (`tcpdump -i any`, libpcap 1.10 and later).
-    pub const LINUX_SLL2: u32 = 276;
+pub mod encap;
+pub mod linktype;
+mod walk;
 
-    /// Every link type pktsample decodes.
-    pub const SUPPORTED: [u32; 8] = [NULL, ETHERNET, RAW, LOOP, LINUX_SLL, IPV4, IPV6, LINUX_SLL2];
-
-    pub fn is_supported(lt: u32) -> bool {
-        SUPPORTED.contains(&lt)
-    }
-
-    /// The LINKTYPE_ name, for messages and reports.
-    pub fn name(lt: u32) -> &'static str {
-        match lt {
-            NULL => "NULL",
-            ETHERNET => "ETHERNET",
-            RAW => "RAW",
-            LOOP => "LOOP",
-            LINUX_SLL => "LINUX_SLL",
-            IPV4 => "IPV4",
-            IPV6 => "IPV6",
-            LINUX_SLL2 => "LINUX_SLL2",
-            _ => "unsupported",
-        }
-    }
-}
+pub use encap::{Encap, Layer};
 
 /// IP protocol numbers used for port and flag decoding.
 pub const IPPROTO_TCP: u8 = 6;
@@ -67,19 +32,20 @@ pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_SCTP: u8 = 132;
 pub const IPPROTO_UDPLITE: u8 = 136;
 
-const ETH_P_IP: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86dd;
+use walk::{ETH_P_IP, ETH_P_IPV6, Next, walk};
 
 /// The decoded protocol fields of one sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Decoded {
-    /// EtherType after any VLAN tags (0 if the link header is cut). For link
-    /// types without one (raw IP, null/loop) the EtherType of the network
-    /// protocol: 0x0800 for IPv4, 0x86dd for IPv6.
+    /// EtherType of the network protocol after VLAN tags, MPLS labels and
+    /// PPPoE (0x0800 for IPv4 over PPPoE or MPLS; the shim's own EtherType
+    /// when nothing decodable follows it; 0 if the link header is cut). For
+    /// link types without one (raw IP, null/loop, PPP) the EtherType of the
+    /// network protocol: 0x0800 for IPv4, 0x86dd for IPv6.
     pub eth_type: u16,
     /// Outermost VLAN id.
     pub vlan: Option<u16>,
-    /// Outermost IP header version (4 or 6).
+    /// Outer IP header version (4 or 6): the first IP header, after shims.
     pub ip_version: Option<u8>,
     pub src_addr: Option<IpAddr>,
     pub dst_addr: Option<IpAddr>,
@@ -88,6 +54,59 @@ pub struct Decoded {
     pub src_port: Option<u16>,
     pub dst_port: Option<u16>,
     pub tcp_flags: Option<u8>,
+    /// The shims and tunnels passed through, outermost first.
+    pub encap: Encap,
+    /// The top MPLS label before the outer IP header.
+    pub mpls_label: Option<u32>,
+    /// The PPPoE session id before the outer IP header.
+    pub pppoe_session: Option<u16>,
+    /// The outermost tunnel's id: VXLAN or Geneve VNI, GRE key (NVGRE: the
+    /// virtual subnet id), GTP-U TEID, ERSPAN session, L2TP tunnel and
+    /// session ids (tunnel << 16 | session).
+    pub tunnel_id: Option<u32>,
+    /// The innermost IP header behind a tunnel (None without a tunnel, or
+    /// when the bytes end before it).
+    pub inner: Option<IpFields>,
+}
+
+/// The fields of one IP header and its transport header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpFields {
+    pub version: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+    pub tcp_flags: Option<u8>,
+}
+
+impl Decoded {
+    fn set_outer(&mut self, f: &IpFields) {
+        self.ip_version = Some(f.version);
+        self.src_addr = Some(f.src);
+        self.dst_addr = Some(f.dst);
+        self.ip_proto = Some(f.proto);
+        self.src_port = f.src_port;
+        self.dst_port = f.dst_port;
+        self.tcp_flags = f.tcp_flags;
+    }
+
+    /// The innermost IP header's fields: the inner one behind a tunnel,
+    /// else the outer one (None for a packet without IP).
+    pub fn innermost(&self) -> Option<IpFields> {
+        self.inner.or_else(|| {
+            Some(IpFields {
+                version: self.ip_version?,
+                src: self.src_addr?,
+                dst: self.dst_addr?,
+                proto: self.ip_proto?,
+                src_port: self.src_port,
+                dst_port: self.dst_port,
+                tcp_flags: self.tcp_flags,
+            })
+        })
+    }
 }
 
 /// What a Linux cooked header says of the packet beyond its protocol.
@@ -139,18 +158,24 @@ fn ip_ether_type(b: &[u8]) -> u16 {
     }
 }
 
+fn be16(b: &[u8]) -> u16 {
+    u16::from_be_bytes([b[0], b[1]])
+}
+
 /// Decode the first bytes of a packet of link type `lt`. Unsupported link
 /// types decode to nothing (readers skip their packets before this).
 pub fn decode_link(lt: u32, header: &[u8]) -> Decoded {
-    let (eth_type, rest) = match lt {
-        linktype::ETHERNET => return decode(header),
-        linktype::LINUX_SLL if header.len() >= 16 => {
-            (u16::from_be_bytes([header[14], header[15]]), &header[16..])
+    let mut d = Decoded::default();
+    let start = match lt {
+        linktype::ETHERNET if header.len() >= 14 => Next::Ether(be16(&header[12..]), &header[14..]),
+        linktype::LINUX_SLL if header.len() >= 16 => Next::Ether(be16(&header[14..]), &header[16..]),
+        linktype::LINUX_SLL2 if header.len() >= 20 => Next::Ether(be16(header), &header[20..]),
+        linktype::C_HDLC if header.len() >= 4 => Next::Ether(be16(&header[2..]), &header[4..]),
+        linktype::PPP | linktype::PPP_HDLC => Next::Ppp(header),
+        linktype::RAW | linktype::IPV4 | linktype::IPV6 => {
+            d.eth_type = ip_ether_type(header);
+            Next::Ip(header)
         }
-        linktype::LINUX_SLL2 if header.len() >= 20 => {
-            (u16::from_be_bytes([header[0], header[1]]), &header[20..])
-        }
-        linktype::RAW | linktype::IPV4 | linktype::IPV6 => (ip_ether_type(header), header),
         linktype::NULL | linktype::LOOP if header.len() >= 4 => {
             let b = [header[0], header[1], header[2], header[3]];
             // NULL is in the writer's byte order: whichever reading is a
@@ -161,25 +186,33 @@ pub fn decode_link(lt: u32, header: &[u8]) -> Decoded {
                 family_ether_type(u32::from_le_bytes(b))
                     .or_else(|| family_ether_type(u32::from_be_bytes(b)))
             };
-            (af.unwrap_or(0), &header[4..])
+            d.eth_type = af.unwrap_or(0);
+            Next::Ip(&header[4..])
         }
-        _ => return Decoded::default(),
+        linktype::PPI => return decode_ppi(header),
+        _ => return d,
     };
-    let mut d = Decoded {
-        eth_type,
-        ..Decoded::default()
-    };
-    if matches!(lt, linktype::LINUX_SLL | linktype::LINUX_SLL2) {
-        let p = LaxSlicedPacket::from_ether_type(EtherType(eth_type), rest);
-        fill(&mut d, &p);
-    } else if eth_type != 0 {
-        // Raw IP and null/loop: the family decides; a header that does not
-        // parse as IP leaves the rest empty.
-        if let Ok(p) = LaxSlicedPacket::from_ip(rest) {
-            fill(&mut d, &p);
-        }
+    // Raw IP and null/loop: the family decides; a header that does not
+    // parse as IP leaves the rest empty.
+    if matches!(start, Next::Ip(_)) && d.eth_type == 0 {
+        return d;
     }
+    walk(start, &mut d);
     d
+}
+
+/// PPI: version 0, flags, the header's length and the link type of the
+/// packet after it (little-endian); a PPI header inside is not followed.
+fn decode_ppi(h: &[u8]) -> Decoded {
+    if h.len() < 8 || h[0] != 0 {
+        return Decoded::default();
+    }
+    let len = usize::from(u16::from_le_bytes([h[2], h[3]]));
+    let dlt = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    match h.get(len..) {
+        Some(rest) if len >= 8 && dlt != linktype::PPI => decode_link(dlt, rest),
+        _ => Decoded::default(),
+    }
 }
 
 /// Whether the IPv6 extension headers `exts` (the first of type `next`)
@@ -212,70 +245,14 @@ fn ipv6_first_fragment(mut next: u8, mut exts: &[u8]) -> bool {
 
 /// Decode an Ethernet frame's first bytes.
 pub fn decode(header: &[u8]) -> Decoded {
-    let mut d = Decoded::default();
-    let Ok(p) = LaxSlicedPacket::from_ethernet(header) else {
-        // Shorter than an Ethernet header: nothing to say.
-        return d;
-    };
-    if let Some(LinkSlice::Ethernet2(eth)) = &p.link {
-        d.eth_type = eth.ether_type().0;
-    }
-    fill(&mut d, &p);
-    d
-}
-
-/// Fill VLAN, IP and transport fields from a parsed packet.
-fn fill(d: &mut Decoded, p: &LaxSlicedPacket<'_>) {
-    for ext in &p.link_exts {
-        if let LaxLinkExtSlice::Vlan(v) = ext {
-            if d.vlan.is_none() {
-                d.vlan = Some(u16::from(v.vlan_identifier()));
-            }
-            d.eth_type = v.ether_type().0;
-        }
-    }
-    let payload = match &p.net {
-        Some(LaxNetSlice::Ipv4(ip)) => {
-            let h = ip.header();
-            d.ip_version = Some(4);
-            d.src_addr = Some(IpAddr::V4(Ipv4Addr::from(h.source())));
-            d.dst_addr = Some(IpAddr::V4(Ipv4Addr::from(h.destination())));
-            // Only the first fragment carries the transport header.
-            let first_fragment = h.fragments_offset().value() == 0;
-            Some((ip.payload(), first_fragment))
-        }
-        Some(LaxNetSlice::Ipv6(ip)) => {
-            let h = ip.header();
-            d.ip_version = Some(6);
-            d.src_addr = Some(IpAddr::V6(Ipv6Addr::from(h.source())));
-            d.dst_addr = Some(IpAddr::V6(Ipv6Addr::from(h.destination())));
-            let first_fragment = ipv6_first_fragment(h.next_header().0, ip.extensions().slice());
-            Some((ip.payload(), first_fragment))
-        }
-        Some(LaxNetSlice::Arp(_)) | None => None,
-    };
-    if let Some((pl, first_fragment)) = payload {
-        let proto = pl.ip_number.0;
-        d.ip_proto = Some(proto);
-        let b = pl.payload;
-        let has_ports = matches!(
-            proto,
-            IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP | IPPROTO_UDPLITE
-        );
-        if has_ports && first_fragment && b.len() >= 4 {
-            d.src_port = Some(u16::from_be_bytes([b[0], b[1]]));
-            d.dst_port = Some(u16::from_be_bytes([b[2], b[3]]));
-        }
-        if proto == IPPROTO_TCP && first_fragment && b.len() >= 14 {
-            d.tcp_flags = Some(b[13]);
-        }
-    }
+    decode_link(linktype::ETHERNET, header)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use etherparse::PacketBuilder;
+    use std::net::Ipv6Addr;
 
     fn tcp_v6_frame() -> Vec<u8> {
         let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
