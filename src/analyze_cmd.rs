@@ -82,6 +82,12 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub ignore_metadata: bool,
 
+    /// Compute every section on the innermost IP header: the one inside a
+    /// tunnel (VXLAN, Geneve, GRE, IP in IP, GTP-U, ...), the outer one
+    /// where a sample has no tunnel.
+    #[arg(long)]
+    pub inner: bool,
+
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -179,6 +185,7 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         memory_limit: a.memory_limit,
         temp_dir: a.temp_dir,
         ignore_metadata: a.ignore_metadata,
+        inner: a.inner,
     };
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();

@@ -30,6 +30,10 @@ pub struct SqlArgs {
     /// Rows in the top-N sections.
     #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
+    /// Every section on the innermost IP header, as analyze's --inner
+    /// (needs parts of schema 1.4 or later).
+    #[arg(long)]
+    inner: bool,
     /// Only samples at or after this time (RFC 3339).
     #[arg(long, value_parser = parse_time, value_name = "TIME")]
     from: Option<i64>,
@@ -56,11 +60,19 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
     // Without --by: analyze's default sections (the per-AS ones need an
     // enriched dataset).
     let mut sections = if a.by.is_empty() {
-        Sections::ALL.without_as()
+        Sections {
+            encapsulations: false,
+            ..Sections::ALL.without_as()
+        }
     } else {
         Sections::none()
     };
     for n in a.by.iter().map(|s| s.trim()) {
+        if n == "encapsulations" {
+            bail!(
+                "--by: the encapsulations section has no SQL form yet; run `pktsample analyze --by encapsulations` on the dataset"
+            );
+        }
         if !sections.enable(n) {
             bail!(
                 "--by: unknown section '{n}'; choose from {}",
@@ -78,12 +90,13 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
         to: a.to,
         hosts: a.hosts,
         interval,
+        inner: a.inner,
     };
     let stmts = queries(&scope, &a.dataset, sections, a.top);
     match a.format.as_str() {
         "sql" => {
             for s in &stmts {
-                println!("-- section: {}\n{};\n", s.section, s.sql);
+                out!("-- section: {}\n{};\n", s.section, s.sql);
             }
         }
         "json" => {
@@ -91,7 +104,7 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|s| serde_json::json!({"section": s.section, "sql": s.sql}))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            out!("{}", serde_json::to_string_pretty(&v)?);
         }
         f => bail!("--format: unknown format '{f}'; choose sql or json"),
     }
@@ -131,7 +144,7 @@ pub fn enrich_cmd(a: EnrichArgs) -> anyhow::Result<ExitCode> {
             a.dataset.display()
         );
     }
-    println!(
+    out!(
         "enriched {n} parts ({rows} samples) in {}",
         a.dataset.display()
     );

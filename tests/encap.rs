@@ -263,3 +263,133 @@ fn default_snaplen_reaches_the_inner_headers() {
         assert_eq!(c[i].outer, a[i].outer, "row {i}: the outer header stays");
     }
 }
+
+fn json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&ok(args)).unwrap()
+}
+
+/// Rows of a report section as key -> estimated packets.
+fn section(r: &serde_json::Value, name: &str, key: &str) -> BTreeMap<String, f64> {
+    r[name]
+        .as_array()
+        .unwrap_or_else(|| panic!("no section {name}"))
+        .iter()
+        .map(|row| {
+            let k = match &row[key] {
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            (k, row["packets"]["estimate"].as_f64().unwrap())
+        })
+        .collect()
+}
+
+/// On an overlay node's trace (VXLAN, at rate 1: exact), `--inner` gives
+/// the pods' IPv6 share, IP versions and top sources, the default the
+/// tunnel endpoints' with a warning; the encapsulations section counts
+/// each kind as the generator did.
+#[test]
+fn inner_reports_the_traffic_inside_the_tunnels() {
+    let dir = tmpdir();
+    let (trace, truth) = trace(dir.path(), Wrap::Vxlan, 11, 5000);
+    let out = dir.path().join("vx.parquet");
+    replay(s(&trace), &["-r", "1", "-q", "-o", s(&out)]);
+    let by = "summary,ip-versions,top-sources,encapsulations";
+    let outer = json(&["analyze", s(&out), "--format", "json", "--by", by, "--top", "5"]);
+    let inner = json(&["analyze", s(&out), "--format", "json", "--by", by, "--top", "5", "--inner"]);
+    let warned = |r: &serde_json::Value| r["warnings"].to_string().contains("tunnelled");
+    assert!(warned(&outer) && !warned(&inner));
+    assert_eq!(inner["filters"]["inner"], true);
+    // IP versions: the innermost header's, exactly.
+    let want: BTreeMap<String, f64> = truth
+        .innermost_ip_version
+        .iter()
+        .map(|(k, c)| (k.clone(), c.packets as f64))
+        .collect();
+    let got: BTreeMap<String, f64> = section(&inner, "ip_versions", "ip_version")
+        .into_iter()
+        .filter(|(_, v)| *v > 0.0)
+        .collect();
+    assert_eq!(got, want);
+    let v6 = want.get("6").copied().unwrap_or(0.0);
+    let ip = v6 + want.get("4").copied().unwrap_or(0.0);
+    let share = inner["ipv6_share"]["packets"]["estimate"].as_f64().unwrap();
+    assert!((share - v6 / ip).abs() < 1e-12, "{share}");
+    // Top sources: the generator's largest inner sources.
+    let mut top: Vec<(&String, u64)> =
+        truth.innermost_src_addr.iter().map(|(k, c)| (k, c.packets)).collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    for (addr, n) in top.iter().take(3) {
+        let rows = section(&inner, "top_sources", "address");
+        assert_eq!(rows.get(*addr).copied(), Some(*n as f64), "{addr}");
+    }
+    // The default describes the tunnel endpoints (203.0.113.0/24, 2001:db8:ffff::).
+    let outer_top = section(&outer, "top_sources", "address");
+    assert!(outer_top.keys().all(|a| a.starts_with("203.0.113.") || a.starts_with("2001:db8:ffff:")));
+    // Encapsulations: every frame is VXLAN with Ethernet inside.
+    let enc = section(&inner, "encapsulations", "encapsulation");
+    let n = truth.total.packets as f64;
+    for k in ["vxlan", "eth", "tunnel"] {
+        assert_eq!(enc.get(k).copied(), Some(n), "{k}");
+    }
+}
+
+/// On traffic without tunnels, `--inner` changes nothing but its flag.
+#[test]
+fn inner_on_plain_traffic_is_the_default_report() {
+    let dir = tmpdir();
+    // asn.pcapng: TCP, UDP, ICMP and ARP, no shim or tunnel.
+    let out = samples(dir.path(), "asn.pcapng", 10);
+    let mut a = json(&["analyze", s(&out), "--format", "json"]);
+    let mut b = json(&["analyze", s(&out), "--format", "json", "--inner"]);
+    assert_eq!(b["filters"]["inner"], true);
+    a["filters"] = serde_json::Value::Null;
+    b["filters"] = serde_json::Value::Null;
+    assert!(a == b, "--inner changed a report of plain traffic");
+}
+
+/// The encapsulations section on a trace of every shim and tunnel at 1-in-10
+/// covers each kind's true packet count (each kind counted once per packet
+/// whose stack names it), and is in every format.
+#[test]
+fn encapsulations_section_estimates_each_kind() {
+    let dir = tmpdir();
+    let (trace, truth) = trace(dir.path(), Wrap::Mixed, 12, 20_000);
+    let out = dir.path().join("m.parquet");
+    replay(s(&trace), &["-r", "10", "--seed", "4", "-q", "-o", s(&out)]);
+    let r = json(&["analyze", s(&out), "--format", "json", "--by", "encapsulations"]);
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    for (stack, c) in &truth.encap {
+        let kinds = pktsample_schemas::decode::encap::kinds(stack);
+        if stack == "none" {
+            *want.entry("none".into()).or_default() += c.packets;
+        }
+        for k in &kinds {
+            *want.entry(k.name().into()).or_default() += c.packets;
+        }
+        if kinds.iter().any(|k| k.is_tunnel()) {
+            *want.entry("tunnel".into()).or_default() += c.packets;
+        }
+    }
+    let rows = r["encapsulations"].as_array().unwrap();
+    let mut missed = Vec::new();
+    for row in rows {
+        let k = row["encapsulation"].as_str().unwrap();
+        let t = *want.get(k).unwrap_or_else(|| panic!("{k} not in the truth")) as f64;
+        let p = &row["packets"];
+        if !(p["low"].as_f64().unwrap() <= t && t <= p["high"].as_f64().unwrap()) {
+            missed.push(k.to_string());
+        }
+    }
+    assert_eq!(rows.len(), want.len());
+    // 95% intervals over 19 rows: at most two may miss on one seed.
+    assert!(missed.len() <= 2, "missed {missed:?}");
+    for format in ["table", "csv", "markdown"] {
+        let t = ok(&["analyze", s(&out), "--format", format, "--by", "encapsulations"]);
+        assert!(t.contains("vxlan") && t.contains("gtpu") && t.contains("pppoe"), "{format}: {t}");
+    }
+    let html = dir.path().join("r.html");
+    ok(&["analyze", s(&out), "--format", "html", "-o", s(&html), "--by", "encapsulations"]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("id=\"sec-encapsulations\""));
+}

@@ -73,6 +73,7 @@ fn peak_bytes(inputs: &[PathBuf]) -> usize {
         memory_limit: None,
         temp_dir: None,
         ignore_metadata: false,
+        inner: false,
     };
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);

@@ -288,6 +288,7 @@ fn analyze(path: &Path, asn: &Arc<pktsample_asn::AsDb>) -> Report {
         memory_limit: None,
         temp_dir: None,
         ignore_metadata: false,
+        inner: false,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     pktsample_analyze::report(&a, 1_000_000).unwrap()

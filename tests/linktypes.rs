@@ -1,5 +1,6 @@
 //! Captures as operators have them: every link type pktsample decodes
-//! (Ethernet, Linux cooked SLL and SLL2, raw IP, BSD and OpenBSD loopback),
+//! (Ethernet, Linux cooked SLL and SLL2, raw IP, BSD and OpenBSD loopback,
+//! PPP, Cisco HDLC, PPI),
 //! compressed files, several pcapng sections, simple packet blocks, and
 //! files whose interfaces mix supported and unsupported link types.
 //!
@@ -14,6 +15,7 @@ use std::path::Path;
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt8Type;
+use common::blocks::*;
 use common::*;
 
 /// One packet as pktsample stored it, in the fields tshark can also give.
@@ -235,6 +237,9 @@ fn convert_round_trips_every_link_type() {
                 101 => "raw",
                 228 => "ip",
                 229 => "ipv6",
+                9 => "ppp",
+                104 => "chdlc",
+                192 => "ppi",
                 _ => unreachable!(),
             };
             assert_eq!(
@@ -381,43 +386,6 @@ fn several_sections_in_one_file() {
         let n = tshark(&["-r", s(&cat)]).lines().count();
         assert_eq!(n, rc.num_rows());
     }
-}
-
-/// Writes a pcapng file block by block with pcap-file.
-fn pcapng_with(path: &Path, blocks: &[pcap_file::pcapng::Block<'_>]) {
-    let f = std::fs::File::create(path).unwrap();
-    let mut w = pcap_file::pcapng::PcapNgWriter::new(f).unwrap();
-    for b in blocks {
-        w.write_block(b).unwrap();
-    }
-}
-
-fn idb(linktype: u32, name: &'static str) -> pcap_file::pcapng::Block<'static> {
-    use pcap_file::pcapng::blocks::interface_description::*;
-    pcap_file::pcapng::Block::InterfaceDescription(InterfaceDescriptionBlock {
-        linktype: pcap_file::DataLink::from(linktype),
-        snaplen: 0,
-        options: vec![InterfaceDescriptionOption::IfName(name.into())],
-    })
-}
-
-fn epb(iface: u32, ns: u64, data: &[u8]) -> pcap_file::pcapng::Block<'static> {
-    use pcap_file::pcapng::blocks::enhanced_packet::*;
-    pcap_file::pcapng::Block::EnhancedPacket(EnhancedPacketBlock {
-        interface_id: iface,
-        timestamp: std::time::Duration::from_nanos(ns),
-        original_len: data.len() as u32,
-        data: data.to_vec().into(),
-        options: vec![],
-    })
-}
-
-/// The frames of a trace (Ethernet), to build files by hand.
-fn frames(name: &str, n: usize) -> Vec<Vec<u8>> {
-    let (b, _) = read_all(&fixture(name));
-    let b = concat(&b);
-    let h = b.column_by_name("header").unwrap().as_binary::<i32>();
-    (0..n).map(|i| h.value(i).to_vec()).collect()
 }
 
 /// Simple packet blocks (no timestamp: the previous packet's) are packets

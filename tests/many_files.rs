@@ -67,6 +67,7 @@ fn run(r: Run) -> (Value, u64) {
         memory_limit: r.limit,
         temp_dir: r.temp,
         ignore_metadata: false,
+        inner: false,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     let mut v = serde_json::to_value(pktsample_analyze::report(&a, 50).unwrap()).unwrap();

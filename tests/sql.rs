@@ -133,6 +133,38 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A dataset of tunnelled traffic (every shim and tunnel, and plain
+/// frames) at 1-in-10, in parts.
+fn overlay(dir: &Path) -> PathBuf {
+    let trace = dir.join("overlay.pcap");
+    let spec = pktsample_tracegen::Spec {
+        mix: pktsample_tracegen::Mix::Asn,
+        packets: 6000,
+        seed: 9,
+        format: pktsample_tracegen::Format::Pcap {
+            nanos: false,
+            big_endian: false,
+        },
+        snaplen: 65535,
+        link: Default::default(),
+        wrap: pktsample_tracegen::encap::Wrap::Mixed,
+    };
+    let f = std::io::BufWriter::new(std::fs::File::create(&trace).unwrap());
+    pktsample_tracegen::generate(&spec, f).unwrap();
+    let samples = dir.join("overlay.parquet");
+    replay(s(&trace), &["-r", "10", "--seed", "2", "-o", s(&samples)]);
+    let ds = dir.join("overlay").join("ds");
+    split(&samples, &ds, &spec_parts()).unwrap();
+    ds
+}
+
+fn spec_parts() -> PartsSpec {
+    PartsSpec {
+        rows: 200,
+        ..spec(1)
+    }
+}
+
 /// Every engine.
 const ALL: &[&str] = &["duckdb", "chdb", "spark"];
 /// The engines that run every section within seconds each.
@@ -257,7 +289,12 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
     }
     let drift = dir.path().join("drift").join("ds");
     drifted(&ds, &drift);
-    let every: Vec<String> = vec!["--by".into(), Sections::NAMES.join(",")];
+    // Every section with an SQL form (encapsulations has none yet).
+    let names: Vec<&str> = Sections::NAMES
+        .into_iter()
+        .filter(|n| *n != "encapsulations")
+        .collect();
+    let every: Vec<String> = vec!["--by".into(), names.join(",")];
     let asn = vec!["--asn-db".to_string(), s(&asn_db()).to_string()];
     let full = Scenario {
         name: "full",
@@ -330,7 +367,19 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         analyze_only: vec![],
         engines: &["chdb", "spark"],
     };
-    let scenarios = [full, spark_full, window, window_light, drifted, drift_light];
+    // Overlay traffic with --inner: the sections on the inner headers.
+    let inner = Scenario {
+        name: "inner",
+        ds: overlay(dir.path()),
+        args: vec![
+            "--inner".into(),
+            "--by".into(),
+            "summary,ip-versions,protocols,top-sources,top-destinations,time-series".into(),
+        ],
+        analyze_only: vec![],
+        engines: &["duckdb"],
+    };
+    let scenarios = [full, spark_full, window, window_light, drifted, drift_light, inner];
     let only = std::env::var("PKTSAMPLE_SQL_ENGINES").unwrap_or_default();
     for (engine, dialect) in [
         ("duckdb", "duckdb"),

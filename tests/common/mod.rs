@@ -1,6 +1,7 @@
 //! Helpers shared by the black-box CLI tests.
 #![allow(dead_code)]
 
+pub mod blocks;
 pub mod netns;
 pub mod sflow;
 
@@ -104,7 +105,7 @@ pub fn concat(batches: &[RecordBatch]) -> RecordBatch {
 }
 
 /// The committed per-link-type traces (fixtures/link/).
-pub const LINK_TRACES: [&str; 8] = [
+pub const LINK_TRACES: [&str; 11] = [
     "link/sll.pcap",
     "link/sll2.pcap",
     "link/sll2.pcapng",
@@ -113,6 +114,9 @@ pub const LINK_TRACES: [&str; 8] = [
     "link/ipv6.pcapng",
     "link/null.pcap",
     "link/loop.pcapng",
+    "link/ppp.pcap",
+    "link/chdlc.pcap",
+    "link/ppi.pcap",
 ];
 
 /// A typed column of a samples batch.
@@ -278,6 +282,7 @@ pub fn analyze_lib(
         memory_limit: None,
         temp_dir: None,
         ignore_metadata: false,
+        inner: false,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     pktsample_analyze::report(&a, top).unwrap()

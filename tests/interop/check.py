@@ -27,7 +27,8 @@ failures = []
 
 
 # tracegen's link names -> LINKTYPE_* values.
-LINKTYPES = {"ethernet": 1, "sll": 113, "sll2": 276, "raw": 101, "ipv4": 228, "ipv6": 229, "null": 0, "loop": 108}
+LINKTYPES = {"ethernet": 1, "sll": 113, "sll2": 276, "raw": 101, "ipv4": 228, "ipv6": 229, "null": 0, "loop": 108,
+             "ppp": 9, "chdlc": 104, "ppi": 192}
 
 
 def expect(what, got, want):

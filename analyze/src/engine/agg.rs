@@ -88,6 +88,8 @@ pub struct StratumAgg {
     /// Pair sums by the folder's origin slots (packed src << 32 | dst),
     /// while a unit is being read; moved to `as_pairs` at its end.
     pub(super) pair_slots: FxHashMap<u64, Cell>,
+    /// `encap` stack ("" for none) -> sums (when the section is asked for).
+    pub encap: FxHashMap<Box<str>, Cell>,
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
 }
@@ -122,6 +124,7 @@ impl StratumAgg {
         }
         merge_map(&mut self.time, o.time);
         merge_map(&mut self.as_pairs, o.as_pairs);
+        merge_map(&mut self.encap, o.encap);
         self.first_ns = match (self.first_ns, o.first_ns) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

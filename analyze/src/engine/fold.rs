@@ -156,6 +156,13 @@ impl Folder<'_> {
         if n == 0 {
             return Ok(());
         }
+        let view;
+        let b = if self.q.inner {
+            view = super::encap::inner_view(b)?;
+            &view
+        } else {
+            b
+        };
         let ts = prim::<TimestampNanosecondType>(b, col::TIMESTAMP)?;
         let len = prim::<UInt32Type>(b, col::PKT_LEN)?;
         let ver = prim::<UInt8Type>(b, col::IP_VERSION)?;
@@ -246,6 +253,9 @@ impl Folder<'_> {
         );
         pass.run(sel.as_deref());
         drop(pass);
+        if self.sections.encapsulations {
+            super::encap::fold_encap(b, sel.as_deref(), len.values(), &mut aggs)?;
+        }
         if let Some(c) = &mut cache {
             (c.src.slots, c.dst.slots) = (ss, ds);
         }

@@ -38,6 +38,7 @@ mod addrs;
 mod agg;
 mod columns;
 mod dicts;
+mod encap;
 mod fold;
 mod pass;
 mod plan;
@@ -85,6 +86,9 @@ pub struct Query {
     /// Read Parquet inputs as rows only, as if written by another tool:
     /// Horvitz–Thompson by each row's rate, names and span from the rows.
     pub ignore_metadata: bool,
+    /// Every section on the innermost IP header: the inner one behind a
+    /// tunnel, the outer one where a sample has none (`--inner`).
+    pub inner: bool,
 }
 
 /// A stratum: samples of one interface, direction and rate of a host, in
@@ -115,7 +119,7 @@ pub struct Analysis {
     pub query: Query,
 }
 
-fn columns(s: &Sections, constant_stratum: bool) -> Vec<&'static str> {
+fn columns(s: &Sections, constant_stratum: bool, inner: bool) -> Vec<&'static str> {
     let mut c = vec![col::TIMESTAMP, col::PKT_LEN, col::IP_VERSION];
     if !constant_stratum {
         c.extend([col::IFINDEX, col::DIRECTION, col::SAMPLING_RATE]);
@@ -125,6 +129,12 @@ fn columns(s: &Sections, constant_stratum: bool) -> Vec<&'static str> {
     }
     if s.addresses() {
         c.extend([col::SRC_ADDR, col::DST_ADDR]);
+    }
+    if s.encapsulations {
+        c.push(col::ENCAP);
+    }
+    if inner {
+        c.extend(encap::inner_columns(&c));
     }
     c
 }
@@ -319,7 +329,7 @@ fn read_unit(c: &Ctx, u: &Unit, acc: &mut ThreadAcc) -> Result<(), AnalyzeError>
             Ok(())
         };
         let meta = if inp.foreign {
-            let cols = columns(&q.sections, false);
+            let cols = columns(&q.sections, false, q.inner);
             foreign::read_rows(&inp.path, Some(&cols), 64 * 1024, each)?
         } else {
             read_samples(&inp.path, each)?
@@ -358,7 +368,7 @@ fn read_unit(c: &Ctx, u: &Unit, acc: &mut ThreadAcc) -> Result<(), AnalyzeError>
         let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, md.clone());
         let mask = ProjectionMask::columns(
             b.parquet_schema(),
-            columns(&folder.sections, folder.constant.is_some()),
+            columns(&folder.sections, folder.constant.is_some(), q.inner),
         );
         let mut reader = b
             .with_row_groups(vec![rg])

@@ -68,7 +68,10 @@ fn dictionary_hint(schema: &Schema) -> Schema {
             .fields()
             .iter()
             .map(|f| {
-                if f.name() == col::SRC_ADDR || f.name() == col::DST_ADDR {
+                if f.name() == col::SRC_ADDR
+                    || f.name() == col::DST_ADDR
+                    || super::encap::is_inner_address(f.name())
+                {
                     Arc::new(Field::new(
                         f.name(),
                         DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),

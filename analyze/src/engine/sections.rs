@@ -11,6 +11,8 @@ pub struct Sections {
     pub top_destinations: bool,
     pub time_series: bool,
     pub packet_sizes: bool,
+    /// Packets and bytes per shim and tunnel kind.
+    pub encapsulations: bool,
     /// Per-AS sections (need an ASN database).
     pub src_as: bool,
     pub dst_as: bool,
@@ -29,13 +31,14 @@ impl Sections {
         top_destinations: true,
         time_series: true,
         packet_sizes: true,
+        encapsulations: true,
         src_as: true,
         dst_as: true,
         remote_as: true,
         as_pairs: true,
         as_ipv6: true,
     };
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "summary",
         "ip-versions",
         "protocols",
@@ -44,6 +47,7 @@ impl Sections {
         "top-destinations",
         "time-series",
         "packet-sizes",
+        "encapsulations",
         "src-as",
         "dst-as",
         "remote-as",
@@ -61,6 +65,7 @@ impl Sections {
             top_destinations: false,
             time_series: false,
             packet_sizes: false,
+            encapsulations: false,
             src_as: false,
             dst_as: false,
             remote_as: false,
@@ -95,6 +100,7 @@ impl Sections {
             "top-destinations" => &mut self.top_destinations,
             "time-series" => &mut self.time_series,
             "packet-sizes" => &mut self.packet_sizes,
+            "encapsulations" => &mut self.encapsulations,
             "src-as" => &mut self.src_as,
             "dst-as" => &mut self.dst_as,
             "remote-as" => &mut self.remote_as,

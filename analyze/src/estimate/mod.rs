@@ -7,6 +7,7 @@ use std::hash::Hash;
 use pktsample_schemas::meta::format_rfc3339_ns;
 
 mod calibration;
+mod encap;
 mod group;
 mod interfaces;
 mod per_as;
@@ -255,6 +256,10 @@ pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
             .collect()
     });
 
+    let encapsulations = sec
+        .encapsulations
+        .then(|| encap::encapsulations(&st, &pooled, q.inner, &mut warnings));
+
     let per_as = as_sections(a, &st, &pooled, top, (&addrs, &by_id), &mut warnings);
     let calibration = calibration::calibration(a)?;
     if let Some(rows) = &calibration {
@@ -283,6 +288,7 @@ pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
             to: q.to.map(format_rfc3339_ns),
             interfaces: q.interfaces.clone(),
             hosts: q.hosts.clone(),
+            inner: q.inner,
             directions: q
                 .directions
                 .iter()
@@ -301,6 +307,7 @@ pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
         top_destinations,
         time_series,
         packet_sizes,
+        encapsulations,
         asn_databases: per_as.databases,
         source_as: per_as.source,
         destination_as: per_as.destination,

@@ -24,7 +24,7 @@ pub use self::markdown::Markdown;
 pub use self::table::Table;
 
 /// Version of the JSON report contract.
-pub const REPORT_VERSION: &str = "1.4";
+pub const REPORT_VERSION: &str = "1.5";
 
 /// A rendering of a report.
 pub trait Render {
@@ -50,6 +50,10 @@ pub struct Filters {
     /// `--host` (1.4; absent when empty).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
+    /// `--inner`: every section on the innermost IP header (1.5; absent
+    /// when false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inner: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -111,6 +115,15 @@ pub struct Distinct {
 pub struct EthTypeRow {
     pub eth_type: u16,
     pub name: Option<&'static str>,
+    #[serde(flatten)]
+    pub m: Measures,
+}
+
+/// One shim or tunnel kind (`none`: neither; `tunnel`: behind any tunnel).
+#[derive(Clone, Debug, Serialize)]
+pub struct EncapRow {
+    pub encapsulation: String,
+    pub name: &'static str,
     #[serde(flatten)]
     pub m: Measures,
 }
@@ -303,6 +316,9 @@ pub struct Report {
     pub time_series: Option<TimeSeries>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packet_sizes: Option<Vec<SizeRow>>,
+    /// Packets and bytes per shim and tunnel kind (1.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encapsulations: Option<Vec<EncapRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asn_databases: Option<Vec<AsnDatabase>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -590,6 +606,14 @@ pub fn text_sections(r: &Report) -> Vec<TextSection> {
                 None => format!("{}+", v.min),
             };
             (vec![k], v.m.clone())
+        }),
+    );
+    push(
+        "encapsulations",
+        "Encapsulations",
+        vec!["encapsulation"],
+        rows(&r.encapsulations, |v| {
+            (vec![v.encapsulation.clone()], v.m.clone())
         }),
     );
     push(

@@ -21,6 +21,36 @@ pub struct Scope {
     pub hosts: Vec<String>,
     /// The time series' interval in ns (else analyze's automatic one).
     pub interval: Option<i64>,
+    /// Every section on the innermost IP header (analyze's `--inner`).
+    pub inner: bool,
+}
+
+/// The columns `--inner` takes from the inner header where a sample has
+/// one (the EtherType follows the inner IP version).
+const INNER: [&str; 6] = [
+    "ip_version",
+    "src_addr",
+    "dst_addr",
+    "ip_proto",
+    "src_port",
+    "dst_port",
+];
+
+/// A sample column as the sections read it: itself, or with `--inner` the
+/// inner header's where a sample has one.
+fn row_column(s: &Scope, c: &str) -> String {
+    if !s.inner {
+        return c.to_string();
+    }
+    if INNER.contains(&c) {
+        return format!(
+            "(CASE WHEN inner_ip_version IS NOT NULL THEN inner_{c} ELSE {c} END) AS {c}"
+        );
+    }
+    if c == "eth_type" {
+        return "(CASE WHEN inner_ip_version = 4 THEN 2048 WHEN inner_ip_version = 6 THEN 34525 ELSE eth_type END) AS eth_type".into();
+    }
+    c.to_string()
 }
 
 fn quote(s: &str) -> String {
@@ -136,7 +166,11 @@ fn base_full(s: &Scope, extra: &[&str], ivc: Option<&str>) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let extra: String = extra.iter().map(|c| format!(", {c}")).collect();
+    let cols: String = ["ip_version", "eth_type", "ip_proto", "src_addr", "dst_addr"]
+        .iter()
+        .chain(extra)
+        .map(|c| format!(", {}", row_column(s, c)))
+        .collect();
     let (ivc, r_from, bucket) = match ivc {
         Some(c) => (
             format!("{c},\n"),
@@ -148,7 +182,7 @@ fn base_full(s: &Scope, extra: &[&str], ivc: Option<&str>) -> String {
     format!(
         "WITH\n\
 pl AS (SELECT host, ifname, direction, {prate} AS rate_i, packets_seen, drops, {ps} AS ps, {pe} AS pe, {pname} AS pname FROM pools{pools_where}),\n\
-{ivc}rows_all AS (SELECT host, ifname, direction, {rate} AS rate_i, {ts} AS ts, {len} AS len, ip_version, eth_type, ip_proto, src_addr, dst_addr{extra} FROM samples{rows_where}),\n\
+{ivc}rows_all AS (SELECT host, ifname, direction, {rate} AS rate_i, {ts} AS ts, {len} AS len{cols} FROM samples{rows_where}),\n\
 r AS (SELECT rows_all.*, {sc} AS sc{bucket} FROM {r_from}{window}),\n\
 strat AS (SELECT {KEYS}, count(*) AS n0 FROM rows_all GROUP BY {KEYS}),\n\
 pool AS (SELECT host, ifname, direction, rate_i, sum(packets_seen) AS m0, sum(drops) AS drops FROM pl GROUP BY host, ifname, direction, rate_i),\n\
