@@ -12,8 +12,8 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt8Type;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt16Array};
-use arrow_buffer::BooleanBuffer;
 use arrow_schema::{Field, Schema};
+use pktsample_schemas::decode::encap::kinds;
 use pktsample_schemas::schema::col;
 
 use crate::error::AnalyzeError;
@@ -32,13 +32,42 @@ const PAIRS: [(&str, &str); 6] = [
     (col::DST_PORT, col::INNER_DST_PORT),
 ];
 
-/// The inner columns `--inner` reads besides the classic ones `outer`.
+/// The inner columns `--inner` reads besides the classic ones `outer`
+/// (and the stacks, which say which samples are tunnelled).
 pub(super) fn inner_columns(outer: &[&str]) -> Vec<&'static str> {
-    PAIRS
+    let mut v: Vec<&'static str> = PAIRS
         .iter()
         .filter(|(o, _)| outer.contains(o))
         .map(|(_, i)| *i)
-        .collect()
+        .collect();
+    if !outer.contains(&col::ENCAP) {
+        v.push(col::ENCAP);
+    }
+    v
+}
+
+/// Per row: whether its innermost header is the inner one, because it has
+/// one or because it is tunnelled (a tunnel carrying ARP, or cut short by
+/// the snap length, has no IP inside: it is not the tunnel's IP either).
+fn innermost_is_inner(b: &RecordBatch, iv: &dyn Array) -> Result<BooleanArray, AnalyzeError> {
+    let stacks = dict_column(b, col::ENCAP)?;
+    let tunnelled: Vec<bool> = match &stacks {
+        Some(d) => {
+            let v = d.values().as_string::<i32>();
+            (0..v.len())
+                .map(|k| kinds(v.value(k)).iter().any(|l| l.is_tunnel()))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    Ok((0..iv.len())
+        .map(|i| {
+            let t = stacks
+                .as_ref()
+                .is_some_and(|d| d.is_valid(i) && tunnelled[d.keys().value(i) as usize]);
+            Some(iv.is_valid(i) || t)
+        })
+        .collect())
 }
 
 /// Whether `name` is an inner address column (read as a dictionary, as the
@@ -52,22 +81,16 @@ fn schema_err(e: arrow_schema::ArrowError) -> AnalyzeError {
 }
 
 /// The batch with its classic columns replaced, row by row, by the inner
-/// header's where a sample has one (and the EtherType by the inner IP
-/// version's). A batch without inner headers is returned as it is.
+/// header's where a sample is tunnelled (and the EtherType by the inner IP
+/// version's). A batch without tunnels is returned as it is.
 pub(super) fn inner_view(b: &RecordBatch) -> Result<RecordBatch, AnalyzeError> {
     let Some(iv) = b.column_by_name(col::INNER_IP_VERSION) else {
         return Ok(b.clone());
     };
-    if iv.null_count() == iv.len() {
+    let mask = innermost_is_inner(b, iv.as_ref())?;
+    if mask.true_count() == 0 {
         return Ok(b.clone());
     }
-    let mask = BooleanArray::new(
-        match iv.nulls() {
-            Some(n) => n.inner().clone(),
-            None => BooleanBuffer::new_set(iv.len()),
-        },
-        None,
-    );
     let schema = b.schema();
     let mut cols: Vec<ArrayRef> = b.columns().to_vec();
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -94,9 +117,12 @@ pub(super) fn inner_view(b: &RecordBatch) -> Result<RecordBatch, AnalyzeError> {
         })?;
         let e: UInt16Array = (0..eth.len())
             .map(|i| {
-                Some(match (v.is_valid(i), v.value(i)) {
-                    (true, 4) => 0x0800,
-                    (true, 6) => 0x86dd,
+                Some(match (mask.value(i), v.is_valid(i), v.value(i)) {
+                    (true, true, 4) => 0x0800,
+                    (true, true, 6) => 0x86dd,
+                    // Not IP inside the tunnel (or cut): its EtherType
+                    // is not known.
+                    (true, _, _) => 0,
                     _ => eth.value(i),
                 })
             })

@@ -36,19 +36,35 @@ const INNER: [&str; 6] = [
     "dst_port",
 ];
 
+/// Whether a sample's innermost header is the inner one (analyze's
+/// rule): it has one, or its stack names a tunnel.
+fn tunnelled() -> String {
+    use pktsample_schemas::decode::encap::Layer;
+    let likes: Vec<String> = Layer::ALL
+        .iter()
+        .filter(|l| l.is_tunnel())
+        .map(|l| format!("encap LIKE '%{}%'", l.name()))
+        .collect();
+    format!(
+        "(inner_ip_version IS NOT NULL OR (encap IS NOT NULL AND ({})))",
+        likes.join(" OR ")
+    )
+}
+
 /// A sample column as the sections read it: itself, or with `--inner` the
 /// inner header's where a sample has one.
 fn row_column(s: &Scope, c: &str) -> String {
     if !s.inner {
         return c.to_string();
     }
+    let inner = tunnelled();
     if INNER.contains(&c) {
-        return format!(
-            "(CASE WHEN inner_ip_version IS NOT NULL THEN inner_{c} ELSE {c} END) AS {c}"
-        );
+        return format!("(CASE WHEN {inner} THEN inner_{c} ELSE {c} END) AS {c}");
     }
     if c == "eth_type" {
-        return "(CASE WHEN inner_ip_version = 4 THEN 2048 WHEN inner_ip_version = 6 THEN 34525 ELSE eth_type END) AS eth_type".into();
+        return format!(
+            "(CASE WHEN inner_ip_version = 4 THEN 2048 WHEN inner_ip_version = 6 THEN 34525 WHEN {inner} THEN 0 ELSE eth_type END) AS eth_type"
+        );
     }
     c.to_string()
 }
