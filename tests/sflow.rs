@@ -367,3 +367,56 @@ fn ipv6_agent_qinq_internal_and_multiple() {
     );
     assert_eq!(i.total().packets_seen, 100);
 }
+
+/// Sampled headers of an overlay's underlay (every shim and tunnel) are
+/// read through by the same decoder as a replay: `convert` of the sFlow
+/// capture gives, row for row, the encapsulation and inner columns that
+/// the replay of the same frames gives.
+#[test]
+fn tunnelled_sampled_headers_are_read_through() {
+    use arrow_array::RecordBatch;
+    use pktsample_tracegen::encap::Wrap;
+    use pktsample_tracegen::sflow::{AgentSim, SourceSpec};
+    let spec = SourceSpec {
+        index: 4,
+        rate: 1,
+        both_ways: false,
+        expanded: false,
+    };
+    let mut sim = AgentSim::new("192.0.2.9".parse().unwrap(), 0, 21, &[spec])
+        .wrapped(Wrap::Mixed, 256);
+    let datagrams: Vec<Datagram> = (0..40).map(|_| sim.datagram(8, false)).collect();
+    let headers: Vec<Vec<u8>> = datagrams
+        .iter()
+        .flat_map(|d| d.samples.iter())
+        .filter_map(|s| match s {
+            Sample::Flow(f) => f.header.as_ref().map(|h| h.bytes.clone()),
+            _ => None,
+        })
+        .collect();
+    let dir = tmpdir();
+    let sflow = dir.path().join("sflow.pcap");
+    write_pcap(&sflow, &datagrams.iter().map(encode).collect::<Vec<_>>());
+    let frames = dir.path().join("frames.pcap");
+    common::sflow::write_frames(&frames, &headers);
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    common::ok(&["convert", s(&sflow), "-o", s(&a)]);
+    common::ok(&["capture", "--replay", s(&frames), "-r", "1", "--snaplen", "256", "-q", "-o", s(&b)]);
+    let cols = |p: &std::path::Path| -> RecordBatch {
+        let b = common::concat(&common::read_all(p).0);
+        let names = ["encap", "tunnel_id", "mpls_label", "pppoe_session", "ip_version", "src_addr"];
+        let inner = pktsample_schemas::schema::col::ADDED_IN_1_4;
+        let keep: Vec<usize> = names
+            .iter()
+            .chain(inner[4..].iter())
+            .map(|n| b.schema().index_of(n).unwrap())
+            .collect();
+        b.project(&keep).unwrap()
+    };
+    let (ra, rb) = (cols(&a), cols(&b));
+    assert_eq!(ra.num_rows(), headers.len());
+    assert_eq!(ra, rb);
+    use arrow_array::Array;
+    let inner = ra.column_by_name("inner_ip_version").unwrap();
+    assert!(inner.len() - inner.null_count() > headers.len() / 3, "tunnelled rows");
+}
