@@ -5,9 +5,13 @@
 #   .pcap.gz and .pcapng.zst          vs `zcat IN` and `zstdcat IN`
 #   rate 1 (every packet to Parquet)  samples/s
 #   the floor: `dd bs=1M` to /dev/null reading the file from page cache once
-# on two traces (generated once, cached in $BENCH_DIR): 13 M minimum-size
-# frames (`--mix small`) and 10 M edge-shaped ones (`--mix public`: 65,536
-# skewed public remote addresses, IPv4 and IPv6). Checks the answers first
+# on three traces (generated once, cached in $BENCH_DIR): 13 M minimum-size
+# frames (`--mix small`), 10 M edge-shaped ones (`--mix public`: 65,536
+# skewed public remote addresses, IPv4 and IPv6) and 10 M VXLAN frames of an
+# overlay (`--mix asn --wrap vxlan`, IPv4 and IPv6 inside and out, captured
+# at 160 bytes as `tcpdump -s 160` would). BASELINE=path/to/pktsample adds
+# that binary's pcap, pcapng and rate-1 runs to each table (a regression
+# check against an earlier build, same machine, same run). Checks the answers first
 # (packets seen = packets generated in every format; samples within 4 sigma
 # of Binomial(M, 1/N); the same samples from every format), then times, then
 # peak memory (anonymous apart from the mapped file) with bench/peak_rss.py.
@@ -20,10 +24,11 @@ mkdir -p "$BENCH_DIR"
 cargo build --release --quiet --workspace --bins
 P=$PWD/target/release/pktsample
 
-trace() { # mix packets -> base path; makes .pcap, .pcapng, .pcap.gz, .pcapng.zst
-  local mix=$1 n=$2 b=$BENCH_DIR/$1-$2
+trace() { # name packets mix [tracegen flags] -> base path; makes .pcap, .pcapng, .pcap.gz, .pcapng.zst
+  local mix=$3 n=$2 b=$BENCH_DIR/$1-$2
+  # shellcheck disable=SC2086
   [ -s "$b.pcap" ] || target/release/tracegen --mix "$mix" --format pcap --packets "$n" \
-    --seed 7 -o "$b.pcap" --truth "$b.pcap.truth.json"
+    --seed 7 ${4:-} -o "$b.pcap" --truth "$b.pcap.truth.json"
   [ -s "$b.pcapng" ] || editcap -F pcapng "$b.pcap" "$b.pcapng"
   [ -s "$b.pcap.gz" ] || gzip -1 -c "$b.pcap" > "$b.pcap.gz"
   [ -s "$b.pcapng.zst" ] || zstd -q -1 -T2 "$b.pcapng" -o "$b.pcapng.zst"
@@ -54,13 +59,19 @@ PY
   done
 }
 
-run() { # mix packets
+run() { # name packets mix [tracegen flags]
   local b
-  b=$(trace "$1" "$2")
+  b=$(trace "$@")
   echo "== $1: $2 packets; pcap $(du -h "$b.pcap" | cut -f1), pcapng $(du -h "$b.pcapng" | cut -f1), gz $(du -h "$b.pcap.gz" | cut -f1), zst $(du -h "$b.pcapng.zst" | cut -f1)"
   check "$b" "$2"
   local o="-r 1000 --seed 1 -q --force -o $BENCH_DIR/out.parquet"
-  hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$BENCH_DIR/replay-$1.md" \
+  local base=()
+  if [ -n "${BASELINE:-}" ]; then
+    base=(-n "baseline pcap 1-in-1000" "$BASELINE capture --replay $b.pcap $o"
+          -n "baseline pcapng 1-in-1000" "$BASELINE capture --replay $b.pcapng $o"
+          -n "baseline pcap rate 1" "$BASELINE capture --replay $b.pcap -r 1 --seed 1 -q --force -o $BENCH_DIR/out1.parquet")
+  fi
+  hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$BENCH_DIR/replay-$1.md" "${base[@]}" \
     -n "floor: dd pcap" "dd if=$b.pcap of=/dev/null bs=1M" \
     -n "tcpdump -r pcap" "tcpdump -r $b.pcap -w /dev/null" \
     -n "pktsample pcap 1-in-1000" "$P capture --replay $b.pcap $o" \
@@ -81,5 +92,21 @@ run() { # mix packets
   echo "zstdcat: $(bench/peak_rss.py -- zstdcat "$b.pcapng.zst")"
 }
 
-run small "${SMALL:-13000000}"
-run public "${PUBLIC:-10000000}"
+# The overlay's answer too: every sample read through to the frame inside.
+check_vxlan() {
+  $P capture --replay "$1.pcap" -r 1000 --seed 1 -q -o "$BENCH_DIR/vx.parquet" --force >/dev/null
+  $P analyze "$BENCH_DIR/vx.parquet" --by encapsulations --format json -q -o "$BENCH_DIR/vx.json" --force
+  python3 - "$BENCH_DIR/vx.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows = {x["encapsulation"]: x["samples"] for x in r["encapsulations"]}
+n = r["summary"]["samples"]
+assert rows.get("vxlan") == n and rows.get("eth") == n, (rows, n)
+print(f"  vxlan: all {n} samples read through VXLAN to the Ethernet frame inside")
+PY
+}
+
+run small "${SMALL:-13000000}" small
+run public "${PUBLIC:-10000000}" public
+check_vxlan "$(trace vxlan "${VXLAN:-10000000}" asn "--wrap vxlan --snaplen 160")"
+run vxlan "${VXLAN:-10000000}" asn "--wrap vxlan --snaplen 160"

@@ -33,6 +33,27 @@ for f in $F/link/*.pcap $F/mixed.pcap; do
   done
   i=$((i + 1))
 done
+# Every shim and tunnel: the first frames of a wrapped trace each, as
+# Ethernet (selector 1), whole and cut at the default snap length.
+if [ -x ../target/release/tracegen ]; then
+  for w in qinq pppoe mpls mpls-eth gre gre-key nvgre erspan2 erspan3 vxlan geneve ipip gtpu l2tp teredo; do
+    t=$(mktemp)
+    ../target/release/tracegen --mix asn --wrap "$w" --packets 4 --seed 3 --format pcap -o "$t" >/dev/null
+    python3 - "$t" "corpus/decode/wrap-$w" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+i, k = 24, 0
+while i < len(b):
+    incl = struct.unpack_from("<I", b, i + 8)[0]
+    frame = b[i + 16:i + 16 + incl]
+    for n, cut in (("", frame), ("-160", frame[:160])):
+        open(f"{sys.argv[2]}-{k}{n}", "wb").write(b"\x01" + cut)
+    i += 16 + incl
+    k += 1
+PY
+    rm -f "$t"
+  done
+fi
 # sFlow: an empty datagram and one flow sample with a header record (the
 # target also tries each input behind a valid datagram header).
 mkdir -p corpus/sflow

@@ -39,7 +39,12 @@ struct Row {
     inner: Option<Ip>,
 }
 
-fn trace(dir: &Path, wrap: Wrap, seed: u64, packets: u64) -> (std::path::PathBuf, pktsample_tracegen::Truth) {
+fn trace(
+    dir: &Path,
+    wrap: Wrap,
+    seed: u64,
+    packets: u64,
+) -> (std::path::PathBuf, pktsample_tracegen::Truth) {
     let path = dir.join(format!("{wrap:?}.pcap"));
     let spec = Spec {
         mix: Mix::Asn,
@@ -59,16 +64,32 @@ fn trace(dir: &Path, wrap: Wrap, seed: u64, packets: u64) -> (std::path::PathBuf
 }
 
 fn ours(b: &RecordBatch) -> (Vec<Row>, Vec<Option<String>>) {
-    let u8c = |n: &str| b.column_by_name(n).unwrap().as_primitive::<UInt8Type>().clone();
-    let u16c = |n: &str| b.column_by_name(n).unwrap().as_primitive::<UInt16Type>().clone();
+    let u8c = |n: &str| {
+        b.column_by_name(n)
+            .unwrap()
+            .as_primitive::<UInt8Type>()
+            .clone()
+    };
+    let u16c = |n: &str| {
+        b.column_by_name(n)
+            .unwrap()
+            .as_primitive::<UInt16Type>()
+            .clone()
+    };
     let strc = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().clone();
     let ip = |pre: &str, i: usize| -> Option<Ip> {
         let v = u8c(&format!("{pre}ip_version"));
         if !v.is_valid(i) {
             return None;
         }
-        let (s, d) = (strc(&format!("{pre}src_addr")), strc(&format!("{pre}dst_addr")));
-        let (sp, dp) = (u16c(&format!("{pre}src_port")), u16c(&format!("{pre}dst_port")));
+        let (s, d) = (
+            strc(&format!("{pre}src_addr")),
+            strc(&format!("{pre}dst_addr")),
+        );
+        let (sp, dp) = (
+            u16c(&format!("{pre}src_port")),
+            u16c(&format!("{pre}dst_port")),
+        );
         Some(Ip {
             version: v.value(i),
             src: s.value(i).to_string(),
@@ -77,7 +98,10 @@ fn ours(b: &RecordBatch) -> (Vec<Row>, Vec<Option<String>>) {
             ports: sp.is_valid(i).then(|| (sp.value(i), dp.value(i))),
         })
     };
-    let encap = b.column_by_name("encap").unwrap().as_dictionary::<Int32Type>();
+    let encap = b
+        .column_by_name("encap")
+        .unwrap()
+        .as_dictionary::<Int32Type>();
     let values = encap.values().as_string::<i32>();
     let stacks = (0..b.num_rows())
         .map(|i| {
@@ -138,11 +162,6 @@ fn theirs(trace: &Path) -> Vec<Row> {
         .map(|l| {
             let f: Vec<Vec<&str>> = l.split('\t').map(|x| x.split(',').collect()).collect();
             let mut next = [0usize; 4];
-            let mut take = |k: usize, field: usize| -> &str {
-                let v = f[field].get(next[k]).copied().unwrap_or("");
-                v
-            };
-            let _ = &mut take;
             let mut ips: Vec<Ip> = Vec::new();
             for layer in f[0][0].split(':') {
                 match layer {
@@ -163,8 +182,10 @@ fn theirs(trace: &Path) -> Vec<Row> {
                         let i = next[k];
                         next[k] += 1;
                         if let Some(last) = ips.last_mut().filter(|l| l.ports.is_none()) {
-                            last.ports =
-                                Some((f[base][i].parse().unwrap(), f[base + 1][i].parse().unwrap()));
+                            last.ports = Some((
+                                f[base][i].parse().unwrap(),
+                                f[base + 1][i].parse().unwrap(),
+                            ));
                         }
                     }
                     _ => {}
@@ -196,23 +217,32 @@ fn every_shim_and_tunnel_equals_its_truth_and_tshark() {
         // The stacks, counted, are the generator's.
         let mut counted: BTreeMap<String, u64> = BTreeMap::new();
         for st in &stacks {
-            *counted.entry(st.clone().unwrap_or("none".into())).or_default() += 1;
+            *counted
+                .entry(st.clone().unwrap_or("none".into()))
+                .or_default() += 1;
         }
-        let want: BTreeMap<String, u64> =
-            truth.encap.iter().map(|(k, c)| (k.clone(), c.packets)).collect();
+        let want: BTreeMap<String, u64> = truth
+            .encap
+            .iter()
+            .map(|(k, c)| (k.clone(), c.packets))
+            .collect();
         assert_eq!(counted, want, "{wrap:?}: encap stacks");
         // Innermost IP versions (inner behind a tunnel, else outer).
         let mut versions: BTreeMap<String, u64> = BTreeMap::new();
         for (r, st) in rows.iter().zip(&stacks) {
             let tunnelled = st.as_deref().is_some_and(|s| {
-                pktsample_schemas::decode::encap::kinds(s).iter().any(|k| k.is_tunnel())
+                pktsample_schemas::decode::encap::kinds(s)
+                    .iter()
+                    .any(|k| k.is_tunnel())
             });
             let v = match (&r.inner, tunnelled) {
                 (Some(i), _) => Some(i.version),
                 (None, true) => None,
                 (None, false) => r.outer.as_ref().map(|ip| ip.version),
             };
-            *versions.entry(v.map_or("none".into(), |v| v.to_string())).or_default() += 1;
+            *versions
+                .entry(v.map_or("none".into(), |v| v.to_string()))
+                .or_default() += 1;
         }
         let want: BTreeMap<String, u64> = truth
             .innermost_ip_version
@@ -227,9 +257,14 @@ fn every_shim_and_tunnel_equals_its_truth_and_tshark() {
         }
         // Both IP versions inside and out (Teredo is IPv6 in IPv4 only).
         let versions = |f: fn(&Row) -> Option<&Ip>| -> std::collections::BTreeSet<u8> {
-            rows.iter().filter_map(|r| f(r).map(|i| i.version)).collect()
+            rows.iter()
+                .filter_map(|r| f(r).map(|i| i.version))
+                .collect()
         };
-        let (outer, inner) = (versions(|r| r.outer.as_ref()), versions(|r| r.inner.as_ref()));
+        let (outer, inner) = (
+            versions(|r| r.outer.as_ref()),
+            versions(|r| r.inner.as_ref()),
+        );
         if wrap == Wrap::Teredo {
             assert_eq!((outer.len(), inner.len()), (1, 1), "{wrap:?}");
         } else {
@@ -250,7 +285,10 @@ fn default_snaplen_reaches_the_inner_headers() {
     let (trace, _) = trace(dir.path(), Wrap::Mixed, 7, 3000);
     let whole = dir.path().join("whole.parquet");
     let cut = dir.path().join("cut.parquet");
-    replay(s(&trace), &["-r", "1", "-q", "--snaplen", "65535", "-o", s(&whole)]);
+    replay(
+        s(&trace),
+        &["-r", "1", "-q", "--snaplen", "65535", "-o", s(&whole)],
+    );
     replay(s(&trace), &["-r", "1", "-q", "-o", s(&cut)]);
     let (a, sa) = ours(&concat(&read_all(&whole).0));
     let (b, sb) = ours(&concat(&read_all(&cut).0));
@@ -259,7 +297,10 @@ fn default_snaplen_reaches_the_inner_headers() {
     assert_eq!(a, b);
     // At 96 bytes the IPv6 underlays' tunnels are cut, and say so.
     let short = dir.path().join("short.parquet");
-    replay(s(&trace), &["-r", "1", "-q", "--snaplen", "96", "-o", s(&short)]);
+    replay(
+        s(&trace),
+        &["-r", "1", "-q", "--snaplen", "96", "-o", s(&short)],
+    );
     let (c, sc) = ours(&concat(&read_all(&short).0));
     let cut_rows: Vec<usize> = (0..sc.len())
         .filter(|&i| sc[i].as_deref().is_some_and(|s| s.ends_with("/cut")))
@@ -302,8 +343,27 @@ fn inner_reports_the_traffic_inside_the_tunnels() {
     let out = dir.path().join("vx.parquet");
     replay(s(&trace), &["-r", "1", "-q", "-o", s(&out)]);
     let by = "summary,ip-versions,top-sources,encapsulations";
-    let outer = json(&["analyze", s(&out), "--format", "json", "--by", by, "--top", "5"]);
-    let inner = json(&["analyze", s(&out), "--format", "json", "--by", by, "--top", "5", "--inner"]);
+    let outer = json(&[
+        "analyze",
+        s(&out),
+        "--format",
+        "json",
+        "--by",
+        by,
+        "--top",
+        "5",
+    ]);
+    let inner = json(&[
+        "analyze",
+        s(&out),
+        "--format",
+        "json",
+        "--by",
+        by,
+        "--top",
+        "5",
+        "--inner",
+    ]);
     let warned = |r: &serde_json::Value| r["warnings"].to_string().contains("tunnelled");
     assert!(warned(&outer) && !warned(&inner));
     assert_eq!(inner["filters"]["inner"], true);
@@ -318,14 +378,20 @@ fn inner_reports_the_traffic_inside_the_tunnels() {
         .filter(|(_, v)| *v > 0.0)
         .collect();
     assert_eq!(got, want);
-    assert!(want.get("non-ip").copied().unwrap_or(0.0) > 0.0, "ARP inside the tunnel");
+    assert!(
+        want.get("non-ip").copied().unwrap_or(0.0) > 0.0,
+        "ARP inside the tunnel"
+    );
     let v6 = want.get("6").copied().unwrap_or(0.0);
     let ip = v6 + want.get("4").copied().unwrap_or(0.0);
     let share = inner["ipv6_share"]["packets"]["estimate"].as_f64().unwrap();
     assert!((share - v6 / ip).abs() < 1e-12, "{share}");
     // Top sources: the generator's largest inner sources.
-    let mut top: Vec<(&String, u64)> =
-        truth.innermost_src_addr.iter().map(|(k, c)| (k, c.packets)).collect();
+    let mut top: Vec<(&String, u64)> = truth
+        .innermost_src_addr
+        .iter()
+        .map(|(k, c)| (k, c.packets))
+        .collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     for (addr, n) in top.iter().take(3) {
         let rows = section(&inner, "top_sources", "address");
@@ -333,7 +399,11 @@ fn inner_reports_the_traffic_inside_the_tunnels() {
     }
     // The default describes the tunnel endpoints (203.0.113.0/24, 2001:db8:ffff::).
     let outer_top = section(&outer, "top_sources", "address");
-    assert!(outer_top.keys().all(|a| a.starts_with("203.0.113.") || a.starts_with("2001:db8:ffff:")));
+    assert!(
+        outer_top
+            .keys()
+            .all(|a| a.starts_with("203.0.113.") || a.starts_with("2001:db8:ffff:"))
+    );
     // Encapsulations: every frame is VXLAN with Ethernet inside.
     let enc = section(&inner, "encapsulations", "encapsulation");
     let n = truth.total.packets as f64;
@@ -365,7 +435,14 @@ fn encapsulations_section_estimates_each_kind() {
     let (trace, truth) = trace(dir.path(), Wrap::Mixed, 12, 20_000);
     let out = dir.path().join("m.parquet");
     replay(s(&trace), &["-r", "10", "--seed", "4", "-q", "-o", s(&out)]);
-    let r = json(&["analyze", s(&out), "--format", "json", "--by", "encapsulations"]);
+    let r = json(&[
+        "analyze",
+        s(&out),
+        "--format",
+        "json",
+        "--by",
+        "encapsulations",
+    ]);
     let mut want: BTreeMap<String, u64> = BTreeMap::new();
     for (stack, c) in &truth.encap {
         let kinds = pktsample_schemas::decode::encap::kinds(stack);
@@ -383,7 +460,9 @@ fn encapsulations_section_estimates_each_kind() {
     let mut missed = Vec::new();
     for row in rows {
         let k = row["encapsulation"].as_str().unwrap();
-        let t = *want.get(k).unwrap_or_else(|| panic!("{k} not in the truth")) as f64;
+        let t = *want
+            .get(k)
+            .unwrap_or_else(|| panic!("{k} not in the truth")) as f64;
         let p = &row["packets"];
         if !(p["low"].as_f64().unwrap() <= t && t <= p["high"].as_f64().unwrap()) {
             missed.push(k.to_string());
@@ -393,11 +472,30 @@ fn encapsulations_section_estimates_each_kind() {
     // 95% intervals over 19 rows: at most two may miss on one seed.
     assert!(missed.len() <= 2, "missed {missed:?}");
     for format in ["table", "csv", "markdown"] {
-        let t = ok(&["analyze", s(&out), "--format", format, "--by", "encapsulations"]);
-        assert!(t.contains("vxlan") && t.contains("gtpu") && t.contains("pppoe"), "{format}: {t}");
+        let t = ok(&[
+            "analyze",
+            s(&out),
+            "--format",
+            format,
+            "--by",
+            "encapsulations",
+        ]);
+        assert!(
+            t.contains("vxlan") && t.contains("gtpu") && t.contains("pppoe"),
+            "{format}: {t}"
+        );
     }
     let html = dir.path().join("r.html");
-    ok(&["analyze", s(&out), "--format", "html", "-o", s(&html), "--by", "encapsulations"]);
+    ok(&[
+        "analyze",
+        s(&out),
+        "--format",
+        "html",
+        "-o",
+        s(&html),
+        "--by",
+        "encapsulations",
+    ]);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("id=\"sec-encapsulations\""));
 }

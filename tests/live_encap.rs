@@ -25,8 +25,18 @@ fn run(ns: &Netns, c: &str) {
 /// port 9): (inner version, inner source, inner destination, inner length
 /// marker = the inner source port) per row, with their outer fields checked.
 fn tunnelled(b: &RecordBatch) -> BTreeMap<(u8, String, String), Vec<u16>> {
-    let u8c = |n: &str| b.column_by_name(n).unwrap().as_primitive::<UInt8Type>().clone();
-    let u16c = |n: &str| b.column_by_name(n).unwrap().as_primitive::<UInt16Type>().clone();
+    let u8c = |n: &str| {
+        b.column_by_name(n)
+            .unwrap()
+            .as_primitive::<UInt8Type>()
+            .clone()
+    };
+    let u16c = |n: &str| {
+        b.column_by_name(n)
+            .unwrap()
+            .as_primitive::<UInt16Type>()
+            .clone()
+    };
     let strc = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().clone();
     let (iv, ip, isp, idp) = (
         u8c("inner_ip_version"),
@@ -41,17 +51,31 @@ fn tunnelled(b: &RecordBatch) -> BTreeMap<(u8, String, String), Vec<u16>> {
         strc("dst_addr"),
     );
     let (op, odp) = (u8c("ip_proto"), u16c("dst_port"));
-    let tid = b.column_by_name("tunnel_id").unwrap().as_primitive::<UInt32Type>();
-    let encap = b.column_by_name("encap").unwrap().as_dictionary::<Int32Type>();
+    let tid = b
+        .column_by_name("tunnel_id")
+        .unwrap()
+        .as_primitive::<UInt32Type>();
+    let encap = b
+        .column_by_name("encap")
+        .unwrap()
+        .as_dictionary::<Int32Type>();
     let ev = encap.values().as_string::<i32>();
     let mut out: BTreeMap<(u8, String, String), Vec<u16>> = BTreeMap::new();
     for i in 0..b.num_rows() {
         if !iv.is_valid(i) || ip.value(i) != 17 || !idp.is_valid(i) || idp.value(i) != 9 {
             continue;
         }
-        assert_eq!(ev.value(encap.keys().value(i) as usize), "vxlan/eth", "row {i}");
+        assert_eq!(
+            ev.value(encap.keys().value(i) as usize),
+            "vxlan/eth",
+            "row {i}"
+        );
         assert_eq!(tid.value(i), 42, "row {i}: VNI");
-        assert_eq!((op.value(i), odp.value(i)), (17, 4789), "row {i}: outer UDP");
+        assert_eq!(
+            (op.value(i), odp.value(i)),
+            (17, 4789),
+            "row {i}: outer UDP"
+        );
         let outer = (os.value(i), od.value(i));
         assert!(
             outer == ("192.0.2.1", "192.0.2.2") || outer == ("192.0.2.2", "192.0.2.1"),
@@ -73,12 +97,24 @@ fn vxlan_overlay_is_read_through_on_the_underlay() {
     let b = Netns::new();
     // vb of `a` becomes the far end of the underlay, in `b`.
     run(&a, "ip link set vb name under0");
-    sh(&["ip", "-n", &a.name, "link", "set", "under0", "netns", &b.name]);
+    sh(&[
+        "ip", "-n", &a.name, "link", "set", "under0", "netns", &b.name,
+    ]);
     for (ns, me, peer, inner4, inner6) in [
         (&a, "va", "192.0.2.2", "203.0.113.1/24", "2001:db8:42::1/64"),
-        (&b, "under0", "192.0.2.1", "203.0.113.2/24", "2001:db8:42::2/64"),
+        (
+            &b,
+            "under0",
+            "192.0.2.1",
+            "203.0.113.2/24",
+            "2001:db8:42::2/64",
+        ),
     ] {
-        let mine = if me == "va" { "192.0.2.1/24" } else { "192.0.2.2/24" };
+        let mine = if me == "va" {
+            "192.0.2.1/24"
+        } else {
+            "192.0.2.2/24"
+        };
         for c in [
             format!("ip addr add {mine} dev {me}"),
             format!("ip link set {me} up"),
@@ -112,7 +148,11 @@ for fam, dst in ((socket.AF_INET, "203.0.113.2"), (socket.AF_INET6, "2001:db8:42
     let want: Vec<u16> = (0..40).map(|i| 20000 + i).collect();
     for key in [
         (4, "203.0.113.1".to_string(), "203.0.113.2".to_string()),
-        (6, "2001:db8:42::1".to_string(), "2001:db8:42::2".to_string()),
+        (
+            6,
+            "2001:db8:42::1".to_string(),
+            "2001:db8:42::2".to_string(),
+        ),
     ] {
         let mut ports = got.get(&key).cloned().unwrap_or_default();
         ports.sort();
@@ -121,7 +161,15 @@ for fam, dst in ((socket.AF_INET, "203.0.113.2"), (socket.AF_INET6, "2001:db8:42
     // --inner on the underlay capture: the overlay's addresses, not the
     // tunnel endpoints'.
     let r: serde_json::Value = serde_json::from_str(&ok(&[
-        "analyze", s(&out), "--format", "json", "--inner", "--by", "top-sources", "--top", "50",
+        "analyze",
+        s(&out),
+        "--format",
+        "json",
+        "--inner",
+        "--by",
+        "top-sources",
+        "--top",
+        "50",
     ]))
     .unwrap();
     let srcs: Vec<&str> = r["top_sources"]
@@ -130,6 +178,9 @@ for fam, dst in ((socket.AF_INET, "203.0.113.2"), (socket.AF_INET6, "2001:db8:42
         .iter()
         .map(|x| x["address"].as_str().unwrap())
         .collect();
-    assert!(srcs.contains(&"203.0.113.1") && srcs.contains(&"2001:db8:42::1"), "{srcs:?}");
+    assert!(
+        srcs.contains(&"203.0.113.1") && srcs.contains(&"2001:db8:42::1"),
+        "{srcs:?}"
+    );
     assert!(!srcs.contains(&"192.0.2.1"), "{srcs:?}");
 }

@@ -14,8 +14,20 @@ use common::*;
 /// tshark's length, outer IP version and source of each packet.
 fn tshark_view(trace: &Path) -> Vec<(u32, Option<u8>, Option<String>)> {
     let out = tshark(&[
-        "-r", s(trace), "-T", "fields", "-E", "occurrence=f", "-e", "frame.len", "-e",
-        "frame.protocols", "-e", "ip.src", "-e", "ipv6.src",
+        "-r",
+        s(trace),
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=f",
+        "-e",
+        "frame.len",
+        "-e",
+        "frame.protocols",
+        "-e",
+        "ip.src",
+        "-e",
+        "ipv6.src",
     ]);
     out.lines()
         .map(|l| {
@@ -29,7 +41,11 @@ fn tshark_view(trace: &Path) -> Vec<(u32, Option<u8>, Option<String>)> {
                 (_, Some(_)) => (Some(6), f[3]),
                 (None, None) => (None, ""),
             };
-            (f[0].parse().unwrap(), version, (!src.is_empty()).then(|| src.to_string()))
+            (
+                f[0].parse().unwrap(),
+                version,
+                (!src.is_empty()).then(|| src.to_string()),
+            )
         })
         .collect()
 }
@@ -63,7 +79,19 @@ fn link_type_fcs_bits_are_read_as_tshark_reads_them() {
     let dir = tmpdir();
     for (name, fcs) in [("link/fcs-bits-ipv6.pcap", 0), ("link/eth-fcs.pcap", 4)] {
         let out = dir.path().join("o.parquet");
-        replay(s(&fixture(name)), &["-r", "1", "--snaplen", "65535", "-q", "--force", "-o", s(&out)]);
+        replay(
+            s(&fixture(name)),
+            &[
+                "-r",
+                "1",
+                "--snaplen",
+                "65535",
+                "-q",
+                "--force",
+                "-o",
+                s(&out),
+            ],
+        );
         let ours = our_view(&out);
         let theirs: Vec<_> = tshark_view(&fixture(name))
             .into_iter()
@@ -73,13 +101,21 @@ fn link_type_fcs_bits_are_read_as_tshark_reads_them() {
         assert_eq!(ours, theirs, "{name}");
         // The truth's wire lengths (without the FCS) add up.
         let t = truth(name);
-        assert_eq!(ours.iter().map(|r| u64::from(r.0)).sum::<u64>(), t.total.bytes, "{name}");
+        assert_eq!(
+            ours.iter().map(|r| u64::from(r.0)).sum::<u64>(),
+            t.total.bytes,
+            "{name}"
+        );
         let (b, m) = read_all(&out);
         let b = concat(&b);
         let h = b.column_by_name("header").unwrap().as_binary::<i32>();
         let len = u32_col(&b, "pkt_len");
         for i in 0..b.num_rows() {
-            assert_eq!(h.value(i).len() as u32, len.value(i), "{name}: FCS stripped");
+            assert_eq!(
+                h.value(i).len() as u32,
+                len.value(i),
+                "{name}: FCS stripped"
+            );
             assert!(!h.value(i).ends_with(&[0xde, 0xad, 0xbe, 0xef]), "{name}");
         }
         let lt = if fcs == 0 { 229 } else { 1 };
@@ -118,7 +154,10 @@ fn foreign_custom_blocks_are_skipped_and_counted() {
     );
     let out = dir.path().join("o.parquet");
     let stdout = replay(s(&f), &["-r", "1", "-o", s(&out)]);
-    assert!(stdout.contains("skipped   3 custom blocks or options of other programs"), "{stdout}");
+    assert!(
+        stdout.contains("skipped   3 custom blocks or options of other programs"),
+        "{stdout}"
+    );
     let (b, m) = read_all(&out);
     assert_eq!(concat(&b).num_rows(), 3);
     assert_eq!(m.foreign_custom, 3);
@@ -165,7 +204,10 @@ fn lying_wire_lengths_are_counted_not_summed() {
     std::fs::write(&f, b).unwrap();
     let out = dir.path().join("o.parquet");
     let stdout = replay(s(&f), &["-r", "1", "-o", s(&out)]);
-    assert!(stdout.contains("skipped   2 records with a lying wire length"), "{stdout}");
+    assert!(
+        stdout.contains("skipped   2 records with a lying wire length"),
+        "{stdout}"
+    );
     let (batches, m) = read_all(&out);
     let rows = concat(&batches);
     assert_eq!(rows.num_rows(), 2);
@@ -173,10 +215,20 @@ fn lying_wire_lengths_are_counted_not_summed() {
     let report = ok(&["analyze", s(&out), "--format", "json"]);
     let j: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(j["summary"]["packets"]["estimate"].as_f64(), Some(2.0));
-    assert_eq!(j["summary"]["bytes"]["estimate"].as_f64(), Some(good as f64));
-    assert!(j["warnings"].to_string().contains("2 records of the captures had a lying wire length"));
+    assert_eq!(
+        j["summary"]["bytes"]["estimate"].as_f64(),
+        Some(good as f64)
+    );
+    assert!(
+        j["warnings"]
+            .to_string()
+            .contains("2 records of the captures had a lying wire length")
+    );
     // analyze of the capture itself: the same totals.
     let direct: serde_json::Value =
         serde_json::from_str(&ok(&["analyze", s(&f), "--format", "json"])).unwrap();
-    assert_eq!(direct["summary"]["bytes"]["estimate"].as_f64(), Some(good as f64));
+    assert_eq!(
+        direct["summary"]["bytes"]["estimate"].as_f64(),
+        Some(good as f64)
+    );
 }

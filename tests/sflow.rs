@@ -383,8 +383,8 @@ fn tunnelled_sampled_headers_are_read_through() {
         both_ways: false,
         expanded: false,
     };
-    let mut sim = AgentSim::new("192.0.2.9".parse().unwrap(), 0, 21, &[spec])
-        .wrapped(Wrap::Mixed, 256);
+    let mut sim =
+        AgentSim::new("192.0.2.9".parse().unwrap(), 0, 21, &[spec]).wrapped(Wrap::Mixed, 256);
     let datagrams: Vec<Datagram> = (0..40).map(|_| sim.datagram(8, false)).collect();
     let headers: Vec<Vec<u8>> = datagrams
         .iter()
@@ -401,10 +401,28 @@ fn tunnelled_sampled_headers_are_read_through() {
     common::sflow::write_frames(&frames, &headers);
     let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
     common::ok(&["convert", s(&sflow), "-o", s(&a)]);
-    common::ok(&["capture", "--replay", s(&frames), "-r", "1", "--snaplen", "256", "-q", "-o", s(&b)]);
+    common::ok(&[
+        "capture",
+        "--replay",
+        s(&frames),
+        "-r",
+        "1",
+        "--snaplen",
+        "256",
+        "-q",
+        "-o",
+        s(&b),
+    ]);
     let cols = |p: &std::path::Path| -> RecordBatch {
         let b = common::concat(&common::read_all(p).0);
-        let names = ["encap", "tunnel_id", "mpls_label", "pppoe_session", "ip_version", "src_addr"];
+        let names = [
+            "encap",
+            "tunnel_id",
+            "mpls_label",
+            "pppoe_session",
+            "ip_version",
+            "src_addr",
+        ];
         let inner = pktsample_schemas::schema::col::ADDED_IN_1_4;
         let keep: Vec<usize> = names
             .iter()
@@ -418,5 +436,8 @@ fn tunnelled_sampled_headers_are_read_through() {
     assert_eq!(ra, rb);
     use arrow_array::Array;
     let inner = ra.column_by_name("inner_ip_version").unwrap();
-    assert!(inner.len() - inner.null_count() > headers.len() / 3, "tunnelled rows");
+    assert!(
+        inner.len() - inner.null_count() > headers.len() / 3,
+        "tunnelled rows"
+    );
 }

@@ -379,7 +379,15 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         analyze_only: vec![],
         engines: &["duckdb"],
     };
-    let scenarios = [full, spark_full, window, window_light, drifted, drift_light, inner];
+    let scenarios = [
+        full,
+        spark_full,
+        window,
+        window_light,
+        drifted,
+        drift_light,
+        inner,
+    ];
     let only = std::env::var("PKTSAMPLE_SQL_ENGINES").unwrap_or_default();
     for (engine, dialect) in [
         ("duckdb", "duckdb"),

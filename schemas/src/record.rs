@@ -134,8 +134,10 @@ impl SampleBatchBuilder {
             }
         }
         c.inner_ip_proto.append_option(inner.map(|f| f.proto));
-        c.inner_src_port.append_option(inner.and_then(|f| f.src_port));
-        c.inner_dst_port.append_option(inner.and_then(|f| f.dst_port));
+        c.inner_src_port
+            .append_option(inner.and_then(|f| f.src_port));
+        c.inner_dst_port
+            .append_option(inner.and_then(|f| f.dst_port));
         self.rows += 1;
     }
 

@@ -42,4 +42,3 @@ pub fn frames(name: &str, n: usize) -> Vec<Vec<u8>> {
     let h = b.column_by_name("header").unwrap().as_binary::<i32>();
     (0..n).map(|i| h.value(i).to_vec()).collect()
 }
-

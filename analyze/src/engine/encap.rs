@@ -112,9 +112,9 @@ pub(super) fn inner_view(b: &RecordBatch) -> Result<RecordBatch, AnalyzeError> {
         let v = iv.as_primitive_opt::<UInt8Type>().ok_or_else(|| {
             AnalyzeError::Schema("column 'inner_ip_version' has the wrong type".into())
         })?;
-        let eth = cols[ei].as_primitive_opt::<arrow_array::types::UInt16Type>().ok_or_else(|| {
-            AnalyzeError::Schema("column 'eth_type' has the wrong type".into())
-        })?;
+        let eth = cols[ei]
+            .as_primitive_opt::<arrow_array::types::UInt16Type>()
+            .ok_or_else(|| AnalyzeError::Schema("column 'eth_type' has the wrong type".into()))?;
         let e: UInt16Array = (0..eth.len())
             .map(|i| {
                 Some(match (mask.value(i), v.is_valid(i), v.value(i)) {

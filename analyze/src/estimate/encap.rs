@@ -64,9 +64,15 @@ fn per_kind(a: &StratumAgg) -> Vec<(String, Cell)> {
         }
         // Tokens of a newer writer: counted, not lost.
         if stack.split('/').any(|t| Layer::from_name(t).is_none()) {
-            m.entry(stack.split('/').find(|t| Layer::from_name(t).is_none()).unwrap_or("?").into())
-                .or_default()
-                .merge(c);
+            m.entry(
+                stack
+                    .split('/')
+                    .find(|t| Layer::from_name(t).is_none())
+                    .unwrap_or("?")
+                    .into(),
+            )
+            .or_default()
+            .merge(c);
         }
     }
     m.into_iter().collect()
@@ -88,7 +94,11 @@ pub(super) fn encapsulations(
             m: g.measures(pooled),
         })
         .collect();
-    let est = |k: &str| rows.iter().find(|r| r.encapsulation == k).map(|r| r.m.packets.estimate);
+    let est = |k: &str| {
+        rows.iter()
+            .find(|r| r.encapsulation == k)
+            .map(|r| r.m.packets.estimate)
+    };
     let all: f64 = groups(st, |a| {
         let mut c = Cell::default();
         for v in a.encap.values() {

@@ -131,6 +131,7 @@ pub(super) fn summary(
         drop_share,
         packets_exact: all_pools && !windowed && pk.low == pk.high,
         unseen: GroupEst::absent(st, u32::MAX).measures(pooled),
+        bad_records: a.inputs.iter().map(|i| i.meta.bad_lengths).sum(),
     };
     (summary, start, end)
 }

@@ -85,6 +85,15 @@ pub struct Summary {
     /// address or AS the report does not list) can be: 0 samples, 0
     /// estimated, and the 95 % upper bound (1.2).
     pub unseen: Measures,
+    /// Records of the captures skipped for a lying wire length (below the
+    /// captured length, or over 256 KiB): in no estimate (1.5; absent
+    /// when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bad_records: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, Serialize)]

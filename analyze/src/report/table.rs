@@ -102,6 +102,13 @@ impl Render for Table {
                 100.0 * s.drop_share
             )?;
         }
+        if s.bad_records > 0 {
+            writeln!(
+                out,
+                "  skipped   {} records with a lying wire length (in no estimate)",
+                s.bad_records
+            )?;
+        }
         for sec in text_sections(r) {
             writeln!(out)?;
             writeln!(out, "{}", sec.title)?;

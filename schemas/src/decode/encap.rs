@@ -147,7 +147,9 @@ impl Encap {
     }
 
     pub fn layers(&self) -> impl Iterator<Item = Layer> + '_ {
-        self.codes[..self.len()].iter().map(|&c| Layer::from_code(c))
+        self.codes[..self.len()]
+            .iter()
+            .map(|&c| Layer::from_code(c))
     }
 
     /// Whether a tunnel was passed through.
@@ -206,6 +208,9 @@ mod tests {
         assert!(e.tunnelled());
         while e.push(Layer::Mpls) {}
         assert_eq!(e.len(), MAX_LAYERS);
-        assert_eq!(kinds("mpls/mpls/vxlan/eth/x"), vec![Layer::Mpls, Layer::Eth, Layer::Vxlan]);
+        assert_eq!(
+            kinds("mpls/mpls/vxlan/eth/x"),
+            vec![Layer::Mpls, Layer::Eth, Layer::Vxlan]
+        );
     }
 }

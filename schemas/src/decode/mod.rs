@@ -168,7 +168,9 @@ pub fn decode_link(lt: u32, header: &[u8]) -> Decoded {
     let mut d = Decoded::default();
     let start = match lt {
         linktype::ETHERNET if header.len() >= 14 => Next::Ether(be16(&header[12..]), &header[14..]),
-        linktype::LINUX_SLL if header.len() >= 16 => Next::Ether(be16(&header[14..]), &header[16..]),
+        linktype::LINUX_SLL if header.len() >= 16 => {
+            Next::Ether(be16(&header[14..]), &header[16..])
+        }
         linktype::LINUX_SLL2 if header.len() >= 20 => Next::Ether(be16(header), &header[20..]),
         linktype::C_HDLC if header.len() >= 4 => Next::Ether(be16(&header[2..]), &header[4..]),
         linktype::PPP | linktype::PPP_HDLC => Next::Ppp(header),

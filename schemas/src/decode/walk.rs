@@ -22,8 +22,7 @@ use etherparse::err::ip::LaxHeaderSliceError;
 
 use super::encap::Layer;
 use super::{
-    Decoded, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, IpFields,
-    ipv6_first_fragment,
+    Decoded, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE, IpFields, ipv6_first_fragment,
 };
 
 /// IP headers decoded at most (the outer one and three inside tunnels).
@@ -535,7 +534,11 @@ impl Walker<'_> {
         }
         self.tunnel_id(u32::from(be16(&b[2..]) & 0x03ff));
         // ERSPAN III's optional platform-specific subheader (O flag).
-        let extra = if layer == Layer::Erspan3 && b[11] & 1 != 0 { 8 } else { 0 };
+        let extra = if layer == Layer::Erspan3 && b[11] & 1 != 0 {
+            8
+        } else {
+            0
+        };
         match b.get(len + extra..) {
             Some(rest) => Next::Eth(rest),
             None => self.cut(),
