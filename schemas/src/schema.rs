@@ -74,25 +74,31 @@ pub mod col {
         INNER_DST_PORT,
     ];
 
+    /// The columns added in 1.1 and 1.2.
+    const ADDED_1_1_TO_1_2: [&str; 5] = [SRC_AS, DST_AS, SRC_AS_NAME, DST_AS_NAME, LINK_TYPE];
+
     /// Columns added after 1.0: files written before lack them, and readers
     /// treat them as null.
-    pub const ADDED_SINCE_1_0: [&str; 15] = [
-        SRC_AS,
-        DST_AS,
-        SRC_AS_NAME,
-        DST_AS_NAME,
-        LINK_TYPE,
-        ENCAP,
-        MPLS_LABEL,
-        PPPOE_SESSION,
-        TUNNEL_ID,
-        INNER_IP_VERSION,
-        INNER_SRC_ADDR,
-        INNER_DST_ADDR,
-        INNER_IP_PROTO,
-        INNER_SRC_PORT,
-        INNER_DST_PORT,
-    ];
+    pub const ADDED_SINCE_1_0: [&str; 15] = concat(ADDED_1_1_TO_1_2, ADDED_IN_1_4);
+
+    /// Two lists as one, at compile time.
+    const fn concat<const A: usize, const B: usize, const C: usize>(
+        a: [&'static str; A],
+        b: [&'static str; B],
+    ) -> [&'static str; C] {
+        assert!(A + B == C);
+        let mut out = [""; C];
+        let mut i = 0;
+        while i < A {
+            out[i] = a[i];
+            i += 1;
+        }
+        while i < C {
+            out[i] = b[i - A];
+            i += 1;
+        }
+        out
+    }
 }
 
 fn dict_utf8() -> DataType {

@@ -62,17 +62,9 @@ fn per_kind(a: &StratumAgg) -> Vec<(String, Cell)> {
         if ks.iter().any(|k| k.is_tunnel()) {
             m.entry("tunnel".into()).or_default().merge(c);
         }
-        // Tokens of a newer writer: counted, not lost.
-        if stack.split('/').any(|t| Layer::from_name(t).is_none()) {
-            m.entry(
-                stack
-                    .split('/')
-                    .find(|t| Layer::from_name(t).is_none())
-                    .unwrap_or("?")
-                    .into(),
-            )
-            .or_default()
-            .merge(c);
+        // A token of a newer writer: counted under its own name, not lost.
+        if let Some(t) = stack.split('/').find(|t| Layer::from_name(t).is_none()) {
+            m.entry(t.into()).or_default().merge(c);
         }
     }
     m.into_iter().collect()
