@@ -3,8 +3,8 @@
 
 # The main job on the bundled fixture (same as the README).
 demo:
-    cargo run --release -- capture --replay fixtures/mixed.pcapng --sampling-rate 10 --seed 1 -o target/demo.parquet --force
-    cargo run --release -- analyze target/demo.parquet --html target/demo.html --force
+    cargo run --release -- capture --replay fixtures/demo/edge.pcapng.zst --sampling-rate 10 --seed 1 -o target/demo.parquet --force
+    cargo run --release -- analyze target/demo.parquet --asn-db fixtures/demo/asn.tsv --html target/demo.html --force
 
 # The full test suite (same as the README; CI runs it via .ci/run).
 test:

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
+use pktsample_analyze::Section;
 use pktsample_schemas::Direction;
 
 use crate::cli::load_asn;
@@ -39,12 +40,10 @@ pub struct AnalyzeArgs {
     /// Rows in the top-N sections.
     #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
-    /// Sections to show, comma-separated (default: all): summary, ip-versions,
-    /// protocols, interfaces, top-sources, top-destinations, time-series,
-    /// packet-sizes; with --asn-db also src-as, dst-as, remote-as, as-pairs,
-    /// as-ipv6.
-    #[arg(long, value_delimiter = ',', value_name = "SECTIONS")]
-    by: Vec<String>,
+    /// Sections to show, comma-separated (default: all; the per-AS ones,
+    /// src-as to as-ipv6, with --asn-db).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTIONS")]
+    by: Vec<Section>,
     /// IP-to-AS database for the per-AS sections (repeatable; later files
     /// override earlier ones for the same prefix): MaxMind DB (.mmdb),
     /// iptoasn/ip-location-db ranges, CAIDA pfx2as or prefix/len lists,
@@ -114,19 +113,7 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     use pktsample_analyze::report::{Csv, Html, Json, Markdown, Render, Table};
     use pktsample_analyze::{Query, Sections};
 
-    let mut sections = if a.by.is_empty() {
-        Sections::ALL
-    } else {
-        Sections::none()
-    };
-    for name in &a.by {
-        if !sections.enable(name.trim()) {
-            bail!(
-                "--by: unknown section '{name}'; choose from {}",
-                Sections::NAMES.join(", ")
-            );
-        }
-    }
+    let mut sections = crate::parse::chosen(&a.by, Sections::ALL);
     if a.asn_db.is_empty() {
         if !a.by.is_empty() && sections.any_as() {
             bail!("--by: the per-AS sections need an ASN database: add --asn-db FILE");

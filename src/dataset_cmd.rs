@@ -4,10 +4,11 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use pktsample_analyze::Sections;
-use pktsample_analyze::sql::{Dialect, Scope, queries};
+use pktsample_analyze::Section;
+use pktsample_analyze::catalog::{self, queries};
+use pktsample_analyze::sql::{Dialect, Scope};
 
-use crate::parse::parse_time;
+use crate::parse::{chosen, parse_time};
 
 #[derive(clap::Args, Debug)]
 pub struct SqlArgs {
@@ -15,14 +16,14 @@ pub struct SqlArgs {
     /// write), as the engine will see it.
     #[arg(value_name = "DATASET")]
     dataset: String,
-    /// The engine: duckdb, clickhouse (also chDB) or spark.
-    #[arg(long, value_name = "ENGINE")]
-    dialect: String,
+    /// The engine.
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    dialect: Dialect,
     /// Sections, comma-separated, as analyze's --by (default: every one
-    /// but the per-AS sections, which need an enriched dataset: add
-    /// src-as, dst-as, remote-as, as-pairs, as-ipv6).
-    #[arg(long, value_delimiter = ',', value_name = "SECTIONS")]
-    by: Vec<String>,
+    /// with an SQL form but the per-AS sections, which need an enriched
+    /// dataset: add src-as, dst-as, remote-as, as-pairs, as-ipv6).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTIONS")]
+    by: Vec<Section>,
     /// Time series bucket width, e.g. 10s, 1m (default: analyze's, about
     /// 60 buckets over the span).
     #[arg(long, value_parser = humantime::parse_duration, value_name = "TIME")]
@@ -43,49 +44,37 @@ pub struct SqlArgs {
     /// Only this host (repeatable).
     #[arg(long = "host", value_name = "HOST")]
     hosts: Vec<String>,
-    /// `sql`: statements separated by `;`, each section's after a
-    /// `-- section:` comment; `json`: a list of {section, sql}.
-    #[arg(long, default_value = "sql", value_name = "FORMAT")]
-    format: String,
+    /// How to print the statements.
+    #[arg(long, value_enum, default_value = "sql", value_name = "FORMAT")]
+    format: SqlFormat,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SqlFormat {
+    /// Statements separated by `;`, each section's after a `-- section:`
+    /// comment.
+    Sql,
+    /// A list of {section, sql}.
+    Json,
 }
 
 pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
-    let Some(dialect) = Dialect::parse(&a.dialect) else {
-        bail!(
-            "--dialect: unknown engine '{}'; choose from {}",
-            a.dialect,
-            Dialect::NAMES.join(", ")
-        );
-    };
     // Without --by: analyze's default sections (the per-AS ones need an
     // enriched dataset).
-    let mut sections = if a.by.is_empty() {
-        Sections {
-            encapsulations: false,
-            ..Sections::ALL.without_as()
-        }
-    } else {
-        Sections::none()
-    };
-    for n in a.by.iter().map(|s| s.trim()) {
-        if n == "encapsulations" {
-            bail!(
-                "--by: the encapsulations section has no SQL form yet; run `pktsample analyze --by encapsulations` on the dataset"
-            );
-        }
-        if !sections.enable(n) {
-            bail!(
-                "--by: unknown section '{n}'; choose from {}",
-                Sections::NAMES.join(", ")
-            );
-        }
+    let sections = chosen(&a.by, catalog::with_sql().without_as());
+    if let Some(s) = a.by.iter().find(|s| catalog::descriptor(**s).sql.is_none()) {
+        bail!(
+            "--by: the {} section has no SQL form yet; run `pktsample analyze --by {}` on the dataset",
+            s.name(),
+            s.name()
+        );
     }
     let interval = crate::parse::interval_ns(a.interval)?;
     if a.top == 0 {
         bail!("--top must be at least 1");
     }
     let scope = Scope {
-        dialect,
+        dialect: a.dialect,
         from: a.from,
         to: a.to,
         hosts: a.hosts,
@@ -93,20 +82,19 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
         inner: a.inner,
     };
     let stmts = queries(&scope, &a.dataset, sections, a.top);
-    match a.format.as_str() {
-        "sql" => {
+    match a.format {
+        SqlFormat::Sql => {
             for s in &stmts {
                 out!("-- section: {}\n{};\n", s.section, s.sql);
             }
         }
-        "json" => {
+        SqlFormat::Json => {
             let v: Vec<serde_json::Value> = stmts
                 .iter()
                 .map(|s| serde_json::json!({"section": s.section, "sql": s.sql}))
                 .collect();
             out!("{}", serde_json::to_string_pretty(&v)?);
         }
-        f => bail!("--format: unknown format '{f}'; choose sql or json"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! Parsers of argument values (times, sizes, interfaces, rotation), each
 //! with an error that says what a good value looks like.
 
+use pktsample_analyze::{Section, Sections};
 use pktsample_capture::live::{IfaceSpec, Rotate};
 
 pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
@@ -8,30 +9,10 @@ pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("'{s}' is not an RFC 3339 time like 2026-11-21T05:00:00Z"))
 }
 
-/// `100MB`, `1GiB`, `4096`: a byte count.
+/// `100MB`, `1.5GiB`, `4096`: a byte count (KB is 1000 bytes, KiB 1024).
 pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size like 100MB"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "unknown unit in '{s}' (use B, KB, MB, GB, KiB, MiB, GiB)"
-            ));
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{s}' is too large"))
+    parse_size::parse_size(s.trim())
+        .map_err(|e| format!("'{s}' is not a size like 100MB or 1GiB ({e})"))
 }
 
 /// `eth0`, `veth*`, `wg0=100`: an interface (or glob) and its rate.
@@ -72,5 +53,32 @@ pub(crate) fn interval_ns(d: Option<std::time::Duration>) -> anyhow::Result<Opti
             i64::try_from(d.as_nanos()).map_err(|_| anyhow::anyhow!("--interval is too long"))?,
         )),
         None => Ok(None),
+    }
+}
+
+/// The sections `--by` named, or `default` without it.
+pub(crate) fn chosen(by: &[Section], default: Sections) -> Sections {
+    if by.is_empty() {
+        default
+    } else {
+        by.iter().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("100MB"), Ok(100_000_000));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size(" 1.5GiB "), Ok(3 << 29));
+        assert_eq!(parse_size("512 kb"), Ok(512_000));
+        let e = parse_size("12 parsecs").unwrap_err();
+        assert!(e.contains("'12 parsecs' is not a size like 100MB"), "{e}");
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999999999999TB").is_err());
     }
 }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{fixture, need, ok, python, read_all, replay, root, s, tmpdir};
-use pktsample_analyze::Sections;
+use pktsample_analyze::catalog;
 use pktsample_schemas::schema::col;
 use pktsample_schemas::{SampleWriter, dataset};
 use pktsample_tracegen::parts::{PartsSpec, split};
@@ -290,10 +290,7 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
     let drift = dir.path().join("drift").join("ds");
     drifted(&ds, &drift);
     // Every section with an SQL form (encapsulations has none yet).
-    let names: Vec<&str> = Sections::NAMES
-        .into_iter()
-        .filter(|n| *n != "encapsulations")
-        .collect();
+    let names: Vec<&str> = catalog::with_sql().iter().map(|s| s.name()).collect();
     let every: Vec<String> = vec!["--by".into(), names.join(",")];
     let asn = vec!["--asn-db".to_string(), s(&asn_db()).to_string()];
     let full = Scenario {
@@ -430,10 +427,34 @@ fn host_of_r100(r: &serde_json::Value) -> String {
 
 #[test]
 fn sql_names_what_it_does_not_cover() {
-    let e = common::fails(&["sql", "/nonexistent", "--dialect", "oracle"]);
-    assert!(e.contains("--dialect") && e.contains("duckdb"), "{e}");
-    let e = common::fails(&["sql", "/x", "--dialect", "duckdb", "--by", "services"]);
-    assert!(e.contains("--by") && e.contains("services"), "{e}");
+    // Values clap knows: its usage error (exit 2) names the flag and
+    // lists the choices.
+    let usage = |args: &[&str], want: &str, choice: &str| {
+        let o = common::pktsample(args);
+        let e = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(e.contains(want) && e.contains(choice), "{e}");
+    };
+    usage(
+        &["sql", "/nonexistent", "--dialect", "oracle"],
+        "invalid value 'oracle' for '--dialect",
+        "duckdb",
+    );
+    usage(
+        &["sql", "/x", "--dialect", "duckdb", "--by", "services"],
+        "invalid value 'services' for '--by",
+        "ip-versions",
+    );
+    usage(
+        &["sql", "/x", "--dialect", "duckdb", "--format", "yaml"],
+        "invalid value 'yaml' for '--format",
+        "json",
+    );
+    let e = common::fails(&["sql", "/x", "--dialect", "duckdb", "--by", "encapsulations"]);
+    assert!(
+        e.contains("encapsulations section has no SQL form yet"),
+        "{e}"
+    );
     let e = common::fails(&["sql", "/x", "--dialect", "duckdb", "--interval", "0s"]);
     assert!(e.contains("--interval"), "{e}");
 }

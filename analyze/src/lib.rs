@@ -8,16 +8,19 @@
 
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod estimate;
 pub mod inputs;
 pub mod names;
 pub mod report;
+pub mod section;
 pub mod sql;
 pub mod stats;
 
-pub use engine::{Analysis, Query, Sections, run};
+pub use catalog::report;
+pub use engine::{Analysis, Query, run};
 pub use error::AnalyzeError;
-pub use estimate::report;
 pub use report::{Render, Report};
+pub use section::{Section, Sections};

@@ -13,10 +13,10 @@ use pktsample_asn::AsDb;
 use crate::error::AnalyzeError;
 use crate::stats::Cell;
 
-use super::StratumKey;
 use super::addrs::{AddrKey, DST, SRC};
 use super::columns::addresses;
 use super::fold::Folder;
+use super::{Section, StratumKey};
 
 /// Address sums of the current dictionaries, carried across batches.
 pub(super) struct AddrCache {
@@ -108,7 +108,7 @@ impl Folder<'_> {
             }
         };
         let (mut src, mut dst) = (mk(sa), mk(da));
-        if let (true, Some(db)) = (self.sections.as_pairs, self.q.asn.clone()) {
+        if let (true, Some(db)) = (self.sections.has(Section::AsPairs), self.q.asn.clone()) {
             src.slots = self.origin_slots(&db, &src.addrs);
             dst.slots = self.origin_slots(&db, &dst.addrs);
         }

@@ -18,7 +18,7 @@ use super::dicts::AddrCache;
 use super::pass::{AddrCols, ProtoCols, RowPass};
 use super::plan::Parts;
 use super::spill::Budget;
-use super::{Query, Sections, StratumIds, StratumKey};
+use super::{Query, Section, Sections, StratumIds, StratumKey};
 
 /// Per-batch state for the rows of one file.
 pub(super) struct Folder<'a> {
@@ -190,7 +190,7 @@ impl Folder<'_> {
         for (a, r) in aggs.iter_mut().zip(&rows) {
             a.rows += r;
         }
-        let protos = if self.sections.protocols {
+        let protos = if self.sections.has(Section::Protocols) {
             let sp = prim::<UInt16Type>(b, col::SRC_PORT)?;
             let proto = prim::<UInt8Type>(b, col::IP_PROTO)?;
             Some(ProtoCols {
@@ -247,13 +247,15 @@ impl Folder<'_> {
             (ts.values(), len.values(), ver.values(), bits(ver.nulls())),
             protos,
             addrs,
-            self.sections.time_series.then_some(self.interval),
+            self.sections
+                .has(Section::TimeSeries)
+                .then_some(self.interval),
             (&mut acc.eth_slot, &mut acc.eth_keys, &mut acc.spare_protos),
             &mut aggs,
         );
         pass.run(sel.as_deref());
         drop(pass);
-        if self.sections.encapsulations {
+        if self.sections.has(Section::Encapsulations) {
             super::encap::fold_encap(b, sel.as_deref(), len.values(), &mut aggs)?;
         }
         if let Some(c) = &mut cache {

@@ -42,14 +42,13 @@ mod encap;
 mod fold;
 mod pass;
 mod plan;
-mod sections;
 mod spill;
 mod tables;
 
+pub use crate::section::{Section, Sections};
 pub use addrs::{AddrKey, AddrSummary, AddrTables, ByOrigin, DST, Finish, PerStratum, SRC};
 pub use agg::{Aggregate, StratumAgg, StratumIds, TIME_CLASSES, TimeCell};
 pub use plan::{Input, Parts, capture_span};
-pub use sections::Sections;
 pub use spill::{Budget, default_limit};
 pub use tables::{ProtoSums, SIZE_CLASSES, service_port};
 
@@ -119,18 +118,18 @@ pub struct Analysis {
     pub query: Query,
 }
 
-fn columns(s: &Sections, constant_stratum: bool, inner: bool) -> Vec<&'static str> {
+fn columns(s: Sections, constant_stratum: bool, inner: bool) -> Vec<&'static str> {
     let mut c = vec![col::TIMESTAMP, col::PKT_LEN, col::IP_VERSION];
     if !constant_stratum {
         c.extend([col::IFINDEX, col::DIRECTION, col::SAMPLING_RATE]);
     }
-    if s.protocols {
+    if s.has(Section::Protocols) {
         c.extend([col::ETH_TYPE, col::IP_PROTO, col::SRC_PORT, col::DST_PORT]);
     }
     if s.addresses() {
         c.extend([col::SRC_ADDR, col::DST_ADDR]);
     }
-    if s.encapsulations {
+    if s.has(Section::Encapsulations) {
         c.push(col::ENCAP);
     }
     if inner {
@@ -329,7 +328,7 @@ fn read_unit(c: &Ctx, u: &Unit, acc: &mut ThreadAcc) -> Result<(), AnalyzeError>
             Ok(())
         };
         let meta = if inp.foreign {
-            let cols = columns(&q.sections, false, q.inner);
+            let cols = columns(q.sections, false, q.inner);
             foreign::read_rows(&inp.path, Some(&cols), 64 * 1024, each)?
         } else {
             read_samples(&inp.path, each)?
@@ -368,7 +367,7 @@ fn read_unit(c: &Ctx, u: &Unit, acc: &mut ThreadAcc) -> Result<(), AnalyzeError>
         let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, md.clone());
         let mask = ProjectionMask::columns(
             b.parquet_schema(),
-            columns(&folder.sections, folder.constant.is_some(), q.inner),
+            columns(folder.sections, folder.constant.is_some(), q.inner),
         );
         let mut reader = b
             .with_row_groups(vec![rg])

@@ -72,7 +72,7 @@ fn per_kind(a: &StratumAgg) -> Vec<(String, Cell)> {
 
 /// The section's rows (by packets), and a warning when much of the
 /// traffic is tunnelled and the report describes the outer headers.
-pub(super) fn encapsulations(
+fn encap_rows(
     st: &[Stratum],
     pooled: &Pooled,
     inner: bool,
@@ -111,4 +111,9 @@ pub(super) fn encapsulations(
         ));
     }
     rows
+}
+
+pub fn encapsulations(c: &mut super::Ctx) {
+    let rows = encap_rows(&c.st, &c.pooled, c.a.query.inner, &mut c.r.warnings);
+    c.r.encapsulations = Some(rows);
 }

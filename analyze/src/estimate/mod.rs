@@ -1,5 +1,8 @@
 //! From aggregated sums to the report: scaled estimates with 95 % intervals
-//! for every number (see [`crate::stats`] for the estimators).
+//! for every number (see [`crate::stats`] for the estimators). [`Ctx`]
+//! holds what every section reads; each section's estimator is one
+//! function filling its members of the report, called by
+//! [`crate::catalog`] for the sections asked for.
 
 use std::collections::BTreeMap;
 use std::hash::Hash;
@@ -14,16 +17,19 @@ mod per_as;
 mod summary;
 mod time;
 
-use crate::engine::{AddrSummary, Analysis, DST, Finish, SIZE_CLASSES, SRC, Sections, StratumAgg};
+use crate::engine::{AddrSummary, Analysis, DST, Finish, SIZE_CLASSES, SRC, StratumAgg};
 use crate::error::AnalyzeError;
 use crate::names::{eth_type_name, ip_proto_name, service_name, transport_name};
 use crate::report::*;
 use crate::stats::{self, Cell, Design, Interval, ShareSums};
 
-use self::group::{GroupEst, Stratum, strata};
+use self::group::{GroupEst, Pooled, Stratum, strata};
 use self::interfaces::interface_rows;
-use self::per_as::as_sections;
 use self::summary::summary;
+use crate::section::Section;
+
+pub use self::encap::encapsulations;
+pub use self::per_as::{as_ipv6, as_pairs, destination_as, remote_as, source_as};
 
 /// Sum groups of a per-stratum table over strata.
 fn groups<K: Hash + Eq + Ord + Clone>(
@@ -93,6 +99,7 @@ fn address_summary(
     top: usize,
 ) -> Result<(AddrSummary, Vec<Option<usize>>), AnalyzeError> {
     let sec = a.query.sections;
+    let tops = sec.has(Section::TopSources) || sec.has(Section::TopDestinations);
     let index: rustc_hash::FxHashMap<_, usize> =
         st.iter().enumerate().map(|(i, s)| (s.key, i)).collect();
     let by_id: Vec<Option<usize>> = a
@@ -110,211 +117,249 @@ fn address_summary(
     let f = Finish {
         weight: &weight,
         place: &by_id,
-        top: if sec.top_sources || sec.top_destinations {
-            top
-        } else {
-            0
-        },
+        top: if tops { top } else { 0 },
         origins: a.query.asn.as_deref().filter(|_| sec.any_as()),
     };
     Ok((a.addrs.summarize(&f)?, by_id))
 }
 
-/// Build the report.
-pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
-    let q = &a.query;
-    let sec: Sections = q.sections;
-    let (st, pooled) = strata(a);
-    let mut warnings = Vec::new();
-    let (addrs, by_id) = address_summary(a, &st, top)?;
+/// What every section's estimator reads (the report's strata, their pooled
+/// sizes, the reduced address tables), and the report they fill.
+pub struct Ctx<'a> {
+    a: &'a Analysis,
+    st: Vec<Stratum<'a>>,
+    pooled: Pooled,
+    addrs: AddrSummary,
+    /// Stratum id -> index in `st` (None: not in the report).
+    by_id: Vec<Option<usize>>,
+    top: usize,
+    /// The report's first and last sample.
+    span: (Option<i64>, Option<i64>),
+    /// The per-AS sections' sums, made by the first of them.
+    per_as: Option<per_as::BySide>,
+    r: Report,
+}
 
-    let (summary, start, end) = summary(a, &st, &pooled, &mut warnings);
+impl<'a> Ctx<'a> {
+    /// The strata and address tables, and the report's summary and IPv6
+    /// share, which every report has.
+    pub fn new(a: &'a Analysis, top: usize) -> Result<Ctx<'a>, AnalyzeError> {
+        let q = &a.query;
+        let (st, pooled) = strata(a);
+        let mut warnings = Vec::new();
+        let (addrs, by_id) = address_summary(a, &st, top)?;
+        let (summary, start, end) = summary(a, &st, &pooled, &mut warnings);
+        let ip = |a: &StratumAgg| {
+            let mut c = a.ip_version[1];
+            c.merge(&a.ip_version[2]);
+            c
+        };
+        let v6 = |a: &StratumAgg| a.ip_version[2];
+        let ipv6_share = Ipv6Share {
+            packets: share_of(&st, ip, v6, false),
+            bytes: share_of(&st, ip, v6, true),
+        };
+        let r = Report {
+            report_version: REPORT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            inputs: a
+                .inputs
+                .iter()
+                .map(|i| i.path.display().to_string())
+                .collect(),
+            filters: Filters {
+                from: q.from.map(format_rfc3339_ns),
+                to: q.to.map(format_rfc3339_ns),
+                interfaces: q.interfaces.clone(),
+                hosts: q.hosts.clone(),
+                inner: q.inner,
+                directions: q
+                    .directions
+                    .iter()
+                    .map(|d| d.as_str().to_string())
+                    .collect(),
+            },
+            summary,
+            ipv6_share,
+            ip_versions: None,
+            distinct_addresses: None,
+            eth_types: None,
+            ip_protocols: None,
+            services: None,
+            interfaces: None,
+            top_sources: None,
+            top_destinations: None,
+            time_series: None,
+            packet_sizes: None,
+            encapsulations: None,
+            asn_databases: None,
+            source_as: None,
+            destination_as: None,
+            remote_as: None,
+            as_pairs: None,
+            as_ipv6: None,
+            calibration: None,
+            warnings,
+        };
+        Ok(Ctx {
+            a,
+            st,
+            pooled,
+            addrs,
+            by_id,
+            top,
+            span: (start, end),
+            per_as: None,
+            r,
+        })
+    }
 
-    let ip = |a: &StratumAgg| {
-        let mut c = a.ip_version[1];
-        c.merge(&a.ip_version[2]);
-        c
-    };
-    let v6 = |a: &StratumAgg| a.ip_version[2];
-    let ipv6_share = Ipv6Share {
-        packets: share_of(&st, ip, v6, false),
-        bytes: share_of(&st, ip, v6, true),
-    };
+    /// The sFlow calibration check (whenever the inputs have interface
+    /// counters), and the report.
+    pub fn finish(mut self) -> Result<Report, AnalyzeError> {
+        let calibration = calibration::calibration(self.a)?;
+        if let Some(rows) = &calibration {
+            let off = rows
+                .iter()
+                .filter(|r| !r.packets_within || !r.bytes_within)
+                .count();
+            if off > 0 {
+                self.r.warnings.push(format!(
+                    "sFlow calibration: {off} of {} interface counters fall outside the sampled estimate's 95% interval (see the calibration section): the sampling may be biased or losing samples",
+                    rows.len()
+                ));
+            }
+        }
+        self.r.calibration = calibration;
+        Ok(self.r)
+    }
+}
 
-    let ip_versions = sec.ip_versions.then(|| {
-        let g = groups(&st, |a| {
-            vec![
-                ("4".to_string(), a.ip_version[1]),
-                ("6".to_string(), a.ip_version[2]),
-                ("non-ip".to_string(), a.ip_version[0]),
-            ]
-        });
+/// A section whose members the context fills (the summary).
+pub fn nothing(_: &mut Ctx) {}
+
+pub fn ip_versions(c: &mut Ctx) {
+    let g = groups(&c.st, |a| {
+        vec![
+            ("4".to_string(), a.ip_version[1]),
+            ("6".to_string(), a.ip_version[2]),
+            ("non-ip".to_string(), a.ip_version[0]),
+        ]
+    });
+    c.r.ip_versions = Some(
         by_packets(g)
             .into_iter()
             .map(|(k, g)| VersionRow {
                 ip_version: k,
-                m: g.measures(&pooled),
+                m: g.measures(&c.pooled),
             })
-            .collect()
-    });
-    let distinct_addresses = sec.ip_versions.then(|| Distinct {
-        ipv4: addrs.distinct[0],
-        ipv6: addrs.distinct[1],
+            .collect(),
+    );
+    c.r.distinct_addresses = Some(Distinct {
+        ipv4: c.addrs.distinct[0],
+        ipv6: c.addrs.distinct[1],
         lower_bound: true,
     });
+}
 
-    let (eth_types, ip_protocols, services) = if sec.protocols {
-        let e = by_packets(groups(&st, |a| {
-            a.protocols
-                .as_ref()
-                .map(|p| p.eth_types())
-                .unwrap_or_default()
-        }))
-        .into_iter()
-        .map(|(k, g)| EthTypeRow {
-            eth_type: k,
-            name: eth_type_name(k),
-            m: g.measures(&pooled),
-        })
-        .collect();
-        let p = by_packets(groups(&st, |a| {
-            a.protocols
-                .as_ref()
-                .map(|p| p.ip_protos())
-                .unwrap_or_default()
-        }))
-        .into_iter()
-        .map(|(k, g)| ProtoRow {
-            ip_proto: k,
-            name: ip_proto_name(k),
-            m: g.measures(&pooled),
-        })
-        .collect();
-        let sv = by_packets(groups(&st, |a| {
-            a.protocols
-                .as_ref()
-                .map(|p| p.services())
-                .unwrap_or_default()
-        }))
-        .into_iter()
-        .map(|((proto, port), g)| ServiceRow {
-            transport: transport_name(proto),
-            port,
-            name: port.and_then(service_name),
-            m: g.measures(&pooled),
-        })
-        .collect();
-        (Some(e), Some(p), Some(sv))
-    } else {
-        (None, None, None)
-    };
-
-    let interfaces = sec.interfaces.then(|| interface_rows(a, &st, &pooled));
-
-    // Ranked by the tables (by the packets' point estimate); the full
-    // estimate, with its interval, only for the rows kept.
-    let top_rows = |side: usize| -> Vec<AddressRow> {
-        addrs.top[side]
-            .iter()
-            .map(|(ip, cells)| {
-                let mut g = GroupEst::default();
-                for (id, c) in cells {
-                    if let Some(i) = by_id[*id as usize] {
-                        g.add(&st[i], c);
-                    }
-                }
-                AddressRow {
-                    address: ip.to_string(),
-                    m: g.measures(&pooled),
-                }
-            })
-            .collect()
-    };
-    let top_sources = sec.top_sources.then(|| top_rows(SRC));
-    let top_destinations = sec.top_destinations.then(|| top_rows(DST));
-
-    let time_series = sec
-        .time_series
-        .then(|| time::series(a, &st, &pooled, (start, end), &mut warnings));
-
-    let packet_sizes = sec.packet_sizes.then(|| {
-        // Every class, sampled or not; a class bounds its frames.
-        SIZE_CLASSES
-            .iter()
-            .enumerate()
-            .map(|(i, &(lo, hi))| {
-                let mut g = GroupEst::default();
-                for s in &st {
-                    g.add_capped(s, &s.agg.size[i], hi);
-                }
-                SizeRow {
-                    min: lo,
-                    max: (hi != u32::MAX).then_some(hi),
-                    m: g.measures(&pooled),
-                }
-            })
-            .collect()
-    });
-
-    let encapsulations = sec
-        .encapsulations
-        .then(|| encap::encapsulations(&st, &pooled, q.inner, &mut warnings));
-
-    let per_as = as_sections(a, &st, &pooled, top, (&addrs, &by_id), &mut warnings);
-    let calibration = calibration::calibration(a)?;
-    if let Some(rows) = &calibration {
-        let off = rows
-            .iter()
-            .filter(|r| !r.packets_within || !r.bytes_within)
-            .count();
-        if off > 0 {
-            warnings.push(format!(
-                "sFlow calibration: {off} of {} interface counters fall outside the sampled estimate's 95% interval (see the calibration section): the sampling may be biased or losing samples",
-                rows.len()
-            ));
-        }
+/// EtherTypes, IP protocols and services.
+pub fn protocols(c: &mut Ctx) {
+    let (st, pooled) = (&c.st, &c.pooled);
+    fn table(a: &StratumAgg) -> Option<&crate::engine::ProtoSums> {
+        a.protocols.as_ref()
     }
-
-    Ok(Report {
-        report_version: REPORT_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        inputs: a
-            .inputs
-            .iter()
-            .map(|i| i.path.display().to_string())
+    let e = by_packets(groups(st, |a| {
+        table(a).map(|p| p.eth_types()).unwrap_or_default()
+    }));
+    c.r.eth_types = Some(
+        e.into_iter()
+            .map(|(k, g)| EthTypeRow {
+                eth_type: k,
+                name: eth_type_name(k),
+                m: g.measures(pooled),
+            })
             .collect(),
-        filters: Filters {
-            from: q.from.map(format_rfc3339_ns),
-            to: q.to.map(format_rfc3339_ns),
-            interfaces: q.interfaces.clone(),
-            hosts: q.hosts.clone(),
-            inner: q.inner,
-            directions: q
-                .directions
-                .iter()
-                .map(|d| d.as_str().to_string())
-                .collect(),
-        },
-        summary,
-        ipv6_share,
-        ip_versions,
-        distinct_addresses,
-        eth_types,
-        ip_protocols,
-        services,
-        interfaces,
-        top_sources,
-        top_destinations,
-        time_series,
-        packet_sizes,
-        encapsulations,
-        asn_databases: per_as.databases,
-        source_as: per_as.source,
-        destination_as: per_as.destination,
-        remote_as: per_as.remote,
-        as_pairs: per_as.pairs,
-        as_ipv6: per_as.ipv6,
-        calibration,
-        warnings,
-    })
+    );
+    let p = by_packets(groups(st, |a| {
+        table(a).map(|p| p.ip_protos()).unwrap_or_default()
+    }));
+    c.r.ip_protocols = Some(
+        p.into_iter()
+            .map(|(k, g)| ProtoRow {
+                ip_proto: k,
+                name: ip_proto_name(k),
+                m: g.measures(pooled),
+            })
+            .collect(),
+    );
+    let sv = by_packets(groups(st, |a| {
+        table(a).map(|p| p.services()).unwrap_or_default()
+    }));
+    c.r.services = Some(
+        sv.into_iter()
+            .map(|((proto, port), g)| ServiceRow {
+                transport: transport_name(proto),
+                port,
+                name: port.and_then(service_name),
+                m: g.measures(pooled),
+            })
+            .collect(),
+    );
+}
+
+pub fn interfaces(c: &mut Ctx) {
+    c.r.interfaces = Some(interface_rows(c.a, &c.st, &c.pooled));
+}
+
+/// Ranked by the tables (by the packets' point estimate); the full
+/// estimate, with its interval, only for the rows kept.
+fn top_rows(c: &Ctx, side: usize) -> Vec<AddressRow> {
+    c.addrs.top[side]
+        .iter()
+        .map(|(ip, cells)| {
+            let mut g = GroupEst::default();
+            for (id, cell) in cells {
+                if let Some(i) = c.by_id[*id as usize] {
+                    g.add(&c.st[i], cell);
+                }
+            }
+            AddressRow {
+                address: ip.to_string(),
+                m: g.measures(&c.pooled),
+            }
+        })
+        .collect()
+}
+
+pub fn top_sources(c: &mut Ctx) {
+    c.r.top_sources = Some(top_rows(c, SRC));
+}
+
+pub fn top_destinations(c: &mut Ctx) {
+    c.r.top_destinations = Some(top_rows(c, DST));
+}
+
+pub fn time_series(c: &mut Ctx) {
+    let ts = time::series(c.a, &c.st, &c.pooled, c.span, &mut c.r.warnings);
+    c.r.time_series = Some(ts);
+}
+
+/// Every class, sampled or not; a class bounds its frames.
+pub fn packet_sizes(c: &mut Ctx) {
+    let rows = SIZE_CLASSES
+        .iter()
+        .enumerate()
+        .map(|(i, &(lo, hi))| {
+            let mut g = GroupEst::default();
+            for s in &c.st {
+                g.add_capped(s, &s.agg.size[i], hi);
+            }
+            SizeRow {
+                min: lo,
+                max: (hi != u32::MAX).then_some(hi),
+                m: g.measures(&c.pooled),
+            }
+        })
+        .collect();
+    c.r.packet_sizes = Some(rows);
 }

@@ -67,7 +67,7 @@ pub(super) fn series(
             ));
         }
     }
-    let classes = q.sections.protocols;
+    let classes = q.sections.has(crate::section::Section::Protocols);
     TimeSeries {
         interval_seconds: secs,
         buckets: g

@@ -5,7 +5,8 @@
 
 use std::io::Write;
 
-use super::{Render, Report, text_sections};
+use super::{Render, Report};
+use crate::catalog::text_sections;
 use crate::stats::Interval;
 
 pub struct Csv;

@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use super::{Render, Report, interval_text, share_text, text_sections, unseen_text};
+use super::{Render, Report, interval_text, share_text, unseen_text};
+use crate::catalog::text_sections;
 
 pub struct Markdown;
 

@@ -2,53 +2,58 @@
 
 use std::io::Write;
 
-use super::{Render, Report, interval_text, share_text, text_sections, unseen_text};
+use super::{Render, Report, interval_text, share_text, unseen_text};
+use crate::catalog::text_sections;
 
 pub struct Table;
 
 /// Widest key column before it is cut.
 const KEY_WIDTH: usize = 24;
 
+/// Terminal columns of a cell (an AS name may be CJK, or carry combining
+/// marks): its display width, not its chars.
+fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// At most `w` columns, `…` marking a cut.
 fn cut(s: &str, w: usize) -> String {
-    if s.chars().count() <= w {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(w - 1).collect();
-        t.push('…');
-        t
+    if width(s) <= w {
+        return s.to_string();
     }
+    let mut t = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw > w - 1 {
+            break;
+        }
+        used += cw;
+        t.push(c);
+    }
+    t.push('…');
+    t
 }
 
 fn pad(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    format!("{s}{}", " ".repeat(w.saturating_sub(n)))
+    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
 }
 
 fn rpad(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    format!("{}{s}", " ".repeat(w.saturating_sub(n)))
+    format!("{}{s}", " ".repeat(w.saturating_sub(width(s))))
 }
 
-/// Word-wrap to `width` columns, continuation lines indented.
+/// Word-wrap to `width` columns, continuation lines indented; a word
+/// longer than a line (a path) stays whole.
 fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    let mut fresh = true;
-    for word in text.split_whitespace() {
-        if !fresh && cur.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::replace(&mut cur, indent.to_string()));
-            fresh = true;
-        }
-        if !fresh {
-            cur.push(' ');
-        }
-        cur.push_str(word);
-        fresh = false;
-    }
-    if !fresh {
-        lines.push(cur);
-    }
-    lines
+    let o = textwrap::Options::new(width)
+        .subsequent_indent(indent)
+        .break_words(false)
+        .word_separator(textwrap::WordSeparator::AsciiSpace);
+    textwrap::wrap(text, o)
+        .into_iter()
+        .map(|l| l.into_owned())
+        .collect()
 }
 
 impl Render for Table {
@@ -113,7 +118,7 @@ impl Render for Table {
             writeln!(out)?;
             writeln!(out, "{}", sec.title)?;
             let nk = sec.key_names.len();
-            let mut widths: Vec<usize> = sec.key_names.iter().map(|k| k.len()).collect();
+            let mut widths: Vec<usize> = sec.key_names.iter().map(|k| width(k)).collect();
             let cells: Vec<(Vec<String>, String, String, String)> = sec
                 .rows
                 .iter()
@@ -132,16 +137,11 @@ impl Render for Table {
                 .collect();
             for (keys, ..) in &cells {
                 for (i, k) in keys.iter().enumerate() {
-                    widths[i] = widths[i].max(k.chars().count());
+                    widths[i] = widths[i].max(width(k));
                 }
             }
             let ws = cells.iter().map(|c| c.1.len()).max().unwrap_or(0).max(7);
-            let wp = cells
-                .iter()
-                .map(|c| c.2.chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(7);
+            let wp = cells.iter().map(|c| width(&c.2)).max().unwrap_or(0).max(7);
             let mut head = String::from("  ");
             for (name, w) in sec.key_names.iter().zip(&widths).take(nk) {
                 head.push_str(&pad(name, *w));
@@ -184,5 +184,42 @@ impl Render for Table {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_measured_in_columns() {
+        // Two columns a char: cut to at most 7 columns, with its mark.
+        let c = cut("日本語ネットワーク", 7);
+        assert_eq!(c, "日本語…");
+        assert!(width(&c) <= 7);
+        assert_eq!(width(&pad("日本", 6)), 6);
+        assert_eq!(rpad("é", 3), "  é");
+        // A combining accent takes no column.
+        assert_eq!(pad("e\u{301}", 3), "e\u{301}  ");
+        assert_eq!(cut("plain ascii text", 8), "plain a…");
+    }
+
+    #[test]
+    fn warnings_wrap_at_words_within_the_width() {
+        let text = "warning: 45% of the packets are tunnelled: --inner computes them inside";
+        let lines = wrap(text, 30, "   ");
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|l| width(l) <= 30), "{lines:?}");
+        assert!(lines[1..].iter().all(|l| l.starts_with("   ")));
+        assert_eq!(
+            lines.join(" ").split_whitespace().collect::<Vec<_>>(),
+            text.split_whitespace().collect::<Vec<_>>()
+        );
+        // A word longer than the line stays whole.
+        let long = wrap("see /a/very/long/path/that/does/not/fit", 10, " ");
+        assert!(
+            long.iter()
+                .any(|l| l.contains("/a/very/long/path/that/does/not/fit"))
+        );
     }
 }

@@ -1,26 +1,18 @@
 //! What differs between the engines: how a dataset is read, timestamps,
 //! casts and nested records. Everything else is plain SQL all three accept.
 
-/// An engine to print queries for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An engine to print queries for (`--dialect duckdb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dialect {
+    #[value(name = "duckdb")]
     DuckDb,
+    /// Also chDB.
+    #[value(name = "clickhouse")]
     ClickHouse,
     Spark,
 }
 
 impl Dialect {
-    pub const NAMES: [&'static str; 3] = ["duckdb", "clickhouse", "spark"];
-
-    pub fn parse(s: &str) -> Option<Dialect> {
-        match s {
-            "duckdb" => Some(Dialect::DuckDb),
-            "clickhouse" => Some(Dialect::ClickHouse),
-            "spark" => Some(Dialect::Spark),
-            _ => None,
-        }
-    }
-
     /// Statements that make the views `samples` (with the `host`
     /// partition column and `file_`, the part's file name) and `pools`
     /// over the dataset at `root`. Parts of different schema versions

@@ -12,6 +12,7 @@
 //! series (with its per-bucket IPv6 share and protocol classes), packet
 //! sizes, and the per-AS sections from the enrichment columns.
 
+mod breakdowns;
 mod dialect;
 mod query;
 mod sections;
@@ -19,12 +20,39 @@ mod share;
 mod stats;
 mod timeline;
 
+pub(crate) use breakdowns::*;
 pub use dialect::Dialect;
 pub use query::Scope;
+pub(crate) use sections::{as_ipv6, as_pairs, destination_as, interfaces, remote_as, source_as};
+pub(crate) use timeline::{summary, time_series};
 
-use crate::engine::{SIZE_CLASSES, Sections};
-use crate::names::{eth_type_name, ip_proto_name};
+use crate::section::Sections;
 use query::{Groups, absent, absent_cte, base, groups, intervals, measures};
+
+/// What a section's statements are asked for: the dataset's scope, the
+/// rows of the top-N sections, and the other sections asked for with it.
+pub struct Ask<'a> {
+    pub scope: &'a Scope,
+    pub top: usize,
+    pub sections: Sections,
+}
+
+impl Ask<'_> {
+    fn one(&self, section: &'static str, sql: String) -> Vec<Statement> {
+        vec![Statement { section, sql }]
+    }
+}
+
+/// The setup of the views over the dataset at `root`.
+pub fn setup(d: Dialect, root: &str) -> Vec<Statement> {
+    d.prelude(root)
+        .into_iter()
+        .map(|sql| Statement {
+            section: "setup",
+            sql,
+        })
+        .collect()
+}
 
 /// One statement to run: the setup of the views, or a section's query.
 #[derive(Clone, Debug)]
@@ -123,151 +151,4 @@ fn listed(
         measures(s.dialect),
         absent(s.dialect)
     )
-}
-
-/// The statements for `sections` on the dataset at `root`.
-pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec<Statement> {
-    let d = scope.dialect;
-    let mut v: Vec<Statement> = d
-        .prelude(root)
-        .into_iter()
-        .map(|sql| Statement {
-            section: "setup",
-            sql,
-        })
-        .collect();
-    let mut push = |section, sql| v.push(Statement { section, sql });
-    let m = "samples, packets, bytes";
-    if sections.summary {
-        push("summary", timeline::summary(scope));
-        push("ipv6_share", timeline::ipv6_share(scope));
-    }
-    if sections.ip_versions {
-        let key =
-            "(CASE WHEN ip_version = 4 THEN '4' WHEN ip_version = 6 THEN '6' ELSE 'non-ip' END)"
-                .to_string();
-        let all = "SELECT '4' AS k UNION ALL SELECT '6' AS k UNION ALL SELECT 'non-ip' AS k";
-        let sql = listed(
-            scope,
-            (key, "ipv"),
-            all,
-            &|_| "1e18".into(),
-            &[format!("k AS ip_version, {m}")],
-            "rank_ DESC, k ASC",
-        );
-        push("ip_versions", sql);
-    }
-    if sections.protocols {
-        let eth = names("eth_type", 0..=0xffff, |k| eth_type_name(k as u16));
-        let sql = ranked(
-            scope,
-            &Ranked {
-                keys: &[("eth_type".into(), "eth_type")],
-                out: &[
-                    format!("{} AS eth_type", d.int("eth_type")),
-                    format!("{} AS name", eth),
-                ],
-                ..Default::default()
-            },
-        );
-        push("eth_types", sql);
-        let pr = names("ip_proto", 0..=255, |k| ip_proto_name(k as u8));
-        let sql = ranked(
-            scope,
-            &Ranked {
-                keys: &[("ip_proto".into(), "ip_proto")],
-                out: &[
-                    format!("{} AS ip_proto", d.int("ip_proto")),
-                    format!("{} AS name", pr),
-                ],
-                filter: "ip_proto IS NOT NULL",
-                ..Default::default()
-            },
-        );
-        push("ip_protocols", sql);
-        push("services", sections::services(scope));
-    }
-    if sections.top_sources {
-        let sql = ranked(
-            scope,
-            &Ranked {
-                keys: &[("src_addr".into(), "address")],
-                out: &["address".into()],
-                filter: "src_addr IS NOT NULL",
-                top: Some(top),
-                ..Default::default()
-            },
-        );
-        push("top_sources", sql);
-    }
-    if sections.top_destinations {
-        let sql = ranked(
-            scope,
-            &Ranked {
-                keys: &[("dst_addr".into(), "address")],
-                out: &["address".into()],
-                filter: "dst_addr IS NOT NULL",
-                top: Some(top),
-                ..Default::default()
-            },
-        );
-        push("top_destinations", sql);
-    }
-    if sections.packet_sizes {
-        let all: Vec<String> = (0..SIZE_CLASSES.len())
-            .map(|i| format!("SELECT {i} AS k"))
-            .collect();
-        let mut lo = String::from("(CASE k");
-        let mut hi = String::from("(CASE k");
-        let mut caps = String::new();
-        for (i, (a, b)) in SIZE_CLASSES.iter().enumerate() {
-            lo.push_str(&format!(" WHEN {i} THEN {a}"));
-            if *b != u32::MAX {
-                hi.push_str(&format!(" WHEN {i} THEN {b}"));
-            }
-            caps.push_str(&format!(" WHEN {i} THEN {}.0", (*b).min(1_000_000_000)));
-        }
-        lo.push_str(" END)");
-        hi.push_str(" END)");
-        let sql = listed(
-            scope,
-            ("sc".into(), "sc"),
-            &all.join(" UNION ALL "),
-            &|k| format!("(CASE {k}{caps} END)"),
-            &[format!("{} AS min, {} AS max, {m}", d.int(&lo), d.int(&hi))],
-            "k ASC",
-        );
-        push("packet_sizes", sql);
-    }
-    if sections.interfaces {
-        push("interfaces", sections::interfaces(scope));
-    }
-    if sections.time_series {
-        push("time_series", timeline::time_series(scope));
-        if sections.protocols {
-            push(
-                "time_series_protocols",
-                timeline::time_series_protocols(scope),
-            );
-        }
-    }
-    if sections.src_as {
-        push("source_as", sections::per_as(scope, "source_as", top));
-    }
-    if sections.dst_as {
-        push(
-            "destination_as",
-            sections::per_as(scope, "destination_as", top),
-        );
-    }
-    if sections.remote_as {
-        push("remote_as", sections::per_as(scope, "remote_as", top));
-    }
-    if sections.as_pairs {
-        push("as_pairs", sections::as_pairs(scope, top));
-    }
-    if sections.as_ipv6 {
-        push("as_ipv6", sections::as_ipv6(scope, top));
-    }
-    v
 }

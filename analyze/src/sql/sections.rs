@@ -7,7 +7,7 @@ use super::query::{
     G_COLS, base_with, groups_by, intervals, parts_of_absent, parts_of_gi, records,
 };
 use super::share::share_ctes;
-use super::{Dialect, Scope};
+use super::{Ask, Dialect, Scope, Statement};
 use super::{Ranked, names, ranked};
 use crate::names::service_name;
 
@@ -26,7 +26,7 @@ WHEN least(src_port, dst_port) < 1024 THEN least(src_port, dst_port) END)"
         .replace("K", &known)
 }
 
-pub fn services(s: &Scope) -> String {
+pub(super) fn services(s: &Scope) -> String {
     let d = s.dialect;
     let transport = "(CASE ip_proto WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 132 THEN 'sctp' WHEN 136 THEN 'udplite' END)";
     let name = names("port", 0..=u16::MAX as u32, |p| service_name(p as u16));
@@ -81,7 +81,7 @@ fn remote(d: Dialect) -> (String, String, String) {
 const AS_COLS: [&str; 4] = ["src_as", "dst_as", "src_as_name", "dst_as_name"];
 
 /// `source_as`, `destination_as` or `remote_as`.
-pub fn per_as(s: &Scope, which: &str, top: usize) -> String {
+fn per_as(s: &Scope, which: &str, top: usize) -> String {
     let d = s.dialect;
     let (l, n, nm) = match which {
         "source_as" => origin(d, "src"),
@@ -102,7 +102,7 @@ pub fn per_as(s: &Scope, which: &str, top: usize) -> String {
     )
 }
 
-pub fn as_pairs(s: &Scope, top: usize) -> String {
+fn as_pairs_sql(s: &Scope, top: usize) -> String {
     let d = s.dialect;
     let (sl, sn, snm) = origin(d, "src");
     let (dl, dn, dnm) = origin(d, "dst");
@@ -132,7 +132,7 @@ pub fn as_pairs(s: &Scope, top: usize) -> String {
 
 /// The IPv6 traffic of each remote AS with its share of the AS's IP
 /// traffic (by packets and by bytes).
-pub fn as_ipv6(s: &Scope, top: usize) -> String {
+fn as_ipv6_sql(s: &Scope, top: usize) -> String {
     let d = s.dialect;
     let (l, n, nm) = remote(d);
     let filter = format!("ip_version = 6 AND {l} IS NOT NULL");
@@ -172,7 +172,7 @@ shb.shb_e AS shb_e, shb.shb_l AS shb_l, shb.shb_h AS shb_h FROM g JOIN shp ON g.
 /// Interfaces: one row per host, interface and direction, from the strata
 /// with samples and from the pools of those without (their packets known
 /// exactly, their bytes bounded by the report's frame sizes).
-pub fn interfaces(s: &Scope) -> String {
+fn interfaces_sql(s: &Scope) -> String {
     let d = s.dialect;
     // Named apart from the strata's own columns.
     let keys = [
@@ -225,4 +225,28 @@ sampling_rates, packets_seen, drops, {records} FROM ifm ORDER BY pe DESC, host A
         on_m = on("f", "m"),
         records = records(d, ""),
     )
+}
+
+pub fn interfaces(a: &Ask) -> Vec<Statement> {
+    a.one("interfaces", interfaces_sql(a.scope))
+}
+
+pub fn source_as(a: &Ask) -> Vec<Statement> {
+    a.one("source_as", per_as(a.scope, "source_as", a.top))
+}
+
+pub fn destination_as(a: &Ask) -> Vec<Statement> {
+    a.one("destination_as", per_as(a.scope, "destination_as", a.top))
+}
+
+pub fn remote_as(a: &Ask) -> Vec<Statement> {
+    a.one("remote_as", per_as(a.scope, "remote_as", a.top))
+}
+
+pub fn as_pairs(a: &Ask) -> Vec<Statement> {
+    a.one("as_pairs", as_pairs_sql(a.scope, a.top))
+}
+
+pub fn as_ipv6(a: &Ask) -> Vec<Statement> {
+    a.one("as_ipv6", as_ipv6_sql(a.scope, a.top))
 }

@@ -10,8 +10,9 @@ use super::query::{
     absent_cte, base_bucketed, base_with, groups_by, intervals, parts_of_absent, parts_of_gi,
 };
 use super::share::share_ctes;
-use super::{Dialect, Scope};
+use super::{Ask, Dialect, Scope, Statement};
 use crate::engine::SIZE_CLASSES;
+use crate::section::Section;
 
 /// analyze's automatic intervals (`engine::auto_interval`), in ns.
 const STEPS: [i64; 11] = [
@@ -98,7 +99,7 @@ CASE WHEN tot.ptotal > 0 THEN tot.pmax ELSE greatest(tot.pmax, 65557.0) END AS l
     )
 }
 
-pub fn summary(s: &Scope) -> String {
+fn summary_sql(s: &Scope) -> String {
     let d = s.dialect;
     let windowed = s.from.is_some() || s.to.is_some();
     let keys = [(d.text("'all'"), "grp")];
@@ -211,7 +212,7 @@ FROM r WHERE ip_version IN (4, 6) AND {filter} GROUP BY {key}, {strata}",
 }
 
 /// The report's IPv6 share of IP packets and bytes.
-pub fn ipv6_share(s: &Scope) -> String {
+fn ipv6_share(s: &Scope) -> String {
     let d = s.dialect;
     let all = d.text("'all'");
     format!(
@@ -270,7 +271,7 @@ fn bucket_start(d: Dialect, k: &str) -> String {
 /// The time series' buckets: `time_series.buckets` of report-v1 (and
 /// `interval_seconds`, the same on every row), without their protocol
 /// classes (the section `time_series_protocols`).
-pub fn time_series(s: &Scope) -> String {
+fn time_series_sql(s: &Scope) -> String {
     let d = s.dialect;
     let keys = [("bucket".to_string(), "bucket")];
     let secs = "(iv / 1e9)";
@@ -329,7 +330,7 @@ SELECT {start} AS start, {secs} AS interval_seconds, t.samples, {p} AS packets, 
 /// The protocol classes of each bucket (report-v1's
 /// `time_series.buckets[].protocols`, with the bucket's `start`): every
 /// class of every listed bucket, in analyze's order.
-pub fn time_series_protocols(s: &Scope) -> String {
+fn time_series_protocols(s: &Scope) -> String {
     let d = s.dialect;
     let class = "(CASE WHEN ip_proto IS NOT NULL THEN (CASE ip_proto WHEN 6 THEN 0 WHEN 17 THEN 1 WHEN 1 THEN 2 WHEN 58 THEN 3 ELSE 4 END) \
 WHEN ip_version IS NULL OR ip_version NOT IN (4, 6) THEN 5 END)";
@@ -352,4 +353,30 @@ SELECT {start} AS start, {names} AS class, t.samples, {p} AS packets, {b} AS byt
         p = d.estimate("t.pe", "t.plo", "t.phi"),
         b = d.estimate("t.be", "t.blo", "t.bhi"),
     )
+}
+
+/// The summary and the report's IPv6 share.
+pub fn summary(a: &Ask) -> Vec<Statement> {
+    vec![
+        Statement {
+            section: "summary",
+            sql: summary_sql(a.scope),
+        },
+        Statement {
+            section: "ipv6_share",
+            sql: ipv6_share(a.scope),
+        },
+    ]
+}
+
+/// The buckets, and their protocol classes with the protocol sections.
+pub fn time_series(a: &Ask) -> Vec<Statement> {
+    let mut v = a.one("time_series", time_series_sql(a.scope));
+    if a.sections.has(Section::Protocols) {
+        v.push(Statement {
+            section: "time_series_protocols",
+            sql: time_series_protocols(a.scope),
+        });
+    }
+    v
 }

@@ -6,7 +6,8 @@ use std::fmt::Write;
 use super::svg::{self, Est};
 use super::tables::{self, FOOT, head, td, td_count};
 use super::{bps, bytes, count, esc, est, iv_span, pct, pps, time};
-use crate::report::{Report, TextSection, text_sections};
+use crate::catalog::text_sections;
+use crate::report::{Chart, Report, TextSection};
 
 const CSS: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("script.js");
@@ -37,7 +38,7 @@ pub(super) fn page(r: &Report) -> String {
         h.push_str(&time::panels(ts));
     }
     for sec in text_sections(r) {
-        if sec.id != "time_series" {
+        if sec.chart != Chart::Timeline {
             h.push_str(&panel(r, &sec));
         }
     }
@@ -161,16 +162,16 @@ fn panel(r: &Report, sec: &TextSection) -> String {
     let chart = if sec.rows.is_empty() {
         Some(r#"<p class="nodata">No samples in this section.</p>"#.to_string())
     } else {
-        match sec.id {
-            "calibration" => None,
-            "as_pairs" => Some(pairs_matrix(r, &chart_id)),
-            "packet_sizes" => {
+        match sec.chart {
+            Chart::TableOnly | Chart::Timeline => None,
+            Chart::Matrix => Some(pairs_matrix(r, &chart_id)),
+            Chart::Columns => {
                 let rows = bar_rows(sec, sec.rows.len());
                 let desc =
                     format!("Estimated packets per size class (bytes), with 95% error bars.{more}");
                 Some(svg::columns(&chart_id, sec.title, &desc, &rows, &count))
             }
-            _ => {
+            Chart::Bars => {
                 let rows = bar_rows(sec, shown);
                 let desc = format!(
                     "Estimated packets per row, largest first, with 95% error bars. Largest: {} with {}.{more}",
@@ -193,7 +194,11 @@ fn panel(r: &Report, sec: &TextSection) -> String {
             esc(&more)
         );
     }
-    let open = if sec.id == "calibration" { " open" } else { "" };
+    let open = if sec.chart == Chart::TableOnly {
+        " open"
+    } else {
+        ""
+    };
     let _ = write!(
         s,
         r#"<details class="data"{open}><summary>Data: {} rows</summary>{}</details></section>"#,

@@ -60,7 +60,7 @@ pub(super) fn measures(m: &Measures) -> String {
 /// and bytes (and the IPv6 share where the section has one).
 pub(super) fn breakdown(sec: &TextSection) -> String {
     let share = sec.rows.iter().any(|r| r.share.is_some());
-    let mut cols = sec.key_names.clone();
+    let mut cols = sec.key_names.to_vec();
     cols.extend(["samples", "packets [95% interval]", "bytes [95% interval]"]);
     if share {
         cols.push("IPv6 share of IP packets");

@@ -1,0 +1,203 @@
+//! A breakdown as text cells: what the table, Markdown, CSV and HTML
+//! renderers share. Each function here turns one report member's rows into
+//! [`TextRow`]s; [`crate::catalog`] says which member, title and chart
+//! each section has.
+
+use super::*;
+use crate::stats::Interval;
+
+/// One breakdown row as text cells: the key cells then samples, packets, bytes.
+pub struct TextRow {
+    pub key: Vec<String>,
+    pub m: Measures,
+    /// A share shown with the row (the IPv6 share of an AS's packets).
+    pub share: Option<Interval>,
+}
+
+/// How the HTML page draws a breakdown above its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chart {
+    /// Horizontal bars, largest first.
+    Bars,
+    /// Columns in the rows' order (size classes).
+    Columns,
+    /// A source × destination matrix (AS pairs).
+    Matrix,
+    /// Its own panels (the time series).
+    Timeline,
+    /// The table only, open (the calibration check).
+    TableOnly,
+}
+
+/// A section as a list of key columns and rows, shared by table, Markdown
+/// and CSV.
+pub struct TextSection {
+    /// The report-v1 member (`ip_protocols`).
+    pub id: &'static str,
+    pub title: &'static str,
+    pub key_names: &'static [&'static str],
+    pub chart: Chart,
+    pub rows: Vec<TextRow>,
+}
+
+/// Rows of a member whose rows are a key and [`Measures`].
+fn rows<T>(v: &Option<Vec<T>>, f: impl Fn(&T) -> (Vec<String>, Measures)) -> Option<Vec<TextRow>> {
+    v.as_ref().map(|v| {
+        v.iter()
+            .map(|r| {
+                let (key, m) = f(r);
+                TextRow {
+                    key,
+                    m,
+                    share: None,
+                }
+            })
+            .collect()
+    })
+}
+
+pub fn ip_versions(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.ip_versions, |v| {
+        (vec![v.ip_version.clone()], v.m.clone())
+    })
+}
+
+pub fn eth_types(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.eth_types, |v| {
+        let k = match v.name {
+            Some(n) => format!("0x{:04x} {n}", v.eth_type),
+            None => format!("0x{:04x}", v.eth_type),
+        };
+        (vec![k], v.m.clone())
+    })
+}
+
+pub fn ip_protocols(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.ip_protocols, |v| {
+        let k = match v.name {
+            Some(n) => format!("{} {n}", v.ip_proto),
+            None => v.ip_proto.to_string(),
+        };
+        (vec![k], v.m.clone())
+    })
+}
+
+pub fn services(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.services, |v| {
+        let k = match (v.port, v.name) {
+            (Some(p), Some(n)) => format!("{}/{p} {n}", v.transport),
+            (Some(p), None) => format!("{}/{p}", v.transport),
+            (None, _) => format!("{}/other", v.transport),
+        };
+        (vec![k], v.m.clone())
+    })
+}
+
+pub fn interfaces(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.interfaces, |v| {
+        let name = if v.host.is_empty() {
+            v.ifname.clone()
+        } else {
+            format!("{}:{}", v.host, v.ifname)
+        };
+        (vec![name, v.direction.clone()], v.m.clone())
+    })
+}
+
+pub fn calibration(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.calibration, |v| {
+        let within = match (v.packets_within, v.bytes_within) {
+            (true, true) => "yes",
+            (false, true) => "NO: packets",
+            (true, false) => "NO: bytes",
+            (false, false) => "NO: both",
+        };
+        (
+            vec![
+                v.interface.clone(),
+                v.direction.clone(),
+                v.counter_packets.to_string(),
+                v.counter_bytes.to_string(),
+                within.into(),
+            ],
+            Measures {
+                samples: v.samples,
+                packets: v.packets,
+                bytes: v.bytes,
+            },
+        )
+    })
+}
+
+pub fn top_sources(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.top_sources, |v| (vec![v.address.clone()], v.m.clone()))
+}
+
+pub fn top_destinations(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.top_destinations, |v| {
+        (vec![v.address.clone()], v.m.clone())
+    })
+}
+
+pub fn source_as(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.source_as, |v| (vec![v.origin.text()], v.m.clone()))
+}
+
+pub fn destination_as(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.destination_as, |v| (vec![v.origin.text()], v.m.clone()))
+}
+
+pub fn remote_as(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.remote_as, |v| (vec![v.origin.text()], v.m.clone()))
+}
+
+pub fn as_pairs(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.as_pairs, |v| {
+        (
+            vec![v.source.label.clone(), v.destination.label.clone()],
+            v.m.clone(),
+        )
+    })
+}
+
+pub fn as_ipv6(r: &Report) -> Option<Vec<TextRow>> {
+    r.as_ipv6.as_ref().map(|v| {
+        v.iter()
+            .map(|r| TextRow {
+                key: vec![r.origin.text()],
+                m: r.m.clone(),
+                share: Some(r.share_packets),
+            })
+            .collect()
+    })
+}
+
+pub fn packet_sizes(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.packet_sizes, |v| {
+        let k = match v.max {
+            Some(m) if m == v.min => v.min.to_string(),
+            Some(m) => format!("{}-{m}", v.min),
+            None => format!("{}+", v.min),
+        };
+        (vec![k], v.m.clone())
+    })
+}
+
+pub fn encapsulations(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.encapsulations, |v| {
+        (vec![v.encapsulation.clone()], v.m.clone())
+    })
+}
+
+pub fn time_series(r: &Report) -> Option<Vec<TextRow>> {
+    r.time_series.as_ref().map(|t| {
+        t.buckets
+            .iter()
+            .map(|b| TextRow {
+                key: vec![b.start.clone()],
+                m: b.m.clone(),
+                share: None,
+            })
+            .collect()
+    })
+}

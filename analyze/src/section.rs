@@ -1,0 +1,197 @@
+//! The report's sections as `--by` names them: one enum, and a set of them.
+//!
+//! What each section is (its title, JSON members, estimator, SQL and
+//! rendering) is said once, in [`crate::catalog`]; this module only names
+//! them, so the engine can ask which columns to read without knowing more.
+
+/// A section of the report, as `--by` spells it (`ip-versions`, `src-as`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Section {
+    Summary,
+    IpVersions,
+    Protocols,
+    Interfaces,
+    TopSources,
+    TopDestinations,
+    TimeSeries,
+    PacketSizes,
+    /// Packets and bytes per shim and tunnel kind.
+    Encapsulations,
+    /// Per-AS sections (need an ASN database).
+    SrcAs,
+    DstAs,
+    RemoteAs,
+    AsPairs,
+    AsIpv6,
+}
+
+impl Section {
+    /// Every section, in `--by`'s order.
+    pub const EVERY: [Section; 14] = [
+        Section::Summary,
+        Section::IpVersions,
+        Section::Protocols,
+        Section::Interfaces,
+        Section::TopSources,
+        Section::TopDestinations,
+        Section::TimeSeries,
+        Section::PacketSizes,
+        Section::Encapsulations,
+        Section::SrcAs,
+        Section::DstAs,
+        Section::RemoteAs,
+        Section::AsPairs,
+        Section::AsIpv6,
+    ];
+
+    /// The `--by` names, in [`Section::EVERY`]'s order.
+    const NAMES: [&'static str; 14] = [
+        "summary",
+        "ip-versions",
+        "protocols",
+        "interfaces",
+        "top-sources",
+        "top-destinations",
+        "time-series",
+        "packet-sizes",
+        "encapsulations",
+        "src-as",
+        "dst-as",
+        "remote-as",
+        "as-pairs",
+        "as-ipv6",
+    ];
+
+    /// The `--by` name (`ip-versions`).
+    pub const fn name(self) -> &'static str {
+        Section::NAMES[self as usize]
+    }
+
+    /// Whether the section needs an ASN database.
+    pub const fn per_as(self) -> bool {
+        matches!(
+            self,
+            Section::SrcAs
+                | Section::DstAs
+                | Section::RemoteAs
+                | Section::AsPairs
+                | Section::AsIpv6
+        )
+    }
+
+    const fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// A set of sections: which to compute, and so which columns to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Sections(u32);
+
+impl Sections {
+    pub const ALL: Sections = {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < Section::EVERY.len() {
+            bits |= Section::EVERY[i].bit();
+            i += 1;
+        }
+        Sections(bits)
+    };
+
+    /// No section.
+    pub const fn none() -> Sections {
+        Sections(0)
+    }
+
+    pub const fn has(self, s: Section) -> bool {
+        self.0 & s.bit() != 0
+    }
+
+    pub fn insert(&mut self, s: Section) {
+        self.0 |= s.bit();
+    }
+
+    pub const fn without(self, s: Section) -> Sections {
+        Sections(self.0 & !s.bit())
+    }
+
+    /// The sections of the set, in `--by`'s order.
+    pub fn iter(self) -> impl Iterator<Item = Section> {
+        Section::EVERY.into_iter().filter(move |s| self.has(*s))
+    }
+
+    /// Whether any per-AS section is on.
+    pub fn any_as(self) -> bool {
+        self.iter().any(Section::per_as)
+    }
+
+    /// Turn the per-AS sections off (no ASN database).
+    pub fn without_as(self) -> Sections {
+        self.iter().filter(|s| !s.per_as()).collect()
+    }
+
+    /// Whether any section reads the address columns.
+    pub fn addresses(self) -> bool {
+        self.has(Section::TopSources)
+            || self.has(Section::TopDestinations)
+            || self.has(Section::IpVersions)
+            || self.any_as()
+    }
+}
+
+/// `--by` takes a section by its name (clap lists the names in its help
+/// and errors).
+impl clap::ValueEnum for Section {
+    fn value_variants<'a>() -> &'a [Section] {
+        &Section::EVERY
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+impl FromIterator<Section> for Sections {
+    fn from_iter<I: IntoIterator<Item = Section>>(it: I) -> Sections {
+        let mut s = Sections::none();
+        for x in it {
+            s.insert(x);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_kebab_case_and_unique() {
+        let names: Vec<&str> = Section::EVERY.iter().map(|s| s.name()).collect();
+        assert_eq!(names[1], "ip-versions");
+        assert_eq!(names[13], "as-ipv6");
+        let mut d = names.clone();
+        d.sort();
+        d.dedup();
+        assert_eq!(d.len(), names.len());
+        // EVERY is the enum, in order.
+        for (i, s) in Section::EVERY.iter().enumerate() {
+            assert_eq!(*s as usize, i);
+        }
+    }
+
+    #[test]
+    fn set_operations() {
+        let all = Sections::ALL;
+        assert_eq!(all.iter().count(), 14);
+        assert!(all.any_as());
+        let no_as = all.without_as();
+        assert!(!no_as.any_as() && no_as.has(Section::Protocols));
+        assert_eq!(no_as.iter().count(), 9);
+        let one: Sections = [Section::TopSources].into_iter().collect();
+        assert!(one.addresses() && !one.has(Section::Summary));
+        assert!(!Sections::none().addresses());
+        assert_eq!(all.without(Section::Summary).iter().count(), 13);
+    }
+}

@@ -1,0 +1,125 @@
+//! The single-column breakdowns as SQL: IP versions, the protocol
+//! sections, top talkers and packet sizes, each one function returning the
+//! statements of one section of [`crate::catalog`].
+
+use super::{Ask, Ranked, Statement, listed, names, ranked, sections};
+use crate::engine::SIZE_CLASSES;
+use crate::names::{eth_type_name, ip_proto_name};
+
+const MEASURES: &str = "samples, packets, bytes";
+
+pub fn ip_versions(a: &Ask) -> Vec<Statement> {
+    let key = "(CASE WHEN ip_version = 4 THEN '4' WHEN ip_version = 6 THEN '6' ELSE 'non-ip' END)"
+        .to_string();
+    let all = "SELECT '4' AS k UNION ALL SELECT '6' AS k UNION ALL SELECT 'non-ip' AS k";
+    let sql = listed(
+        a.scope,
+        (key, "ipv"),
+        all,
+        &|_| "1e18".into(),
+        &[format!("k AS ip_version, {MEASURES}")],
+        "rank_ DESC, k ASC",
+    );
+    a.one("ip_versions", sql)
+}
+
+/// EtherTypes, IP protocols and services.
+pub fn protocols(a: &Ask) -> Vec<Statement> {
+    let d = a.scope.dialect;
+    let eth = names("eth_type", 0..=0xffff, |k| eth_type_name(k as u16));
+    let eth_types = ranked(
+        a.scope,
+        &Ranked {
+            keys: &[("eth_type".into(), "eth_type")],
+            out: &[
+                format!("{} AS eth_type", d.int("eth_type")),
+                format!("{} AS name", eth),
+            ],
+            ..Default::default()
+        },
+    );
+    let pr = names("ip_proto", 0..=255, |k| ip_proto_name(k as u8));
+    let ip_protocols = ranked(
+        a.scope,
+        &Ranked {
+            keys: &[("ip_proto".into(), "ip_proto")],
+            out: &[
+                format!("{} AS ip_proto", d.int("ip_proto")),
+                format!("{} AS name", pr),
+            ],
+            filter: "ip_proto IS NOT NULL",
+            ..Default::default()
+        },
+    );
+    vec![
+        Statement {
+            section: "eth_types",
+            sql: eth_types,
+        },
+        Statement {
+            section: "ip_protocols",
+            sql: ip_protocols,
+        },
+        Statement {
+            section: "services",
+            sql: sections::services(a.scope),
+        },
+    ]
+}
+
+/// The top `a.top` addresses of one column.
+fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
+    let filter = format!("{column} IS NOT NULL");
+    let sql = ranked(
+        a.scope,
+        &Ranked {
+            keys: &[(column.into(), "address")],
+            out: &["address".into()],
+            filter: &filter,
+            top: Some(a.top),
+            ..Default::default()
+        },
+    );
+    a.one(section, sql)
+}
+
+pub fn top_sources(a: &Ask) -> Vec<Statement> {
+    talkers(a, "src_addr", "top_sources")
+}
+
+pub fn top_destinations(a: &Ask) -> Vec<Statement> {
+    talkers(a, "dst_addr", "top_destinations")
+}
+
+/// Every size class, sampled or not; a class bounds its frames.
+pub fn packet_sizes(a: &Ask) -> Vec<Statement> {
+    let d = a.scope.dialect;
+    let all: Vec<String> = (0..SIZE_CLASSES.len())
+        .map(|i| format!("SELECT {i} AS k"))
+        .collect();
+    let mut lo = String::from("(CASE k");
+    let mut hi = String::from("(CASE k");
+    let mut caps = String::new();
+    for (i, (l, h)) in SIZE_CLASSES.iter().enumerate() {
+        lo.push_str(&format!(" WHEN {i} THEN {l}"));
+        if *h != u32::MAX {
+            hi.push_str(&format!(" WHEN {i} THEN {h}"));
+        }
+        caps.push_str(&format!(" WHEN {i} THEN {}.0", (*h).min(1_000_000_000)));
+    }
+    lo.push_str(" END)");
+    hi.push_str(" END)");
+    let sql = listed(
+        a.scope,
+        ("sc".into(), "sc"),
+        &all.join(" UNION ALL "),
+        &|k| format!("(CASE {k}{caps} END)"),
+        &[format!(
+            "{} AS min, {} AS max, {MEASURES}",
+            d.int(&lo),
+            d.int(&hi)
+        )],
+        "k ASC",
+    );
+    a.one("packet_sizes", sql)
+}
