@@ -9,8 +9,8 @@ use anyhow::bail;
 use pktsample_analyze::Section;
 use pktsample_schemas::Direction;
 
-use crate::cli::load_asn;
-use crate::parse::{parse_size, parse_time};
+use crate::parse::parse_size;
+use crate::shared::{AsnDb, Force, Quiet, Window};
 
 #[derive(clap::Args, Debug)]
 pub struct AnalyzeArgs {
@@ -18,12 +18,8 @@ pub struct AnalyzeArgs {
     /// rate 1), directories or globs.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<String>,
-    /// Only samples at or after this time (RFC 3339, e.g. 2026-11-21T05:00:00Z).
-    #[arg(long, value_parser = parse_time, value_name = "TIME")]
-    from: Option<i64>,
-    /// Only samples before this time (RFC 3339).
-    #[arg(long, value_parser = parse_time, value_name = "TIME")]
-    to: Option<i64>,
+    #[command(flatten)]
+    window: Window,
     /// Only this interface (repeatable).
     #[arg(long = "interface", short = 'i', value_name = "IF")]
     interfaces: Vec<String>,
@@ -44,12 +40,8 @@ pub struct AnalyzeArgs {
     /// src-as to as-ipv6, with --asn-db).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTIONS")]
     by: Vec<Section>,
-    /// IP-to-AS database for the per-AS sections (repeatable; later files
-    /// override earlier ones for the same prefix): MaxMind DB (.mmdb),
-    /// iptoasn/ip-location-db ranges, CAIDA pfx2as or prefix/len lists,
-    /// gzip or plain.
-    #[arg(long = "asn-db", value_name = "FILE")]
-    asn_db: Vec<PathBuf>,
+    #[command(flatten)]
+    asn: AsnDb,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: FormatArg,
@@ -60,9 +52,8 @@ pub struct AnalyzeArgs {
     /// their intervals, sortable tables) to this file.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Replace the output files if they exist.
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    force: Force,
     /// Memory analyze may use, e.g. 1GiB, 512MB (default: half the RAM):
     /// past it the address tables spill to temporary files, and the report
     /// is the same. Reading takes about 200 MiB per thread of it (half at
@@ -87,9 +78,8 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub inner: bool,
 
-    /// No progress bar.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    quiet: Quiet,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -114,24 +104,22 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     use pktsample_analyze::{Query, Sections};
 
     let mut sections = crate::parse::chosen(&a.by, Sections::ALL);
-    if a.asn_db.is_empty() {
+    if a.asn.paths.is_empty() {
         if !a.by.is_empty() && sections.any_as() {
             bail!("--by: the per-AS sections need an ASN database: add --asn-db FILE");
         }
         sections = sections.without_as();
     }
-    if let (Some(f), Some(t)) = (a.from, a.to)
-        && t <= f
-    {
-        bail!("--to must be later than --from");
-    }
+    a.window.check()?;
     let interval = crate::parse::interval_ns(a.interval)?;
     if a.top == 0 {
         bail!("--top must be at least 1");
     }
     // Check the output before the work.
     let out = match &a.output {
-        Some(p) => Some(pktsample_schemas::output::AtomicFile::create(p, a.force)?),
+        Some(p) => Some(pktsample_schemas::output::AtomicFile::create(
+            p, a.force.on,
+        )?),
         None => None,
     };
     if a.output.is_some() && a.output == a.html {
@@ -139,7 +127,7 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     let html = match &a.html {
         Some(p) => Some((
-            pktsample_schemas::output::AtomicFile::create(p, a.force)?,
+            pktsample_schemas::output::AtomicFile::create(p, a.force.on)?,
             p,
         )),
         None => None,
@@ -148,13 +136,13 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         inputs: pktsample_analyze::inputs::expand(
             &a.inputs,
             &pktsample_analyze::inputs::Prune {
-                from: a.from,
-                to: a.to,
+                from: a.window.from,
+                to: a.window.to,
                 hosts: a.hosts.clone(),
             },
         )?,
-        from: a.from,
-        to: a.to,
+        from: a.window.from,
+        to: a.window.to,
         interfaces: a.interfaces,
         hosts: a.hosts,
         directions: a
@@ -168,13 +156,13 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             .collect(),
         interval,
         sections,
-        asn: load_asn(&a.asn_db)?,
+        asn: a.asn.load()?,
         memory_limit: a.memory_limit,
         temp_dir: a.temp_dir,
         ignore_metadata: a.ignore_metadata,
         inner: a.inner,
     };
-    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
+    let bar = (!a.quiet.on && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_style(
             indicatif::ProgressStyle::with_template(

@@ -11,14 +11,15 @@ use clap::{Parser, Subcommand};
 use crate::draw;
 use crate::parse::{parse_iface, parse_rotate, parse_size};
 use crate::sflow_cmd::{self, CollectArgs};
+use crate::shared::{self, AsnDb, Force, Quiet};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use pktsample_capture::inject::{InjectOptions, inject};
-use pktsample_capture::live::{Hooks, IfaceSpec, LiveEvent, LiveOptions, Rotate, capture_live};
+use pktsample_capture::live::{Hooks, IfaceSpec, LiveEvent, LiveOptions, capture_live};
+use pktsample_capture::rotate::Rotate;
 use pktsample_capture::{ReplayOptions, fresh_seed, replay};
-use pktsample_schemas::CaptureMetadata;
 
 /// Sampled packet capture and offline traffic analysis.
 #[derive(Parser, Debug)]
@@ -55,42 +56,6 @@ enum Command {
     /// Fill the AS columns of every part of a dataset in place from an
     /// ASN database (each part replaced atomically, its pools rewritten).
     Enrich(crate::dataset_cmd::EnrichArgs),
-}
-
-/// The AS columns of samples files, from an ASN database.
-#[derive(Debug)]
-struct AsnEnrich(Arc<pktsample_asn::AsDb>);
-
-impl pktsample_schemas::Enrich for AsnEnrich {
-    fn origin(&self, ip: std::net::IpAddr) -> (Option<u32>, Option<&str>) {
-        let o = self.0.lookup(ip);
-        (o.asn(), self.0.origin_name(o))
-    }
-
-    fn describe(&self) -> Vec<String> {
-        self.0
-            .files()
-            .iter()
-            .map(|f| format!("{} ({})", f.path.display(), f.format.as_str()))
-            .collect()
-    }
-}
-
-/// Load --asn-db files for the enrichment columns (none: no enrichment).
-pub(crate) fn load_enrich(
-    paths: &[PathBuf],
-) -> anyhow::Result<Option<Arc<dyn pktsample_schemas::Enrich>>> {
-    Ok(load_asn(paths)?.map(|db| Arc::new(AsnEnrich(db)) as Arc<dyn pktsample_schemas::Enrich>))
-}
-
-/// Load the --asn-db files (none: no per-AS data).
-pub(crate) fn load_asn(
-    paths: &[PathBuf],
-) -> anyhow::Result<Option<std::sync::Arc<pktsample_asn::AsDb>>> {
-    if paths.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(std::sync::Arc::new(pktsample_asn::AsDb::load(paths)?)))
 }
 
 #[derive(clap::Args, Debug)]
@@ -168,19 +133,14 @@ struct CaptureArgs {
     /// DIR/_pools/ (schemas/README.md, "Datasets").
     #[arg(short, long, value_name = "OUT.parquet|OUT.pcapng|DIR/")]
     output: Option<PathBuf>,
-    /// Replace the output if it exists.
-    #[arg(long)]
-    force: bool,
-    /// No progress bar or status line.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    force: Force,
+    #[command(flatten)]
+    quiet: Quiet,
     #[command(flatten)]
     sflow: sflow_cmd::ExportArgs,
-    /// Fill the AS columns (src_as, dst_as, src_as_name, dst_as_name) from
-    /// this IP-to-AS database (repeatable; later files override earlier
-    /// ones for the same prefix).
-    #[arg(long = "asn-db", value_name = "FILE")]
-    asn_db: Vec<PathBuf>,
+    #[command(flatten)]
+    asn: AsnDb,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -197,14 +157,10 @@ struct ConvertArgs {
     /// Output: .parquet or .pcapng.
     #[arg(short, long)]
     output: PathBuf,
-    /// Replace the output if it exists.
-    #[arg(long)]
-    force: bool,
-    /// Fill the AS columns (src_as, dst_as, src_as_name, dst_as_name) from
-    /// this IP-to-AS database (repeatable; later files override earlier
-    /// ones for the same prefix).
-    #[arg(long = "asn-db", value_name = "FILE")]
-    asn_db: Vec<PathBuf>,
+    #[command(flatten)]
+    force: Force,
+    #[command(flatten)]
+    asn: AsnDb,
     /// Read the sFlow datagrams a capture carries on this UDP port (a
     /// capture with sFlow on port 6343 is recognised without it).
     #[arg(long, value_name = "PORT")]
@@ -266,8 +222,8 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
             .map_err(|_| anyhow::anyhow!("--ring-size: at most 2GiB"))?,
         fib: a.fib,
         output: a.output,
-        force: a.force,
-        asn: load_enrich(&a.asn_db)?,
+        force: a.force.on,
+        asn: a.asn.enrich()?,
         sflow: a.sflow.options()?,
     };
     if opts.output.is_none() && opts.sflow.is_none() {
@@ -277,7 +233,7 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    let status = !a.quiet && std::io::stderr().is_terminal();
+    let status = !a.quiet.on && std::io::stderr().is_terminal();
     let mut shown = (0u64, std::time::Duration::ZERO);
     let mut on_event = |e: LiveEvent| draw::live_event(&e, &opts, status, &mut shown);
     let s = capture_live(&opts, stop, &mut on_event)?;
@@ -288,7 +244,7 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         out!("wrote {}", p.display());
     }
     let m = &s.metadata;
-    print_span(m)?;
+    shared::print_span(m)?;
     for i in &m.interfaces {
         for (d, st) in &i.directions {
             out!(
@@ -345,10 +301,10 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         sampling_rate: a.sampling_rate,
         seed: a.seed.unwrap_or_else(fresh_seed),
         snaplen: a.snaplen,
-        force: a.force,
-        asn: load_enrich(&a.asn_db)?,
+        force: a.force.on,
+        asn: a.asn.enrich()?,
     };
-    let bar = draw::ReplayBar::new(!a.quiet);
+    let bar = draw::ReplayBar::new(!a.quiet.on);
     let s = replay(&opts, &mut |p| bar.update(p))?;
     bar.finish();
     let secs = s.elapsed.as_secs_f64().max(1e-9);
@@ -375,8 +331,8 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
             .collect();
         out!("  skipped   {} (not decodable)", parts.join(", "));
     }
-    skipped_records(&s.metadata)?;
-    print_span(&s.metadata)?;
+    shared::skipped_records(&s.metadata)?;
+    shared::print_span(&s.metadata)?;
     for i in &s.metadata.interfaces {
         for (d, st) in &i.directions {
             out!(
@@ -392,38 +348,13 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn print_span(m: &CaptureMetadata) -> std::io::Result<()> {
-    if let (Some(a), Some(b)) = (&m.start_time, &m.end_time) {
-        out!("  time      {a} .. {b}");
-    }
-    Ok(())
-}
-
-/// The records of the input that were skipped as bad, and the foreign
-/// custom blocks, when there are any.
-pub(crate) fn skipped_records(m: &pktsample_schemas::CaptureMetadata) -> anyhow::Result<()> {
-    if m.bad_lengths > 0 {
-        out!(
-            "  skipped   {} records with a lying wire length (below the captured length or over 256 KiB)",
-            m.bad_lengths
-        );
-    }
-    if m.foreign_custom > 0 {
-        out!(
-            "  skipped   {} custom blocks or options of other programs",
-            m.foreign_custom
-        );
-    }
-    Ok(())
-}
-
 fn convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
-    let enrich = load_enrich(&a.asn_db)?;
+    let enrich = a.asn.enrich()?;
     if sflow_cmd::is_sflow_input(&a.input, a.sflow_port)? {
         let port = a.sflow_port.unwrap_or(pktsample_schemas::sflow::PORT);
-        return sflow_cmd::convert_sflow(&a.input, &a.output, port, a.force, enrich);
+        return sflow_cmd::convert_sflow(&a.input, &a.output, port, a.force.on, enrich);
     }
-    let s = pktsample_schemas::convert::convert(&a.input, &a.output, a.force, enrich)?;
+    let s = pktsample_schemas::convert::convert(&a.input, &a.output, a.force.on, enrich)?;
     out!("wrote {} ({} samples)", s.output.display(), s.rows);
     Ok(ExitCode::SUCCESS)
 }

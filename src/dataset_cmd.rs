@@ -8,7 +8,8 @@ use pktsample_analyze::Section;
 use pktsample_analyze::catalog::{self, queries};
 use pktsample_analyze::sql::{Dialect, Scope};
 
-use crate::parse::{chosen, parse_time};
+use crate::parse::chosen;
+use crate::shared::{AsnDb, Window};
 
 #[derive(clap::Args, Debug)]
 pub struct SqlArgs {
@@ -35,12 +36,8 @@ pub struct SqlArgs {
     /// (needs parts of schema 1.4 or later).
     #[arg(long)]
     inner: bool,
-    /// Only samples at or after this time (RFC 3339).
-    #[arg(long, value_parser = parse_time, value_name = "TIME")]
-    from: Option<i64>,
-    /// Only samples before this time (RFC 3339).
-    #[arg(long, value_parser = parse_time, value_name = "TIME")]
-    to: Option<i64>,
+    #[command(flatten)]
+    window: Window,
     /// Only this host (repeatable).
     #[arg(long = "host", value_name = "HOST")]
     hosts: Vec<String>,
@@ -75,8 +72,8 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
     }
     let scope = Scope {
         dialect: a.dialect,
-        from: a.from,
-        to: a.to,
+        from: a.window.from,
+        to: a.window.to,
         hosts: a.hosts,
         interval,
         inner: a.inner,
@@ -104,10 +101,8 @@ pub struct EnrichArgs {
     /// The dataset's root directory.
     #[arg(value_name = "DATASET")]
     dataset: std::path::PathBuf,
-    /// IP-to-AS database (repeatable; later files override earlier ones
-    /// for the same prefix), as for convert and analyze.
-    #[arg(long = "asn-db", value_name = "FILE", required = true)]
-    asn_db: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    asn: AsnDb,
 }
 
 /// `pktsample enrich`: the AS columns of every part of a dataset, in place.
@@ -118,7 +113,7 @@ pub fn enrich_cmd(a: EnrichArgs) -> anyhow::Result<ExitCode> {
             a.dataset.display()
         );
     }
-    let Some(with) = crate::cli::load_enrich(&a.asn_db)? else {
+    let Some(with) = a.asn.enrich()? else {
         bail!("--asn-db: give the IP-to-AS database to fill the AS columns from");
     };
     let (mut n, mut rows) = (0u64, 0u64);

@@ -21,6 +21,7 @@ mod dataset_cmd;
 mod draw;
 mod parse;
 mod sflow_cmd;
+mod shared;
 
 // Batches of decoded columns are large and short-lived: the system
 // allocator hands each back to the kernel and faults it in again (0.2 s of

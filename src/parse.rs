@@ -2,7 +2,8 @@
 //! with an error that says what a good value looks like.
 
 use pktsample_analyze::{Section, Sections};
-use pktsample_capture::live::{IfaceSpec, Rotate};
+use pktsample_capture::live::IfaceSpec;
+use pktsample_capture::rotate::Rotate;
 
 pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
     pktsample_schemas::meta::parse_rfc3339_ns(s)

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use pktsample_capture::live::Rotate;
+use pktsample_capture::rotate::Rotate;
 use pktsample_capture::sflow::export::ExportOptions;
 use pktsample_capture::sflow::{
     CollectEvent, CollectOptions, carries_sflow, collect, convert_pcap,
@@ -16,8 +16,8 @@ use pktsample_schemas::input::{FileKind, sniff};
 use pktsample_schemas::sflow::meta::SflowMeta;
 use pktsample_schemas::{CaptureMetadata, Enrich};
 
-use crate::cli::{load_enrich, print_span};
 use crate::parse::{parse_rotate, parse_size};
+use crate::shared::{AsnDb, Force, Quiet, print_span};
 
 #[derive(clap::Args, Debug)]
 pub struct CollectArgs {
@@ -43,16 +43,12 @@ pub struct CollectArgs {
     /// Socket receive buffer, e.g. 64MiB (bursts of datagrams wait there).
     #[arg(long, value_parser = parse_size, default_value = "64MiB", value_name = "SIZE")]
     recv_buffer: u64,
-    /// Replace the output if it exists.
-    #[arg(long)]
-    force: bool,
-    /// No status line.
-    #[arg(long, short = 'q')]
-    quiet: bool,
-    /// Fill the AS columns from this IP-to-AS database (repeatable); without
-    /// it, an agent's extended gateway records fill src_as and dst_as.
-    #[arg(long = "asn-db", value_name = "FILE")]
-    asn_db: Vec<PathBuf>,
+    #[command(flatten)]
+    force: Force,
+    #[command(flatten)]
+    quiet: Quiet,
+    #[command(flatten)]
+    asn: AsnDb,
 }
 
 /// `capture --sflow`: where and how to send.
@@ -121,15 +117,15 @@ pub fn collect_cmd(a: CollectArgs) -> anyhow::Result<ExitCode> {
         rotate: a.rotate,
         duration: a.duration,
         count: a.count,
-        force: a.force,
-        asn: load_enrich(&a.asn_db)?,
+        force: a.force.on,
+        asn: a.asn.enrich()?,
         recv_buffer: usize::try_from(a.recv_buffer).unwrap_or(usize::MAX),
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    let status = !a.quiet && std::io::stderr().is_terminal();
+    let status = !a.quiet.on && std::io::stderr().is_terminal();
     // Progress to stderr; a closed stderr (a parent that stopped reading)
     // must not stop the collector.
     let say = |t: std::fmt::Arguments| {
@@ -152,7 +148,7 @@ pub fn collect_cmd(a: CollectArgs) -> anyhow::Result<ExitCode> {
             "\r{datagrams} datagrams, {rows} samples, {:.0}s",
             elapsed.as_secs_f64()
         )),
-        CollectEvent::Rotated { path } if !a.quiet => say(format_args!(
+        CollectEvent::Rotated { path } if !a.quiet.on => say(format_args!(
             "{}pktsample: wrote {}\n",
             if status { "\n" } else { "" },
             path.display()

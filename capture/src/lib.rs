@@ -13,6 +13,7 @@ pub mod live;
 pub mod netdev;
 pub mod options;
 pub mod replay;
+pub mod rotate;
 pub mod sampler;
 pub mod sflow;
 

@@ -15,8 +15,8 @@ use crate::stats::Cell;
 
 use super::addrs::{AddrKey, DST, SRC};
 use super::columns::addresses;
-use super::fold::Folder;
-use super::{Section, StratumKey};
+use super::spill::Budget;
+use super::{StratumIds, StratumKey, ThreadAcc};
 
 /// Address sums of the current dictionaries, carried across batches.
 pub(super) struct AddrCache {
@@ -40,16 +40,17 @@ pub(super) struct AddrAcc {
     pub cells: Vec<Vec<Cell>>,
 }
 
-impl Folder<'_> {
+impl AddrCache {
     /// Move the cached address sums into the thread's address tables.
-    pub(super) fn flush_addresses(&mut self) -> Result<(), AnalyzeError> {
-        let Some(c) = self.addr_cache.take() else {
-            return Ok(());
-        };
-        let acc = &mut *self.acc;
-        for (s, key) in c.strata.iter().enumerate() {
-            let id = self.ids.id(key);
-            for (side, accum) in [(SRC, &c.src), (DST, &c.dst)] {
+    pub(super) fn flush(
+        self,
+        acc: &mut ThreadAcc,
+        ids: &StratumIds,
+        budget: &Budget,
+    ) -> Result<(), AnalyzeError> {
+        for (s, key) in self.strata.iter().enumerate() {
+            let id = ids.id(key);
+            for (side, accum) in [(SRC, &self.src), (DST, &self.dst)] {
                 for (addr, cell) in accum.addrs.iter().zip(&accum.cells[s]) {
                     if let (Some(addr), true) = (addr, cell.n > 0) {
                         acc.addrs.push(side, *addr, id, cell);
@@ -59,47 +60,30 @@ impl Folder<'_> {
         }
         // Kept for the next dictionaries (fresh pages cost more than the
         // work on them).
-        for a in [c.src, c.dst] {
+        for a in [self.src, self.dst] {
             acc.spare_keys.push(a.addrs);
             acc.spare_cells.extend(a.cells);
         }
-        acc.addrs.spill_if_over(self.budget)
+        acc.addrs.spill_if_over(budget)
     }
 
-    /// Origin slots of a dictionary's addresses.
-    fn origin_slots(&mut self, db: &AsDb, addrs: &[Option<AddrKey>]) -> Vec<u32> {
-        addrs
-            .iter()
-            .map(|a| match a {
-                None => u32::MAX,
-                Some(ip) => {
-                    let k = db.lookup(ip.ip()).key();
-                    let acc = &mut *self.acc;
-                    *acc.origin_slot.entry(k).or_insert_with(|| {
-                        acc.origin_keys.push(k);
-                        (acc.origin_keys.len() - 1) as u32
-                    })
-                }
-            })
-            .collect()
-    }
-
-    /// The sums of these dictionaries: the cached ones if the batch shares
-    /// them, else fresh ones (the cached flushed first).
-    pub(super) fn address_cache(
-        &mut self,
-        sa: &DictionaryArray<Int32Type>,
-        da: &DictionaryArray<Int32Type>,
+    /// The sums of these dictionaries: the cached ones (`cached`) if the
+    /// batch shares them, else fresh ones (the cached flushed first); with
+    /// `pairs`, each address's origin slot for the AS pairs.
+    pub(super) fn for_batch(
+        cached: Option<AddrCache>,
+        (acc, ids, budget): (&mut ThreadAcc, &StratumIds, &Budget),
+        (sa, da): (&DictionaryArray<Int32Type>, &DictionaryArray<Int32Type>),
+        pairs: Option<&AsDb>,
     ) -> Result<AddrCache, AnalyzeError> {
-        if let Some(c) = self.addr_cache.take() {
+        if let Some(c) = cached {
             if Arc::ptr_eq(&c.src_values, sa.values()) && Arc::ptr_eq(&c.dst_values, da.values()) {
                 return Ok(c);
             }
-            self.addr_cache = Some(c);
-            self.flush_addresses()?;
+            c.flush(acc, ids, budget)?;
         }
         let mut mk = |a: &DictionaryArray<Int32Type>| {
-            let mut addrs = self.acc.spare_keys.pop().unwrap_or_default();
+            let mut addrs = acc.spare_keys.pop().unwrap_or_default();
             addresses(a, &mut addrs);
             AddrAcc {
                 addrs,
@@ -108,9 +92,9 @@ impl Folder<'_> {
             }
         };
         let (mut src, mut dst) = (mk(sa), mk(da));
-        if let (true, Some(db)) = (self.sections.has(Section::AsPairs), self.q.asn.clone()) {
-            src.slots = self.origin_slots(&db, &src.addrs);
-            dst.slots = self.origin_slots(&db, &dst.addrs);
+        if let Some(db) = pairs {
+            src.slots = origin_slots(acc, db, &src.addrs);
+            dst.slots = origin_slots(acc, db, &dst.addrs);
         }
         Ok(AddrCache {
             src_values: sa.values().clone(),
@@ -123,22 +107,39 @@ impl Folder<'_> {
 
     /// Batch-local stratum -> the cache's stratum (cells for strata new to
     /// the cache).
-    pub(super) fn cache_strata(&mut self, c: &mut AddrCache, local: &[StratumKey]) -> Vec<usize> {
+    pub(super) fn strata_of(&mut self, acc: &mut ThreadAcc, local: &[StratumKey]) -> Vec<usize> {
         local
             .iter()
-            .map(|k| match c.strata.iter().position(|x| x == k) {
+            .map(|k| match self.strata.iter().position(|x| x == k) {
                 Some(i) => i,
                 None => {
-                    c.strata.push(k.clone());
-                    for a in [&mut c.src, &mut c.dst] {
-                        let mut v = self.acc.spare_cells.pop().unwrap_or_default();
+                    self.strata.push(k.clone());
+                    for a in [&mut self.src, &mut self.dst] {
+                        let mut v = acc.spare_cells.pop().unwrap_or_default();
                         v.clear();
                         v.resize(a.addrs.len(), Cell::default());
                         a.cells.push(v);
                     }
-                    c.strata.len() - 1
+                    self.strata.len() - 1
                 }
             })
             .collect()
     }
+}
+
+/// Origin slots of a dictionary's addresses.
+fn origin_slots(acc: &mut ThreadAcc, db: &AsDb, addrs: &[Option<AddrKey>]) -> Vec<u32> {
+    addrs
+        .iter()
+        .map(|a| match a {
+            None => u32::MAX,
+            Some(ip) => {
+                let k = db.lookup(ip.ip()).key();
+                *acc.origin_slot.entry(k).or_insert_with(|| {
+                    acc.origin_keys.push(k);
+                    (acc.origin_keys.len() - 1) as u32
+                })
+            }
+        })
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! One batch of samples folded into its strata's sums: which strata its
 //! rows belong to, which rows the filters keep, then the row pass
 //! ([`super::pass`]) and the address sums by dictionary key
-//! ([`super::dicts`]).
+//! ([`super::dicts`], whose cache the folder carries between batches).
 
 use arrow_array::RecordBatch;
 use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type};
@@ -58,7 +58,10 @@ fn schema_err(c: &str) -> AnalyzeError {
 impl Folder<'_> {
     /// Flush what the unit still holds into the thread's aggregate.
     pub(super) fn finish(mut self) -> Result<(), AnalyzeError> {
-        self.flush_addresses()
+        match self.addr_cache.take() {
+            Some(c) => c.flush(self.acc, self.ids, self.budget),
+            None => Ok(()),
+        }
     }
 
     /// The batch's strata in order of appearance, and each row's (empty
@@ -211,12 +214,22 @@ impl Folder<'_> {
         } else {
             None
         };
+        let pairs = self
+            .q
+            .asn
+            .as_deref()
+            .filter(|_| self.sections.has(Section::AsPairs));
         let mut cache = match &addr_cols {
-            Some((sa, da)) => Some(self.address_cache(sa, da)?),
+            Some((sa, da)) => Some(AddrCache::for_batch(
+                self.addr_cache.take(),
+                (self.acc, self.ids, self.budget),
+                (sa, da),
+                pairs,
+            )?),
             None => None,
         };
         let cmap = match &mut cache {
-            Some(c) => self.cache_strata(c, &local),
+            Some(c) => c.strata_of(self.acc, &local),
             None => Vec::new(),
         };
         // AS pairs by both addresses' origin slots (taken out while the

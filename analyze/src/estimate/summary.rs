@@ -69,6 +69,31 @@ pub(super) fn summary(
     if total.samples == 0 {
         warnings.push("no samples match the inputs and filters: the report is empty".into());
     }
+    input_warnings(a, !all_pools && !st.is_empty(), warnings);
+    let summary = Summary {
+        start: start.map(format_rfc3339_ns),
+        end: end.map(format_rfc3339_ns),
+        duration_seconds: duration,
+        samples: total.samples,
+        packets: pk,
+        bytes: by,
+        pps: (duration > 0.0).then(|| per_second(&pk, duration)),
+        bps: (duration > 0.0).then(|| per_second(&by, duration).scale(8.0)),
+        sampling_rates: rates.into_iter().collect(),
+        packets_seen: all_pools.then_some(seen),
+        drops,
+        drop_share,
+        packets_exact: all_pools && !windowed && pk.low == pk.high,
+        unseen: GroupEst::absent(st, u32::MAX).measures(pooled),
+        bad_records: a.inputs.iter().map(|i| i.meta.bad_lengths).sum(),
+    };
+    (summary, start, end)
+}
+
+/// What the inputs could not give: interrupted captures, skipped link
+/// types, lying lengths, foreign blocks, sFlow's losses, and estimates
+/// without an exact pool.
+fn input_warnings(a: &Analysis, some_without_pool: bool, warnings: &mut Vec<String>) {
     for i in &a.inputs {
         if let Some(why) = &i.meta.interrupted {
             warnings.push(format!("{}: {why}", i.path.display()));
@@ -111,29 +136,11 @@ pub(super) fn summary(
             if rows_only > 1 { "s have" } else { " has" },
             if rows_only > 1 { "they are" } else { "it is" },
         ));
-    } else if !all_pools && !st.is_empty() {
+    } else if some_without_pool {
         warnings.push(
             "some inputs lack an exact packet pool; their estimates use Horvitz-Thompson scaling by the sampling rate".into(),
         );
     }
-    let summary = Summary {
-        start: start.map(format_rfc3339_ns),
-        end: end.map(format_rfc3339_ns),
-        duration_seconds: duration,
-        samples: total.samples,
-        packets: pk,
-        bytes: by,
-        pps: (duration > 0.0).then(|| per_second(&pk, duration)),
-        bps: (duration > 0.0).then(|| per_second(&by, duration).scale(8.0)),
-        sampling_rates: rates.into_iter().collect(),
-        packets_seen: all_pools.then_some(seen),
-        drops,
-        drop_share,
-        packets_exact: all_pools && !windowed && pk.low == pk.high,
-        unseen: GroupEst::absent(st, u32::MAX).measures(pooled),
-        bad_records: a.inputs.iter().map(|i| i.meta.bad_lengths).sum(),
-    };
-    (summary, start, end)
 }
 
 /// What sFlow inputs lost or could not read, summed over the files: never

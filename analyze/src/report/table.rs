@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{Render, Report, interval_text, share_text, unseen_text};
+use super::{Render, Report, TextSection, interval_text, share_text, unseen_text};
 use crate::catalog::text_sections;
 
 pub struct Table;
@@ -58,120 +58,10 @@ fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
 
 impl Render for Table {
     fn render(&self, r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-        let s = &r.summary;
-        writeln!(out, "Summary (95% intervals in brackets)")?;
-        if let (Some(a), Some(b)) = (&s.start, &s.end) {
-            writeln!(out, "  from      {a}")?;
-            writeln!(out, "  to        {b} ({:.3} s)", s.duration_seconds)?;
-        }
-        let rates: Vec<String> = s
-            .sampling_rates
-            .iter()
-            .map(|r| format!("1-in-{r}"))
-            .collect();
-        writeln!(out, "  samples   {} at {}", s.samples, rates.join(", "))?;
-        let exact = if s.packets_exact { " (exact)" } else { "" };
-        writeln!(out, "  packets   {}{exact}", interval_text(&s.packets))?;
-        writeln!(out, "  bytes     {}", interval_text(&s.bytes))?;
-        if let (Some(p), Some(b)) = (&s.pps, &s.bps) {
-            writeln!(
-                out,
-                "  rate      {} pps, {} bit/s",
-                interval_text(p),
-                interval_text(b)
-            )?;
-        }
-        writeln!(
-            out,
-            "  IPv6      {} of IP packets, {} of IP bytes",
-            share_text(&r.ipv6_share.packets),
-            share_text(&r.ipv6_share.bytes)
-        )?;
-        if let Some(d) = &r.distinct_addresses {
-            writeln!(
-                out,
-                "  addresses {} IPv4, {} IPv6 seen (lower bounds)",
-                d.ipv4, d.ipv6
-            )?;
-        }
-        writeln!(
-            out,
-            "  unseen    a category with no sample: {}",
-            unseen_text(s)
-        )?;
-        if s.drops > 0 {
-            writeln!(
-                out,
-                "  drops     {} ({:.2}% of selected)",
-                s.drops,
-                100.0 * s.drop_share
-            )?;
-        }
-        if s.bad_records > 0 {
-            writeln!(
-                out,
-                "  skipped   {} records with a lying wire length (in no estimate)",
-                s.bad_records
-            )?;
-        }
+        summary(r, out)?;
         for sec in text_sections(r) {
             writeln!(out)?;
-            writeln!(out, "{}", sec.title)?;
-            let nk = sec.key_names.len();
-            let mut widths: Vec<usize> = sec.key_names.iter().map(|k| width(k)).collect();
-            let cells: Vec<(Vec<String>, String, String, String)> = sec
-                .rows
-                .iter()
-                .map(|row| {
-                    let keys: Vec<String> = row.key.iter().map(|k| cut(k, KEY_WIDTH)).collect();
-                    (
-                        keys,
-                        row.m.samples.to_string(),
-                        interval_text(&row.m.packets),
-                        match &row.share {
-                            Some(s) => share_text(s),
-                            None => interval_text(&row.m.bytes),
-                        },
-                    )
-                })
-                .collect();
-            for (keys, ..) in &cells {
-                for (i, k) in keys.iter().enumerate() {
-                    widths[i] = widths[i].max(width(k));
-                }
-            }
-            let ws = cells.iter().map(|c| c.1.len()).max().unwrap_or(0).max(7);
-            let wp = cells.iter().map(|c| width(&c.2)).max().unwrap_or(0).max(7);
-            let mut head = String::from("  ");
-            for (name, w) in sec.key_names.iter().zip(&widths).take(nk) {
-                head.push_str(&pad(name, *w));
-                head.push(' ');
-            }
-            head.push_str(&rpad("samples", ws));
-            head.push(' ');
-            head.push_str(&pad("packets", wp));
-            if sec.rows.iter().any(|r| r.share.is_some()) {
-                head.push_str(" IPv6 share of packets");
-            } else {
-                head.push_str(" bytes");
-            }
-            writeln!(out, "{}", head.trim_end())?;
-            for (keys, samples, p, b) in &cells {
-                let mut line = String::from("  ");
-                for i in 0..nk {
-                    line.push_str(&pad(&keys[i], widths[i]));
-                    line.push(' ');
-                }
-                line.push_str(&rpad(samples, ws));
-                line.push(' ');
-                line.push_str(&pad(p, wp));
-                line.push(' ');
-                line.push_str(b);
-                writeln!(out, "{}", line.trim_end())?;
-            }
-            if sec.rows.is_empty() {
-                writeln!(out, "  (none)")?;
-            }
+            section(&sec, out)?;
         }
         if let Some(t) = &r.time_series {
             let d = std::time::Duration::from_secs_f64(t.interval_seconds);
@@ -185,6 +75,128 @@ impl Render for Table {
         }
         Ok(())
     }
+}
+
+fn summary(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let s = &r.summary;
+    writeln!(out, "Summary (95% intervals in brackets)")?;
+    if let (Some(a), Some(b)) = (&s.start, &s.end) {
+        writeln!(out, "  from      {a}")?;
+        writeln!(out, "  to        {b} ({:.3} s)", s.duration_seconds)?;
+    }
+    let rates: Vec<String> = s
+        .sampling_rates
+        .iter()
+        .map(|r| format!("1-in-{r}"))
+        .collect();
+    writeln!(out, "  samples   {} at {}", s.samples, rates.join(", "))?;
+    let exact = if s.packets_exact { " (exact)" } else { "" };
+    writeln!(out, "  packets   {}{exact}", interval_text(&s.packets))?;
+    writeln!(out, "  bytes     {}", interval_text(&s.bytes))?;
+    if let (Some(p), Some(b)) = (&s.pps, &s.bps) {
+        writeln!(
+            out,
+            "  rate      {} pps, {} bit/s",
+            interval_text(p),
+            interval_text(b)
+        )?;
+    }
+    writeln!(
+        out,
+        "  IPv6      {} of IP packets, {} of IP bytes",
+        share_text(&r.ipv6_share.packets),
+        share_text(&r.ipv6_share.bytes)
+    )?;
+    if let Some(d) = &r.distinct_addresses {
+        writeln!(
+            out,
+            "  addresses {} IPv4, {} IPv6 seen (lower bounds)",
+            d.ipv4, d.ipv6
+        )?;
+    }
+    writeln!(
+        out,
+        "  unseen    a category with no sample: {}",
+        unseen_text(s)
+    )?;
+    if s.drops > 0 {
+        writeln!(
+            out,
+            "  drops     {} ({:.2}% of selected)",
+            s.drops,
+            100.0 * s.drop_share
+        )?;
+    }
+    if s.bad_records > 0 {
+        writeln!(
+            out,
+            "  skipped   {} records with a lying wire length (in no estimate)",
+            s.bad_records
+        )?;
+    }
+    Ok(())
+}
+
+/// A breakdown: its title, then aligned columns (keys cut to
+/// [`KEY_WIDTH`]).
+fn section(sec: &TextSection, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{}", sec.title)?;
+    let nk = sec.key_names.len();
+    let mut widths: Vec<usize> = sec.key_names.iter().map(|k| width(k)).collect();
+    let cells: Vec<(Vec<String>, String, String, String)> = sec
+        .rows
+        .iter()
+        .map(|row| {
+            let keys: Vec<String> = row.key.iter().map(|k| cut(k, KEY_WIDTH)).collect();
+            (
+                keys,
+                row.m.samples.to_string(),
+                interval_text(&row.m.packets),
+                match &row.share {
+                    Some(s) => share_text(s),
+                    None => interval_text(&row.m.bytes),
+                },
+            )
+        })
+        .collect();
+    for (keys, ..) in &cells {
+        for (i, k) in keys.iter().enumerate() {
+            widths[i] = widths[i].max(width(k));
+        }
+    }
+    let ws = cells.iter().map(|c| c.1.len()).max().unwrap_or(0).max(7);
+    let wp = cells.iter().map(|c| width(&c.2)).max().unwrap_or(0).max(7);
+    let mut head = String::from("  ");
+    for (name, w) in sec.key_names.iter().zip(&widths).take(nk) {
+        head.push_str(&pad(name, *w));
+        head.push(' ');
+    }
+    head.push_str(&rpad("samples", ws));
+    head.push(' ');
+    head.push_str(&pad("packets", wp));
+    if sec.rows.iter().any(|r| r.share.is_some()) {
+        head.push_str(" IPv6 share of packets");
+    } else {
+        head.push_str(" bytes");
+    }
+    writeln!(out, "{}", head.trim_end())?;
+    for (keys, samples, p, b) in &cells {
+        let mut line = String::from("  ");
+        for i in 0..nk {
+            line.push_str(&pad(&keys[i], widths[i]));
+            line.push(' ');
+        }
+        line.push_str(&rpad(samples, ws));
+        line.push(' ');
+        line.push_str(&pad(p, wp));
+        line.push(' ');
+        line.push_str(b);
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    if sec.rows.is_empty() {
+        writeln!(out, "  (none)")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub fn protocols(a: &Ask) -> Vec<Statement> {
                 format!("{} AS ip_proto", d.int("ip_proto")),
                 format!("{} AS name", pr),
             ],
-            filter: "ip_proto IS NOT NULL",
+            filter: Some("ip_proto IS NOT NULL"),
             ..Default::default()
         },
     );
@@ -75,7 +75,7 @@ fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
         &Ranked {
             keys: &[(column.into(), "address")],
             out: &["address".into()],
-            filter: &filter,
+            filter: Some(&filter),
             top: Some(a.top),
             ..Default::default()
         },

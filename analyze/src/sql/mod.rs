@@ -79,20 +79,21 @@ fn names(
 }
 
 /// A section whose rows are groups with samples, largest first: `keys`
-/// (expression, name) over the rows passing `filter`, the base's `cols`
-/// besides its own, the output columns `out` before the measures. More
-/// CTEs (`ctes`) may come before the intervals, with `gsrc` the groups
-/// with more columns (ClickHouse evaluates the intervals' long
-/// expressions very slowly through a join after them).
+/// (expression, name) over the rows passing `filter` (every row without
+/// one), the base's `cols` besides its own, the output columns `out`
+/// before the measures. More CTEs (`ctes`) may come before the
+/// intervals, with `gsrc` the groups with more columns (ClickHouse
+/// evaluates the intervals' long expressions very slowly through a join
+/// after them; `g` without).
 #[derive(Default)]
 struct Ranked<'a> {
     keys: &'a [(String, &'a str)],
     out: &'a [String],
-    filter: &'a str,
+    filter: Option<&'a str>,
     top: Option<usize>,
     cols: &'a [&'a str],
     ctes: String,
-    gsrc: &'a str,
+    gsrc: Option<&'a str>,
 }
 
 fn ranked(s: &Scope, r: &Ranked) -> String {
@@ -105,16 +106,12 @@ fn ranked(s: &Scope, r: &Ranked) -> String {
             s,
             &Groups {
                 keys: r.keys,
-                filter: if r.filter.is_empty() {
-                    "1 = 1"
-                } else {
-                    r.filter
-                },
+                filter: r.filter.unwrap_or("1 = 1"),
                 cap: "1e18"
             }
         ),
         r.ctes,
-        query::intervals_from(s.dialect, if r.gsrc.is_empty() { "g" } else { r.gsrc }),
+        query::intervals_from(s.dialect, r.gsrc.unwrap_or("g")),
         r.out.iter().map(|o| format!("{o}, ")).collect::<String>(),
         measures(s.dialect),
         order.join(", ")

@@ -364,6 +364,31 @@ qs0 AS (SELECT ql.*, {starts} FROM ql)",
         logs = logs.join(", "),
         starts = starts.join(", "),
     );
+    newton_steps(d, &mut layers);
+    let n = NEWTON_STEPS;
+    let (x1, x2, x3, x4) = (
+        format!("x1_{n}"),
+        format!("x2_{n}"),
+        format!("x3_{n}"),
+        format!("x4_{n}"),
+    );
+    let _ = write!(
+        layers,
+        ",\ngi AS (SELECT qs{n}.*, \
+CASE pk WHEN 0 THEN vp WHEN 1 THEN greatest({x1} * m1, samples) WHEN 2 THEN greatest({x1} * r1, samples) \
+ELSE greatest(least(CASE WHEN k1 = 1 THEN {x1} * (sp / vp) ELSE vp END, vp), samples) END AS pl, \
+CASE pk WHEN 0 THEN vp WHEN 1 THEN (CASE WHEN k2 = 2 THEN {x2} ELSE 1.0 END) * m1 WHEN 2 THEN {x2} * r1 \
+ELSE greatest(CASE WHEN k2 = 1 THEN {x2} * ({vwp} / {twp}) ELSE vp END, vp) END AS ph, \
+CASE WHEN {exact_b} THEN vb ELSE greatest(least(CASE WHEN k3 = 1 THEN {x3} * (sb / vb) ELSE vb END, vb), ob) END AS bl, \
+CASE WHEN {exact_b} THEN vb ELSE greatest(CASE WHEN k4 = 1 THEN {x4} * ({vwb} / {twb}) ELSE vb END, vb) END AS bh FROM qs{n})"
+    );
+    layers
+}
+
+/// The Newton steps refining the four problems' starts: one CTE `qsJ` per
+/// step, after `qs0`.
+fn newton_steps(d: Dialect, layers: &mut String) {
+    let upper = |i: usize| i.is_multiple_of(2);
     for j in 1..=NEWTON_STEPS {
         let mut cols = Vec::new();
         for i in 1..=4 {
@@ -395,24 +420,6 @@ qs0 AS (SELECT ql.*, {starts} FROM ql)",
             j - 1
         );
     }
-    let n = NEWTON_STEPS;
-    let (x1, x2, x3, x4) = (
-        format!("x1_{n}"),
-        format!("x2_{n}"),
-        format!("x3_{n}"),
-        format!("x4_{n}"),
-    );
-    let _ = write!(
-        layers,
-        ",\ngi AS (SELECT qs{n}.*, \
-CASE pk WHEN 0 THEN vp WHEN 1 THEN greatest({x1} * m1, samples) WHEN 2 THEN greatest({x1} * r1, samples) \
-ELSE greatest(least(CASE WHEN k1 = 1 THEN {x1} * (sp / vp) ELSE vp END, vp), samples) END AS pl, \
-CASE pk WHEN 0 THEN vp WHEN 1 THEN (CASE WHEN k2 = 2 THEN {x2} ELSE 1.0 END) * m1 WHEN 2 THEN {x2} * r1 \
-ELSE greatest(CASE WHEN k2 = 1 THEN {x2} * ({vwp} / {twp}) ELSE vp END, vp) END AS ph, \
-CASE WHEN {exact_b} THEN vb ELSE greatest(least(CASE WHEN k3 = 1 THEN {x3} * (sb / vb) ELSE vb END, vb), ob) END AS bl, \
-CASE WHEN {exact_b} THEN vb ELSE greatest(CASE WHEN k4 = 1 THEN {x4} * ({vwb} / {twb}) ELSE vb END, vb) END AS bh FROM qs{n})"
-    );
-    layers
 }
 
 /// A group's measures as columns: samples, packets (`pe`, `plo`, `phi`)

@@ -42,7 +42,7 @@ pub(super) fn services(s: &Scope) -> String {
                 format!("{} AS port", d.int("port")),
                 format!("{name} AS name"),
             ],
-            filter: "ip_proto IN (6, 17, 132, 136)",
+            filter: Some("ip_proto IN (6, 17, 132, 136)"),
             cols: &["src_port", "dst_port"],
             ..Default::default()
         },
@@ -94,7 +94,7 @@ fn per_as(s: &Scope, which: &str, top: usize) -> String {
         &Ranked {
             keys: &[(l, "label"), (n, "asn"), (nm, "asname")],
             out: &["asn".into(), "label".into(), "asname AS name".into()],
-            filter: &filter,
+            filter: Some(&filter),
             top: Some(top),
             cols: &AS_COLS,
             ..Default::default()
@@ -122,7 +122,7 @@ fn as_pairs_sql(s: &Scope, top: usize) -> String {
                 format!("{} AS source", d.as_ref("sasn", "slabel", "sname")),
                 format!("{} AS destination", d.as_ref("dasn", "dlabel", "dname")),
             ],
-            filter: &filter,
+            filter: Some(&filter),
             top: Some(top),
             cols: &AS_COLS,
             ..Default::default()
@@ -160,11 +160,11 @@ shb.shb_e AS shb_e, shb.shb_l AS shb_l, shb.shb_h AS shb_h FROM g JOIN shp ON g.
                 format!("{} AS share_packets", d.estimate("shp_e", "shp_l", "shp_h")),
                 format!("{} AS share_bytes", d.estimate("shb_e", "shb_l", "shb_h")),
             ],
-            filter: &filter,
+            filter: Some(&filter),
             top: Some(top),
             cols: &AS_COLS,
             ctes,
-            gsrc: "gx",
+            gsrc: Some("gx"),
         },
     )
 }

@@ -59,11 +59,15 @@ impl Hooks {
     }
 }
 
-/// When to start a new output part.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rotate {
-    Every(Duration),
-    Bytes(u64),
+use crate::rotate::Rotate;
+
+/// The kernel's counters as the sFlow exporter takes them.
+fn pools(now: &[[abi::Counters; 2]]) -> Vec<[crate::sflow::export::Pool; 2]> {
+    let p = |c: &abi::Counters| crate::sflow::export::Pool {
+        packets_seen: c.packets_seen,
+        drops: c.drops,
+    };
+    now.iter().map(|[i, e]| [p(i), p(e)]).collect()
 }
 
 /// Interfaces to capture on: a name or a glob (`veth*`), at its own rate
@@ -341,7 +345,7 @@ pub fn capture_live(
     });
     let now = c.program.counters(c.session.slots())?;
     if let Some(e) = &mut c.export {
-        e.flush(&now, true);
+        e.flush(&pools(&now), true);
     }
     if let Err(e) = result {
         // A writer that failed (a full disk) closes its file at what is
@@ -400,7 +404,7 @@ fn run(
         if c.export.as_ref().is_some_and(|e| !e.idle()) {
             let now = c.program.counters(c.session.slots())?;
             if let Some(e) = &mut c.export {
-                e.flush(&now, false);
+                e.flush(&pools(&now), false);
             }
         }
         if fds[1].revents != 0

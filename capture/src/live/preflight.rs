@@ -4,7 +4,8 @@
 use crate::error::CaptureError;
 use crate::options::{MIN_SNAPLEN, Opt, check_rate, check_rate_and_snaplen};
 
-use super::{LiveOptions, Rotate, abi};
+use super::{LiveOptions, abi};
+use crate::rotate::Rotate;
 
 /// The oldest kernel with TCX.
 const MIN_KERNEL: (u32, u32) = (6, 6);

@@ -15,8 +15,9 @@ use pktsample_schemas::{
 use crate::error::CaptureError;
 use crate::netdev::Device;
 
+use super::LiveOptions;
 use super::abi::Counters;
-use super::{LiveOptions, Rotate};
+use crate::rotate::Rotate;
 
 pub use crate::layout::part_path;
 use crate::layout::{Layout, now_ns};

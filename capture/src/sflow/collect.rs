@@ -20,7 +20,7 @@ use super::FileSink;
 use super::ingest::Ingest;
 use crate::CaptureError;
 use crate::layout::{Layout, now_ns};
-use crate::live::Rotate;
+use crate::rotate::Rotate;
 
 /// What to collect and where to.
 #[derive(Clone)]

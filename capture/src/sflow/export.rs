@@ -30,10 +30,18 @@ use pktsample_schemas::sflow::{
 use pktsample_schemas::{Direction, SampleRow};
 
 use crate::CaptureError;
-use crate::live::abi::Counters;
 
 /// Longest the newest sample of a stream waits for the next.
 pub const HOLD: Duration = Duration::from_secs(1);
+
+/// A data source's pool and drops so far (per interface and direction),
+/// as whatever counts them gives them: the exporter's own type, so sFlow
+/// does not depend on the kernel program's layout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pool {
+    pub packets_seen: u64,
+    pub drops: u64,
+}
 
 /// Where and how to send.
 #[derive(Clone, Debug)]
@@ -211,7 +219,7 @@ impl Exporter {
     /// Send what is due: queued samples, held ones older than [`HOLD`]
     /// (all of them when `last`), and counter samples when due, with the
     /// kernel's counters `now` (per slot, per direction).
-    pub fn flush(&mut self, now: &[[Counters; 2]], last: bool) {
+    pub fn flush(&mut self, now: &[[Pool; 2]], last: bool) {
         for dir in 0..2 {
             let st = &mut self.streams[dir];
             for h in st.held.iter_mut() {
@@ -238,7 +246,7 @@ impl Exporter {
     /// flush share the pool's growth evenly (the last one carries the
     /// counter itself): collectors that scale each sample by its pool's
     /// difference (sfacctd) see about the rate each, and the sum is exact.
-    fn send_queue(&mut self, dir: usize, now: &[[Counters; 2]]) {
+    fn send_queue(&mut self, dir: usize, now: &[[Pool; 2]]) {
         let queue = std::mem::take(&mut self.streams[dir].queue);
         let mut left = vec![0u64; self.ifaces.len()];
         for (_, slot) in &queue {

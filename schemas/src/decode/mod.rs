@@ -286,6 +286,32 @@ mod tests {
         assert_eq!(d.tcp_flags, Some(0x12));
     }
 
+    /// A GRE header with a checksum and a key, cut inside the key (the
+    /// fuzz target's find: the key was read at 4 bytes in whatever the
+    /// checksum): a cut tunnel, no key, no panic.
+    #[test]
+    fn gre_key_cut_after_the_checksum() {
+        let gre = [0xa0, 0x00, 0x08, 0x00, 0, 0, 0, 0, 0x12, 0x34];
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .write(&mut f, etherparse::IpNumber::GRE, &gre)
+            .unwrap();
+        let d = decode(&f);
+        assert_eq!(d.ip_proto, Some(47));
+        assert_eq!(d.encap.text(), "gre/cut");
+        assert_eq!(d.tunnel_id, None);
+        // The whole key: read after the checksum word.
+        let mut g = gre.to_vec();
+        g.extend([0x56, 0x78, 0x45, 0, 0, 20]);
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .write(&mut f, etherparse::IpNumber::GRE, &g)
+            .unwrap();
+        assert_eq!(decode(&f).tunnel_id, Some(0x1234_5678));
+    }
+
     #[test]
     fn truncated_inside_tcp_header_still_has_ports() {
         let f = tcp_v6_frame();

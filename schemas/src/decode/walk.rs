@@ -482,7 +482,9 @@ impl Walker<'_> {
         } else {
             off += 4 * (usize::from(c || r) + usize::from(k) + usize::from(s));
         }
-        let key = (k && b.len() >= 8).then(|| be32(&b[4 + 4 * usize::from(c || r)..]));
+        // The key follows the checksum word (present with C or R).
+        let at = 4 + 4 * usize::from(c || r);
+        let key = if k { b.get(at..at + 4).map(be32) } else { None };
         let layer = match proto {
             ETH_P_TEB if k && !c && !s && version == 0 => Layer::Nvgre,
             ETH_P_ERSPAN2 => Layer::Erspan2,

@@ -316,6 +316,14 @@ fn metadata(h: &mut String, r: &Report) {
     );
     h.push_str("</dl>");
     if let Some(ifs) = &r.interfaces {
+        hosts(h, ifs);
+    }
+    h.push_str("</section>");
+}
+
+/// The hosts and interfaces with their pools, drops and samples.
+fn hosts(h: &mut String, ifs: &[crate::report::InterfaceRow]) {
+    {
         h.push_str(&head(
             "Hosts and interfaces",
             &[
@@ -352,7 +360,6 @@ fn metadata(h: &mut String, r: &Report) {
         }
         h.push_str(FOOT);
     }
-    h.push_str("</section>");
 }
 
 fn filters(r: &Report) -> String {
