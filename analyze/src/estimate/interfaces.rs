@@ -9,6 +9,7 @@ use crate::engine::{Analysis, SIZE_CLASSES};
 use crate::report::{InterfaceRow, Measures};
 use crate::stats::Interval;
 
+use super::Ctx;
 use super::group::{GroupEst, Pooled, Stratum};
 
 /// One row while it is summed.
@@ -173,4 +174,8 @@ pub(super) fn interface_rows(a: &Analysis, st: &[Stratum], pooled: &Pooled) -> V
             })
     });
     rows
+}
+
+pub fn interfaces(c: &mut Ctx) {
+    c.r.interfaces = Some(interface_rows(c.a, &c.st, &c.pooled));
 }

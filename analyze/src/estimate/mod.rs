@@ -2,13 +2,18 @@
 //! for every number (see [`crate::stats`] for the estimators). [`Ctx`]
 //! holds what every section reads; each section's estimator is one
 //! function filling its members of the report, called by
-//! [`crate::catalog`] for the sections asked for.
+//! [`crate::catalog`] for the sections asked for. The files mirror
+//! `sql/`: `breakdowns`, `interfaces`, `per_as`, `summary` and `time` here
+//! and there are the same sections in Rust and in SQL (encapsulations and
+//! the sFlow calibration have no SQL form yet); the estimators both call
+//! are `stats` and, as SQL text, `stats::sql`.
 
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
 use pktsample_schemas::meta::format_rfc3339_ns;
 
+mod breakdowns;
 mod calibration;
 mod encap;
 mod group;
@@ -17,19 +22,20 @@ mod per_as;
 mod summary;
 mod time;
 
-use crate::engine::{AddrSummary, Analysis, DST, Finish, SIZE_CLASSES, SRC, StratumAgg};
+use crate::engine::{AddrSummary, Analysis, Finish, StratumAgg};
 use crate::error::AnalyzeError;
-use crate::names::{eth_type_name, ip_proto_name, service_name, transport_name};
 use crate::report::*;
 use crate::stats::{self, Cell, Design, Interval, ShareSums};
 
 use self::group::{GroupEst, Pooled, Stratum, strata};
-use self::interfaces::interface_rows;
 use self::summary::summary;
 use crate::section::Section;
 
+pub use self::breakdowns::{ip_versions, packet_sizes, protocols, top_destinations, top_sources};
 pub use self::encap::encapsulations;
+pub use self::interfaces::interfaces;
 pub use self::per_as::{as_ipv6, as_pairs, destination_as, remote_as, source_as};
+pub use self::time::time_series;
 
 /// Sum groups of a per-stratum table over strata.
 fn groups<K: Hash + Eq + Ord + Clone>(
@@ -237,129 +243,3 @@ impl<'a> Ctx<'a> {
 
 /// A section whose members the context fills (the summary).
 pub fn nothing(_: &mut Ctx) {}
-
-pub fn ip_versions(c: &mut Ctx) {
-    let g = groups(&c.st, |a| {
-        vec![
-            ("4".to_string(), a.ip_version[1]),
-            ("6".to_string(), a.ip_version[2]),
-            ("non-ip".to_string(), a.ip_version[0]),
-        ]
-    });
-    c.r.ip_versions = Some(
-        by_packets(g)
-            .into_iter()
-            .map(|(k, g)| VersionRow {
-                ip_version: k,
-                m: g.measures(&c.pooled),
-            })
-            .collect(),
-    );
-    c.r.distinct_addresses = Some(Distinct {
-        ipv4: c.addrs.distinct[0],
-        ipv6: c.addrs.distinct[1],
-        lower_bound: true,
-    });
-}
-
-/// EtherTypes, IP protocols and services.
-pub fn protocols(c: &mut Ctx) {
-    let (st, pooled) = (&c.st, &c.pooled);
-    fn table(a: &StratumAgg) -> Option<&crate::engine::ProtoSums> {
-        a.protocols.as_ref()
-    }
-    let e = by_packets(groups(st, |a| {
-        table(a).map(|p| p.eth_types()).unwrap_or_default()
-    }));
-    c.r.eth_types = Some(
-        e.into_iter()
-            .map(|(k, g)| EthTypeRow {
-                eth_type: k,
-                name: eth_type_name(k),
-                m: g.measures(pooled),
-            })
-            .collect(),
-    );
-    let p = by_packets(groups(st, |a| {
-        table(a).map(|p| p.ip_protos()).unwrap_or_default()
-    }));
-    c.r.ip_protocols = Some(
-        p.into_iter()
-            .map(|(k, g)| ProtoRow {
-                ip_proto: k,
-                name: ip_proto_name(k),
-                m: g.measures(pooled),
-            })
-            .collect(),
-    );
-    let sv = by_packets(groups(st, |a| {
-        table(a).map(|p| p.services()).unwrap_or_default()
-    }));
-    c.r.services = Some(
-        sv.into_iter()
-            .map(|((proto, port), g)| ServiceRow {
-                transport: transport_name(proto),
-                port,
-                name: port.and_then(service_name),
-                m: g.measures(pooled),
-            })
-            .collect(),
-    );
-}
-
-pub fn interfaces(c: &mut Ctx) {
-    c.r.interfaces = Some(interface_rows(c.a, &c.st, &c.pooled));
-}
-
-/// Ranked by the tables (by the packets' point estimate); the full
-/// estimate, with its interval, only for the rows kept.
-fn top_rows(c: &Ctx, side: usize) -> Vec<AddressRow> {
-    c.addrs.top[side]
-        .iter()
-        .map(|(ip, cells)| {
-            let mut g = GroupEst::default();
-            for (id, cell) in cells {
-                if let Some(i) = c.by_id[*id as usize] {
-                    g.add(&c.st[i], cell);
-                }
-            }
-            AddressRow {
-                address: ip.to_string(),
-                m: g.measures(&c.pooled),
-            }
-        })
-        .collect()
-}
-
-pub fn top_sources(c: &mut Ctx) {
-    c.r.top_sources = Some(top_rows(c, SRC));
-}
-
-pub fn top_destinations(c: &mut Ctx) {
-    c.r.top_destinations = Some(top_rows(c, DST));
-}
-
-pub fn time_series(c: &mut Ctx) {
-    let ts = time::series(c.a, &c.st, &c.pooled, c.span, &mut c.r.warnings);
-    c.r.time_series = Some(ts);
-}
-
-/// Every class, sampled or not; a class bounds its frames.
-pub fn packet_sizes(c: &mut Ctx) {
-    let rows = SIZE_CLASSES
-        .iter()
-        .enumerate()
-        .map(|(i, &(lo, hi))| {
-            let mut g = GroupEst::default();
-            for s in &c.st {
-                g.add_capped(s, &s.agg.size[i], hi);
-            }
-            SizeRow {
-                min: lo,
-                max: (hi != u32::MAX).then_some(hi),
-                m: g.measures(&c.pooled),
-            }
-        })
-        .collect();
-    c.r.packet_sizes = Some(rows);
-}

@@ -5,6 +5,7 @@ use crate::engine::{Analysis, StratumAgg, TIME_CLASSES, TimeCell};
 use crate::report::{BucketClass, BucketRow, Ipv6Share, TimeSeries};
 use crate::stats::{Cell, Interval};
 
+use super::Ctx;
 use super::group::{GroupEst, Pooled, Stratum};
 use super::{groups, share_of};
 
@@ -119,4 +120,9 @@ fn bucket_classes(st: &[Stratum], pooled: &Pooled, b: i64) -> Vec<BucketClass> {
             }
         })
         .collect()
+}
+
+pub fn time_series(c: &mut Ctx) {
+    let ts = series(c.a, &c.st, &c.pooled, c.span, &mut c.r.warnings);
+    c.r.time_series = Some(ts);
 }

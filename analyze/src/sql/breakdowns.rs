@@ -1,9 +1,11 @@
-//! The single-column breakdowns as SQL: IP versions, the protocol
-//! sections, top talkers and packet sizes, each one function returning the
-//! statements of one section of [`crate::catalog`].
+//! The breakdowns as SQL: IP versions, the protocol sections (services: a
+//! port chosen from two), top talkers and packet sizes, each one function
+//! returning the statements of one section of [`crate::catalog`]
+//! (`estimate/breakdowns.rs` in SQL).
 
-use super::{Ask, Ranked, Statement, listed, names, ranked, sections};
+use super::{Ask, Ranked, Scope, Statement, listed, names, ranked};
 use crate::engine::SIZE_CLASSES;
+use crate::names::service_name;
 use crate::names::{eth_type_name, ip_proto_name};
 
 const MEASURES: &str = "samples, packets, bytes";
@@ -62,7 +64,7 @@ pub fn protocols(a: &Ask) -> Vec<Statement> {
         },
         Statement {
             section: "services",
-            sql: sections::services(a.scope),
+            sql: services(a.scope),
         },
     ]
 }
@@ -122,4 +124,42 @@ pub fn packet_sizes(a: &Ask) -> Vec<Statement> {
         "k ASC",
     );
     a.one("packet_sizes", sql)
+}
+
+/// The service port of a transport row, as analyze picks it: the named
+/// port of the two (destination first), else the lower one below 1024;
+/// null ("other") without one or without ports.
+fn service_port() -> String {
+    let known: Vec<String> = (0..=u16::MAX)
+        .filter(|&p| service_name(p).is_some())
+        .map(|p| p.to_string())
+        .collect();
+    let known = known.join(", ");
+    "(CASE WHEN src_port IS NULL OR dst_port IS NULL THEN NULL \
+WHEN dst_port IN (K) THEN dst_port WHEN src_port IN (K) THEN src_port \
+WHEN least(src_port, dst_port) < 1024 THEN least(src_port, dst_port) END)"
+        .replace("K", &known)
+}
+
+fn services(s: &Scope) -> String {
+    let d = s.dialect;
+    let transport = "(CASE ip_proto WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 132 THEN 'sctp' WHEN 136 THEN 'udplite' END)";
+    let name = names("port", 0..=u16::MAX as u32, |p| service_name(p as u16));
+    ranked(
+        s,
+        &Ranked {
+            keys: &[
+                (transport.to_string(), "transport"),
+                (service_port(), "port"),
+            ],
+            out: &[
+                "transport".into(),
+                format!("{} AS port", d.int("port")),
+                format!("{name} AS name"),
+            ],
+            filter: Some("ip_proto IN (6, 17, 132, 136)"),
+            cols: &["src_port", "dst_port"],
+            ..Default::default()
+        },
+    )
 }

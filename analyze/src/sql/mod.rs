@@ -14,17 +14,19 @@
 
 mod breakdowns;
 mod dialect;
+mod interfaces;
+mod per_as;
 mod query;
-mod sections;
-mod share;
-mod stats;
-mod timeline;
+mod summary;
+mod time;
 
 pub(crate) use breakdowns::*;
 pub use dialect::Dialect;
+pub(crate) use interfaces::interfaces;
+pub(crate) use per_as::{as_ipv6, as_pairs, destination_as, remote_as, source_as};
 pub use query::Scope;
-pub(crate) use sections::{as_ipv6, as_pairs, destination_as, interfaces, remote_as, source_as};
-pub(crate) use timeline::{summary, time_series};
+pub(crate) use summary::summary;
+pub(crate) use time::time_series;
 
 use crate::section::Sections;
 use query::{Groups, absent, absent_cte, base, groups, intervals, measures};

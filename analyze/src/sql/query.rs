@@ -6,11 +6,11 @@
 use std::fmt::Write;
 
 use super::dialect::Dialect;
-use super::stats::{
+use crate::engine::SIZE_CLASSES;
+use crate::stats::sql::{
     NEWTON_MAX_SHAPE, NEWTON_STEPS, beta_start, beta_step, clopper_pearson, gamma_start,
     gamma_step, lgamma, stratum_total, tidy,
 };
-use crate::engine::SIZE_CLASSES;
 
 /// What the queries select.
 #[derive(Clone, Debug)]

@@ -494,5 +494,6 @@ pub fn share(parts: &[(Design, ShareSums)]) -> Interval {
     }
 }
 
+pub mod sql;
 #[cfg(test)]
 mod tests;
