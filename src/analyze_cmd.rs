@@ -10,7 +10,7 @@ use pktsample_analyze::Section;
 use pktsample_schemas::Direction;
 
 use crate::parse::parse_size;
-use crate::shared::{AsnDb, Force, Quiet, Window};
+use crate::shared::{AsnDb, Force, K8s, Quiet, Window};
 
 #[derive(clap::Args, Debug)]
 pub struct AnalyzeArgs {
@@ -42,6 +42,8 @@ pub struct AnalyzeArgs {
     by: Vec<Section>,
     #[command(flatten)]
     asn: AsnDb,
+    #[command(flatten)]
+    k8s: K8s,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: FormatArg,
@@ -110,6 +112,12 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }
         sections = sections.without_as();
     }
+    // Without snapshots the Kubernetes sections read the samples' own
+    // Kubernetes columns (enriched), when asked for by name.
+    if a.k8s.paths.is_empty() && a.by.is_empty() {
+        sections = sections.without_k8s();
+    }
+    let k8s = a.k8s.load()?;
     a.window.check()?;
     let interval = crate::parse::interval_ns(a.interval)?;
     if a.top == 0 {
@@ -157,6 +165,7 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         interval,
         sections,
         asn: a.asn.load()?,
+        k8s: k8s.map(|c| c as std::sync::Arc<dyn pktsample_schemas::Attribute>),
         memory_limit: a.memory_limit,
         temp_dir: a.temp_dir,
         ignore_metadata: a.ignore_metadata,

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::draw;
 use crate::parse::{parse_iface, parse_rotate, parse_size};
 use crate::sflow_cmd::{self, CollectArgs};
-use crate::shared::{self, AsnDb, Force, Quiet};
+use crate::shared::{self, AsnDb, Force, K8s, Quiet};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -141,6 +141,8 @@ struct CaptureArgs {
     sflow: sflow_cmd::ExportArgs,
     #[command(flatten)]
     asn: AsnDb,
+    #[command(flatten)]
+    k8s: K8s,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -161,6 +163,8 @@ struct ConvertArgs {
     force: Force,
     #[command(flatten)]
     asn: AsnDb,
+    #[command(flatten)]
+    k8s: K8s,
     /// Read the sFlow datagrams a capture carries on this UDP port (a
     /// capture with sFlow on port 6343 is recognised without it).
     #[arg(long, value_name = "PORT")]
@@ -223,7 +227,7 @@ fn live(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         fib: a.fib,
         output: a.output,
         force: a.force.on,
-        asn: a.asn.enrich()?,
+        enrich: shared::enrichment(&a.asn, &a.k8s)?,
         sflow: a.sflow.options()?,
     };
     if opts.output.is_none() && opts.sflow.is_none() {
@@ -302,7 +306,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed.unwrap_or_else(fresh_seed),
         snaplen: a.snaplen,
         force: a.force.on,
-        asn: a.asn.enrich()?,
+        enrich: shared::enrichment(&a.asn, &a.k8s)?,
     };
     let bar = draw::ReplayBar::new(!a.quiet.on);
     let s = replay(&opts, &mut |p| bar.update(p))?;
@@ -349,7 +353,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
-    let enrich = a.asn.enrich()?;
+    let enrich = shared::enrichment(&a.asn, &a.k8s)?;
     if sflow_cmd::is_sflow_input(&a.input, a.sflow_port)? {
         let port = a.sflow_port.unwrap_or(pktsample_schemas::sflow::PORT);
         return sflow_cmd::convert_sflow(&a.input, &a.output, port, a.force.on, enrich);

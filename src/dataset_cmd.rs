@@ -9,7 +9,7 @@ use pktsample_analyze::catalog::{self, queries};
 use pktsample_analyze::sql::{Dialect, Scope};
 
 use crate::parse::chosen;
-use crate::shared::{AsnDb, Window};
+use crate::shared::{self, AsnDb, K8s, Window};
 
 #[derive(clap::Args, Debug)]
 pub struct SqlArgs {
@@ -103,6 +103,8 @@ pub struct EnrichArgs {
     dataset: std::path::PathBuf,
     #[command(flatten)]
     asn: AsnDb,
+    #[command(flatten)]
+    k8s: K8s,
 }
 
 /// `pktsample enrich`: the AS columns of every part of a dataset, in place.
@@ -113,11 +115,14 @@ pub fn enrich_cmd(a: EnrichArgs) -> anyhow::Result<ExitCode> {
             a.dataset.display()
         );
     }
-    let Some(with) = a.asn.enrich()? else {
-        bail!("--asn-db: give the IP-to-AS database to fill the AS columns from");
-    };
+    let with = shared::enrichment(&a.asn, &a.k8s)?;
+    if with.is_empty() {
+        bail!(
+            "--asn-db, --k8s: give the IP-to-AS database or the cluster snapshots to fill the columns from"
+        );
+    }
     let (mut n, mut rows) = (0u64, 0u64);
-    let parts = pktsample_schemas::dataset::enrich(&a.dataset, with, &mut |_, r| {
+    let parts = pktsample_schemas::dataset::enrich(&a.dataset, &with, &mut |_, r| {
         n += 1;
         rows += r;
     })?;

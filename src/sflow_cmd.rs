@@ -12,12 +12,12 @@ use pktsample_capture::sflow::export::ExportOptions;
 use pktsample_capture::sflow::{
     CollectEvent, CollectOptions, carries_sflow, collect, convert_pcap,
 };
+use pktsample_schemas::CaptureMetadata;
 use pktsample_schemas::input::{FileKind, sniff};
 use pktsample_schemas::sflow::meta::SflowMeta;
-use pktsample_schemas::{CaptureMetadata, Enrich};
 
 use crate::parse::{parse_rotate, parse_size};
-use crate::shared::{AsnDb, Force, Quiet, print_span};
+use crate::shared::{self, AsnDb, Force, K8s, Quiet, print_span};
 
 #[derive(clap::Args, Debug)]
 pub struct CollectArgs {
@@ -49,6 +49,8 @@ pub struct CollectArgs {
     quiet: Quiet,
     #[command(flatten)]
     asn: AsnDb,
+    #[command(flatten)]
+    k8s: K8s,
 }
 
 /// `capture --sflow`: where and how to send.
@@ -118,7 +120,7 @@ pub fn collect_cmd(a: CollectArgs) -> anyhow::Result<ExitCode> {
         duration: a.duration,
         count: a.count,
         force: a.force.on,
-        asn: a.asn.enrich()?,
+        enrich: shared::enrichment(&a.asn, &a.k8s)?,
         recv_buffer: usize::try_from(a.recv_buffer).unwrap_or(usize::MAX),
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -194,7 +196,7 @@ pub fn convert_sflow(
     output: &Path,
     port: u16,
     force: bool,
-    enrich: Option<Arc<dyn Enrich>>,
+    enrich: pktsample_schemas::Enrichment,
 ) -> anyhow::Result<ExitCode> {
     let s = convert_pcap(input, output, port, force, enrich)?;
     out!(

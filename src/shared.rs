@@ -99,6 +99,69 @@ impl AsnDb {
     }
 }
 
+/// `--k8s` and `--k8s-time`: Kubernetes cluster snapshots.
+#[derive(clap::Args, Debug, Clone)]
+pub struct K8s {
+    /// A cluster snapshot (repeatable): what `kubectl get pods -A -o json`
+    /// writes, and optionally nodes, services, ReplicaSets and Jobs
+    /// (`kubectl get nodes,svc,rs,jobs -A -o json`), network policies, and
+    /// Cilium (`cilium-dbg endpoint list -o json`) or Calico endpoint
+    /// dumps. Each sample is resolved against the snapshot valid at its
+    /// timestamp. analyze reports per namespace and workload from them;
+    /// capture, convert, collect and enrich fill the Kubernetes columns
+    /// (src_namespace, src_workload, src_pod, src_node and dst_...).
+    #[arg(id = "k8s", long = "k8s", value_name = "FILE")]
+    pub paths: Vec<PathBuf>,
+    /// When the snapshots were taken (RFC 3339; default: each file's
+    /// modification time). Once for every --k8s file, or once per file in
+    /// their order.
+    #[arg(id = "k8s_time", long = "k8s-time", value_parser = parse_time, value_name = "TIME")]
+    pub times: Vec<i64>,
+}
+
+impl K8s {
+    /// The cluster (none without --k8s).
+    pub fn load(&self) -> anyhow::Result<Option<Arc<pktsample_k8s::Cluster>>> {
+        if self.paths.is_empty() {
+            if !self.times.is_empty() {
+                anyhow::bail!("--k8s-time: give the snapshots it dates with --k8s FILE");
+            }
+            return Ok(None);
+        }
+        let time = |i: usize| match self.times.len() {
+            0 => Ok(None),
+            1 => Ok(Some(self.times[0])),
+            n if n == self.paths.len() => Ok(Some(self.times[i])),
+            n => Err(anyhow::anyhow!(
+                "--k8s-time: given {n} times for {} --k8s files: give one for all, or one per file",
+                self.paths.len()
+            )),
+        };
+        let sources = self
+            .paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Ok(pktsample_k8s::Source {
+                    path: p.clone(),
+                    time: time(i)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Some(Arc::new(pktsample_k8s::Cluster::load(&sources)?)))
+    }
+}
+
+/// What fills the enrichment columns of an output: `--asn-db` and `--k8s`.
+pub fn enrichment(asn: &AsnDb, k8s: &K8s) -> anyhow::Result<pktsample_schemas::Enrichment> {
+    Ok(pktsample_schemas::Enrichment {
+        asn: asn.enrich()?,
+        k8s: k8s
+            .load()?
+            .map(|c| c as Arc<dyn pktsample_schemas::Attribute>),
+    })
+}
+
 /// The time span a run's output covers.
 pub fn print_span(m: &CaptureMetadata) -> std::io::Result<()> {
     if let (Some(a), Some(b)) = (&m.start_time, &m.end_time) {

@@ -68,12 +68,13 @@ fn peak_bytes(inputs: &[PathBuf]) -> usize {
         hosts: vec![],
         directions: vec![],
         interval: None,
-        sections: Sections::ALL.without_as(),
+        sections: Sections::ALL.without_as().without_k8s(),
         asn: None,
         memory_limit: None,
         temp_dir: None,
         ignore_metadata: false,
         inner: false,
+        k8s: None,
     };
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);

@@ -283,12 +283,13 @@ fn analyze(path: &Path, asn: &Arc<pktsample_asn::AsDb>) -> Report {
         hosts: vec![],
         directions: vec![],
         interval: Some(SECOND),
-        sections: Sections::ALL,
+        sections: Sections::ALL.without_k8s(),
         asn: Some(asn.clone()),
         memory_limit: None,
         temp_dir: None,
         ignore_metadata: false,
         inner: false,
+        k8s: None,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     pktsample_analyze::report(&a, 1_000_000).unwrap()

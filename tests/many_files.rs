@@ -62,12 +62,13 @@ fn run(r: Run) -> (Value, u64) {
         hosts: vec![],
         directions: vec![],
         interval: Some(60_000_000_000),
-        sections: Sections::ALL,
+        sections: Sections::ALL.without_k8s(),
         asn: Some(asn),
         memory_limit: r.limit,
         temp_dir: r.temp,
         ignore_metadata: false,
         inner: false,
+        k8s: None,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     let mut v = serde_json::to_value(pktsample_analyze::report(&a, 50).unwrap()).unwrap();

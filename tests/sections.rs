@@ -40,10 +40,19 @@ fn by_args(sec: Section) -> Vec<String> {
         "--by".into(),
         sec.name().into(),
     ];
-    if sec.per_as() {
+    // Leaving the cluster per destination AS needs the AS database too.
+    if sec.per_as() || sec == Section::Leaving {
         a.extend([
             "--asn-db".into(),
             s(&fixture("asn/fixture.mmdb")).to_string(),
+        ]);
+    }
+    if sec.per_k8s() {
+        a.extend([
+            "--k8s".into(),
+            s(&fixture("k8s/cluster-2200.json")).to_string(),
+            "--k8s-time".into(),
+            "2023-11-14T22:00:00Z".into(),
         ]);
     }
     a

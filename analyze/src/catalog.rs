@@ -95,6 +95,18 @@ const fn per_as(
     }
 }
 
+/// A Kubernetes section: its parts, and the snapshots it read (no SQL
+/// form yet).
+const fn k8s(section: Section, estimate: fn(&mut Ctx), parts: &'static [Part]) -> Descriptor {
+    Descriptor {
+        section: Some(section),
+        members: &["k8s_snapshots"],
+        estimate,
+        sql: None,
+        parts,
+    }
+}
+
 /// Every section, in display order.
 pub const CATALOG: &[Descriptor] = &[
     Descriptor {
@@ -245,6 +257,98 @@ pub const CATALOG: &[Descriptor] = &[
             &["remote AS"],
             text::as_ipv6,
         )],
+    ),
+    k8s(
+        Section::Namespaces,
+        estimate::namespaces,
+        &[
+            part(
+                "source_namespaces",
+                "Source namespaces",
+                &["namespace"],
+                text::source_namespaces,
+            ),
+            part(
+                "destination_namespaces",
+                "Destination namespaces",
+                &["namespace"],
+                text::destination_namespaces,
+            ),
+            part(
+                "remote_namespaces",
+                "Remote namespaces (source of ingress, destination of egress)",
+                &["namespace"],
+                text::remote_namespaces,
+            ),
+        ],
+    ),
+    k8s(
+        Section::Workloads,
+        estimate::workloads,
+        &[
+            part(
+                "source_workloads",
+                "Source workloads",
+                &["workload"],
+                text::source_workloads,
+            ),
+            part(
+                "destination_workloads",
+                "Destination workloads",
+                &["workload"],
+                text::destination_workloads,
+            ),
+            part(
+                "remote_workloads",
+                "Remote workloads (source of ingress, destination of egress)",
+                &["workload"],
+                text::remote_workloads,
+            ),
+        ],
+    ),
+    k8s(
+        Section::NamespacePairs,
+        estimate::namespace_pairs,
+        &[charted(
+            part(
+                "namespace_pairs",
+                "Namespace pairs",
+                &["source namespace", "destination namespace"],
+                text::namespace_pairs,
+            ),
+            Chart::Matrix,
+        )],
+    ),
+    k8s(
+        Section::WorkloadPairs,
+        estimate::workload_pairs,
+        &[charted(
+            part(
+                "workload_pairs",
+                "Workload pairs",
+                &["source workload", "destination workload"],
+                text::workload_pairs,
+            ),
+            Chart::Matrix,
+        )],
+    ),
+    k8s(
+        Section::Leaving,
+        estimate::leaving,
+        &[
+            part(
+                "leaving_workloads",
+                "Leaving the cluster, by workload",
+                &["workload"],
+                text::leaving_workloads,
+            ),
+            part(
+                "leaving_as",
+                "Leaving the cluster, by workload and destination AS",
+                &["workload", "destination AS"],
+                text::leaving_as,
+            ),
+        ],
     ),
     simple(
         Section::PacketSizes,

@@ -23,11 +23,19 @@ pub enum Section {
     RemoteAs,
     AsPairs,
     AsIpv6,
+    /// Kubernetes sections (need `--k8s` snapshots, or samples enriched
+    /// with them).
+    Namespaces,
+    Workloads,
+    NamespacePairs,
+    WorkloadPairs,
+    /// Traffic leaving the cluster, per workload and destination AS.
+    Leaving,
 }
 
 impl Section {
     /// Every section, in `--by`'s order.
-    pub const EVERY: [Section; 14] = [
+    pub const EVERY: [Section; 19] = [
         Section::Summary,
         Section::IpVersions,
         Section::Protocols,
@@ -42,10 +50,15 @@ impl Section {
         Section::RemoteAs,
         Section::AsPairs,
         Section::AsIpv6,
+        Section::Namespaces,
+        Section::Workloads,
+        Section::NamespacePairs,
+        Section::WorkloadPairs,
+        Section::Leaving,
     ];
 
     /// The `--by` names, in [`Section::EVERY`]'s order.
-    const NAMES: [&'static str; 14] = [
+    const NAMES: [&'static str; 19] = [
         "summary",
         "ip-versions",
         "protocols",
@@ -60,6 +73,11 @@ impl Section {
         "remote-as",
         "as-pairs",
         "as-ipv6",
+        "namespaces",
+        "workloads",
+        "namespace-pairs",
+        "workload-pairs",
+        "leaving",
     ];
 
     /// The `--by` name (`ip-versions`).
@@ -76,6 +94,18 @@ impl Section {
                 | Section::RemoteAs
                 | Section::AsPairs
                 | Section::AsIpv6
+        )
+    }
+
+    /// Whether the section needs Kubernetes context.
+    pub const fn per_k8s(self) -> bool {
+        matches!(
+            self,
+            Section::Namespaces
+                | Section::Workloads
+                | Section::NamespacePairs
+                | Section::WorkloadPairs
+                | Section::Leaving
         )
     }
 
@@ -131,6 +161,16 @@ impl Sections {
         self.iter().filter(|s| !s.per_as()).collect()
     }
 
+    /// Whether any Kubernetes section is on.
+    pub fn any_k8s(self) -> bool {
+        self.iter().any(Section::per_k8s)
+    }
+
+    /// Turn the Kubernetes sections off (no snapshots).
+    pub fn without_k8s(self) -> Sections {
+        self.iter().filter(|s| !s.per_k8s()).collect()
+    }
+
     /// Whether any section reads the address columns.
     pub fn addresses(self) -> bool {
         self.has(Section::TopSources)
@@ -184,14 +224,15 @@ mod tests {
     #[test]
     fn set_operations() {
         let all = Sections::ALL;
-        assert_eq!(all.iter().count(), 14);
+        assert_eq!(all.iter().count(), 19);
+        assert!(all.any_k8s() && !all.without_k8s().any_k8s());
         assert!(all.any_as());
         let no_as = all.without_as();
         assert!(!no_as.any_as() && no_as.has(Section::Protocols));
-        assert_eq!(no_as.iter().count(), 9);
+        assert_eq!(no_as.iter().count(), 14);
         let one: Sections = [Section::TopSources].into_iter().collect();
         assert!(one.addresses() && !one.has(Section::Summary));
         assert!(!Sections::none().addresses());
-        assert_eq!(all.without(Section::Summary).iter().count(), 13);
+        assert_eq!(all.without(Section::Summary).iter().count(), 18);
     }
 }

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pktsample_schemas::input::{CaptureReader, Interface, Packet, Visitor};
@@ -20,7 +19,7 @@ use pktsample_schemas::{
 use crate::error::CaptureError;
 use crate::options::check_rate_and_snaplen;
 use crate::sampler::Sampler;
-use pktsample_schemas::Enrich;
+use pktsample_schemas::Enrichment;
 
 /// Largest snaplen offline (the `cap_len` column is 16 bits).
 pub const MAX_REPLAY_SNAPLEN: u32 = 65535;
@@ -34,7 +33,7 @@ pub struct ReplayOptions {
     pub snaplen: u32,
     pub force: bool,
     /// Fill the AS columns from an ASN database.
-    pub asn: Option<Arc<dyn Enrich>>,
+    pub enrich: Enrichment,
 }
 
 /// What a replay did.
@@ -170,7 +169,7 @@ pub fn replay(
         opts.snaplen,
     );
     let mut writer =
-        SampleWriter::create_enriched(&opts.output, opts.force, &meta, opts.asn.clone())?;
+        SampleWriter::create_enriched(&opts.output, opts.force, &meta, opts.enrich.clone())?;
     let mut r = Replay {
         sampler: Sampler::new(opts.sampling_rate, opts.seed),
         snaplen: opts.snaplen as usize,

@@ -7,12 +7,11 @@
 //! when it finishes.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
+use crate::enrichment::Enrichment;
 use crate::error::FormatError;
 use crate::input::{FileKind, sniff};
 use crate::meta::{CaptureMetadata, Source};
-use crate::record::Enrich;
 use crate::samples::{SampleWriter, open_parquet, read_samples};
 use crate::schema::SCHEMA_VERSION;
 
@@ -30,7 +29,7 @@ pub fn convert(
     input: &Path,
     output: &Path,
     force: bool,
-    enrich: Option<Arc<dyn Enrich>>,
+    enrich: Enrichment,
 ) -> Result<ConvertSummary, FormatError> {
     if same_file(input, output) {
         return Err(FormatError::Write {

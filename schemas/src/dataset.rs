@@ -303,14 +303,14 @@ pub fn parts(root: &Path) -> Result<Vec<PathBuf>, FormatError> {
     Ok(out)
 }
 
-/// Fill the AS columns of every part of the dataset at `root` in place:
+/// Fill the AS and Kubernetes columns of every part of the dataset at `root` in place:
 /// each part is rewritten beside itself under a hidden name and renamed
 /// over the original (a reader sees the old part or the new one, never
 /// half of one), then its pools are rewritten (the part's schema version
 /// becomes this one). `on_part` hears of each part done with its rows.
 pub fn enrich(
     root: &Path,
-    with: std::sync::Arc<dyn crate::Enrich>,
+    with: &crate::Enrichment,
     on_part: &mut dyn FnMut(&Path, u64),
 ) -> Result<usize, FormatError> {
     let all = parts(root)?;
@@ -320,7 +320,7 @@ pub fn enrich(
             .and_then(|n| n.to_str())
             .unwrap_or("part.parquet");
         let tmp = part.with_file_name(format!(".{name}.enrich.parquet"));
-        let s = crate::convert::convert(part, &tmp, true, Some(with.clone()))?;
+        let s = crate::convert::convert(part, &tmp, true, with.clone())?;
         std::fs::rename(&tmp, part)
             .map_err(|e| FormatError::write_io(part, "cannot replace the part", e))?;
         if root.join(POOLS_DIR).is_dir() {

@@ -7,10 +7,12 @@
 //! [`pcapng`], [`input`]) without depending on each other.
 
 pub mod addr_text;
+pub mod attribute;
 mod columns;
 pub mod convert;
 pub mod dataset;
 pub mod decode;
+pub mod enrichment;
 pub mod error;
 pub mod feed;
 pub mod foreign;
@@ -26,6 +28,8 @@ pub mod schema;
 pub mod sflow;
 pub mod writer;
 
+pub use attribute::{Attribute, Context};
+pub use enrichment::Enrichment;
 pub use error::FormatError;
 pub use meta::{CaptureMetadata, Direction, DirectionStats, InterfaceMeta, METADATA_KEY, Source};
 pub use record::{

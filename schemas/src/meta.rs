@@ -175,6 +175,10 @@ pub struct CaptureMetadata {
     /// enriched, the AS columns are null).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub asn_databases: Vec<String>,
+    /// The cluster snapshots that filled the Kubernetes columns, one line
+    /// each (1.5; empty: not enriched, those columns are null).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub k8s_snapshots: Vec<String>,
     /// Packets of the input that were not sampled because pktsample does not
     /// decode their link type, per link type (1.2; empty: none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -220,6 +224,7 @@ impl CaptureMetadata {
             snaplen,
             interfaces: Vec::new(),
             asn_databases: Vec::new(),
+            k8s_snapshots: Vec::new(),
             skipped_link_types: BTreeMap::new(),
             bad_records: 0,
             bad_lengths: 0,

@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 /// changes when a column changes meaning or type (old readers must refuse the
 /// file); the minor number when nullable columns are added (old readers can
 /// ignore them).
-pub const SCHEMA_VERSION: &str = "1.4";
+pub const SCHEMA_VERSION: &str = "1.5";
 /// Major part of [`SCHEMA_VERSION`].
 pub const SCHEMA_MAJOR: u32 = 1;
 
@@ -59,6 +59,29 @@ pub mod col {
     pub const INNER_IP_PROTO: &str = "inner_ip_proto";
     pub const INNER_SRC_PORT: &str = "inner_src_port";
     pub const INNER_DST_PORT: &str = "inner_dst_port";
+    // 1.5: the Kubernetes context of each address, filled by `--k8s` (else
+    // null): namespace, workload (`kind/name`, or a label such as `node`,
+    // `public`, `private` for an address no workload holds), pod, node.
+    pub const SRC_NAMESPACE: &str = "src_namespace";
+    pub const SRC_WORKLOAD: &str = "src_workload";
+    pub const SRC_POD: &str = "src_pod";
+    pub const SRC_NODE: &str = "src_node";
+    pub const DST_NAMESPACE: &str = "dst_namespace";
+    pub const DST_WORKLOAD: &str = "dst_workload";
+    pub const DST_POD: &str = "dst_pod";
+    pub const DST_NODE: &str = "dst_node";
+
+    /// The columns added in 1.5, source side then destination side.
+    pub const ADDED_IN_1_5: [&str; 8] = [
+        SRC_NAMESPACE,
+        SRC_WORKLOAD,
+        SRC_POD,
+        SRC_NODE,
+        DST_NAMESPACE,
+        DST_WORKLOAD,
+        DST_POD,
+        DST_NODE,
+    ];
 
     /// The columns added in 1.4.
     pub const ADDED_IN_1_4: [&str; 10] = [
@@ -77,9 +100,12 @@ pub mod col {
     /// The columns added in 1.1 and 1.2.
     const ADDED_1_1_TO_1_2: [&str; 5] = [SRC_AS, DST_AS, SRC_AS_NAME, DST_AS_NAME, LINK_TYPE];
 
+    /// The columns added in 1.1 to 1.4.
+    const ADDED_1_1_TO_1_4: [&str; 15] = concat(ADDED_1_1_TO_1_2, ADDED_IN_1_4);
+
     /// Columns added after 1.0: files written before lack them, and readers
     /// treat them as null.
-    pub const ADDED_SINCE_1_0: [&str; 15] = concat(ADDED_1_1_TO_1_2, ADDED_IN_1_4);
+    pub const ADDED_SINCE_1_0: [&str; 23] = concat(ADDED_1_1_TO_1_4, ADDED_IN_1_5);
 
     /// Two lists as one, at compile time.
     const fn concat<const A: usize, const B: usize, const C: usize>(
@@ -147,6 +173,14 @@ pub fn samples_schema() -> SchemaRef {
         Field::new(INNER_IP_PROTO, DataType::UInt8, true),
         Field::new(INNER_SRC_PORT, DataType::UInt16, true),
         Field::new(INNER_DST_PORT, DataType::UInt16, true),
+        Field::new(SRC_NAMESPACE, dict_utf8(), true),
+        Field::new(SRC_WORKLOAD, dict_utf8(), true),
+        Field::new(SRC_POD, dict_utf8(), true),
+        Field::new(SRC_NODE, dict_utf8(), true),
+        Field::new(DST_NAMESPACE, dict_utf8(), true),
+        Field::new(DST_WORKLOAD, dict_utf8(), true),
+        Field::new(DST_POD, dict_utf8(), true),
+        Field::new(DST_NODE, dict_utf8(), true),
     ]))
 }
 

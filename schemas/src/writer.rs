@@ -24,11 +24,12 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use crate::enrichment::{EnrichCaches, Enrichment};
 use crate::error::FormatError;
 use crate::meta::{CaptureMetadata, METADATA_KEY};
 use crate::output::AtomicFile;
 use crate::pcapng::PcapngSampleWriter;
-use crate::record::{Enrich, EnrichCache, SampleColumns, enrich as enrich_batch};
+use crate::record::SampleColumns;
 use crate::salvage::Reserve;
 use crate::schema::{col, samples_schema};
 
@@ -94,8 +95,9 @@ impl Write for Sink {
 pub struct WriterOptions {
     /// Replace an existing file.
     pub force: bool,
-    /// Fill the AS columns of every batch (on the writer thread).
-    pub enrich: Option<Arc<dyn Enrich>>,
+    /// Fill the AS and Kubernetes columns of every batch (on the writer
+    /// thread).
+    pub enrich: Enrichment,
     /// When the disk fills, keep what is complete (a readable file, its
     /// metadata saying so) rather than nothing. For outputs that cannot be
     /// made again: live capture.
@@ -110,7 +112,7 @@ pub struct SampleWriter {
     path: PathBuf,
     tx: Option<SyncSender<RecordBatch>>,
     worker: Option<JoinHandle<Result<SyncWriter, Failed>>>,
-    enrich: Option<Arc<dyn Enrich>>,
+    enrich: Enrichment,
 }
 
 /// A writer that failed, kept for salvage.
@@ -175,7 +177,7 @@ impl SampleWriter {
         path: &Path,
         force: bool,
         meta: &CaptureMetadata,
-        enrich: Option<Arc<dyn Enrich>>,
+        enrich: Enrichment,
     ) -> Result<Self, FormatError> {
         Self::with_options(
             path,
@@ -199,11 +201,11 @@ impl SampleWriter {
         let worker = std::thread::Builder::new()
             .name("pktsample-writer".into())
             .spawn(move || {
-                let mut cache = EnrichCache::default();
+                let mut caches = EnrichCaches::default();
                 for batch in rx {
-                    let r = match &e {
-                        Some(e) => w.write(&enrich_batch(&batch, e.as_ref(), &mut cache)),
-                        None => w.write(&batch),
+                    let r = match e.is_empty() {
+                        false => w.write(&e.apply(&batch, &mut caches)),
+                        true => w.write(&batch),
                     };
                     if let Err(error) = r {
                         return Err(Failed {
@@ -262,9 +264,7 @@ impl SampleWriter {
     /// was complete and the error says so.
     pub fn finish(mut self, meta: &CaptureMetadata) -> Result<PathBuf, FormatError> {
         let mut meta = meta.clone();
-        if let Some(e) = &self.enrich {
-            meta.asn_databases = e.describe();
-        }
+        self.enrich.describe(&mut meta);
         let failed = match self.join() {
             Ok(w) => match w.finish(&meta) {
                 Ok(p) => return Ok(p),

@@ -251,7 +251,7 @@ pub fn replay_lib(input: &Path, out: &Path, rate: u32, seed: u64) {
             seed,
             snaplen: 128,
             force: true,
-            asn: None,
+            enrich: Default::default(),
         },
         &mut |_| {},
     )
@@ -266,8 +266,8 @@ pub fn analyze_lib(
     top: usize,
 ) -> pktsample_analyze::Report {
     let sections = match asn {
-        Some(_) => pktsample_analyze::Sections::ALL,
-        None => pktsample_analyze::Sections::ALL.without_as(),
+        Some(_) => pktsample_analyze::Sections::ALL.without_k8s(),
+        None => pktsample_analyze::Sections::ALL.without_as().without_k8s(),
     };
     let q = pktsample_analyze::Query {
         inputs,
@@ -283,6 +283,7 @@ pub fn analyze_lib(
         temp_dir: None,
         ignore_metadata: false,
         inner: false,
+        k8s: None,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     pktsample_analyze::report(&a, top).unwrap()

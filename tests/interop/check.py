@@ -85,7 +85,7 @@ def truth(path, truth_path, ignore_truncated=False):
         expect("first timestamp (ns)", pc.min(table["timestamp"]).value, t["first_ns"])
         expect("last timestamp (ns)", pc.max(table["timestamp"]).value, t["last_ns"])
     meta = json.loads(pq.read_metadata(path).metadata[b"pktsample"])
-    expect("schema_version", meta["schema_version"], "1.4")
+    expect("schema_version", meta["schema_version"], "1.5")
     for k in ("src", "dst"):
         if t.get(f"{k}_addr"):
             expect(

@@ -90,6 +90,12 @@ pub struct StratumAgg {
     pub(super) pair_slots: FxHashMap<u64, Cell>,
     /// `encap` stack ("" for none) -> sums (when the section is asked for).
     pub encap: FxHashMap<Box<str>, Cell>,
+    /// (source, destination) Kubernetes side keys -> sums (see
+    /// `engine::k8s::side_key`; when a Kubernetes section is asked for).
+    pub k8s_pairs: FxHashMap<(Box<str>, Box<str>), Cell>,
+    /// (source side key, destination origin key) -> sums of the traffic
+    /// leaving the cluster (with an ASN database).
+    pub k8s_leaving_as: FxHashMap<(Box<str>, u64), Cell>,
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
 }
@@ -125,6 +131,8 @@ impl StratumAgg {
         merge_map(&mut self.time, o.time);
         merge_map(&mut self.as_pairs, o.as_pairs);
         merge_map(&mut self.encap, o.encap);
+        merge_map(&mut self.k8s_pairs, o.k8s_pairs);
+        merge_map(&mut self.k8s_leaving_as, o.k8s_leaving_as);
         self.first_ns = match (self.first_ns, o.first_ns) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -34,6 +34,8 @@ pub(super) struct Folder<'a> {
     pub(super) sections: Sections,
     pub(super) acc: &'a mut ThreadAcc,
     pub(super) addr_cache: Option<AddrCache>,
+    /// Contexts resolved from `--k8s` snapshots, kept across batches.
+    pub(super) k8s_cache: pktsample_schemas::attribute::AttributeCache,
     /// Stratum ids of the address entries.
     pub(super) ids: &'a StratumIds,
     pub(super) budget: &'a Budget,
@@ -166,6 +168,15 @@ impl Folder<'_> {
         } else {
             b
         };
+        let attributed;
+        let b = match &self.q.k8s {
+            Some(k) if self.sections.any_k8s() => {
+                attributed =
+                    pktsample_schemas::attribute::attribute(b, k.as_ref(), &mut self.k8s_cache);
+                &attributed
+            }
+            _ => b,
+        };
         let ts = prim::<TimestampNanosecondType>(b, col::TIMESTAMP)?;
         let len = prim::<UInt32Type>(b, col::PKT_LEN)?;
         let ver = prim::<UInt8Type>(b, col::IP_VERSION)?;
@@ -270,6 +281,14 @@ impl Folder<'_> {
         drop(pass);
         if self.sections.has(Section::Encapsulations) {
             super::encap::fold_encap(b, sel.as_deref(), len.values(), &mut aggs)?;
+        }
+        if self.sections.any_k8s() {
+            let asn = self
+                .q
+                .asn
+                .as_deref()
+                .filter(|_| self.sections.has(Section::Leaving));
+            super::k8s::fold_k8s(b, sel.as_deref(), len.values(), &mut aggs, asn)?;
         }
         if let Some(c) = &mut cache {
             (c.src.slots, c.dst.slots) = (ss, ds);

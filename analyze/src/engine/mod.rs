@@ -40,6 +40,7 @@ mod columns;
 mod dicts;
 mod encap;
 mod fold;
+pub mod k8s;
 mod pass;
 mod plan;
 mod spill;
@@ -88,6 +89,9 @@ pub struct Query {
     /// Every section on the innermost IP header: the inner one behind a
     /// tunnel, the outer one where a sample has none (`--inner`).
     pub inner: bool,
+    /// Cluster snapshots: the Kubernetes sections attribute each sample
+    /// as it is read (None: they read the samples' Kubernetes columns).
+    pub k8s: Option<Arc<dyn pktsample_schemas::Attribute>>,
 }
 
 /// A stratum: samples of one interface, direction and rate of a host, in
@@ -118,7 +122,8 @@ pub struct Analysis {
     pub query: Query,
 }
 
-fn columns(s: Sections, constant_stratum: bool, inner: bool) -> Vec<&'static str> {
+fn columns(q: &Query, s: Sections, constant_stratum: bool) -> Vec<&'static str> {
+    let inner = q.inner;
     let mut c = vec![col::TIMESTAMP, col::PKT_LEN, col::IP_VERSION];
     if !constant_stratum {
         c.extend([col::IFINDEX, col::DIRECTION, col::SAMPLING_RATE]);
@@ -134,6 +139,10 @@ fn columns(s: Sections, constant_stratum: bool, inner: bool) -> Vec<&'static str
     }
     if inner {
         c.extend(encap::inner_columns(&c));
+    }
+    if s.any_k8s() {
+        let leaving_as = s.has(Section::Leaving) && q.asn.is_some();
+        c.extend(k8s::k8s_columns(q.k8s.is_some(), leaving_as));
     }
     c
 }
@@ -315,6 +324,7 @@ fn read_unit(c: &Ctx, u: &Unit, acc: &mut ThreadAcc) -> Result<(), AnalyzeError>
         sections: q.sections,
         acc,
         addr_cache: None,
+        k8s_cache: Default::default(),
         ids: c.ids,
         budget: c.budget,
         constant: None,
@@ -328,7 +338,7 @@ fn read_unit(c: &Ctx, u: &Unit, acc: &mut ThreadAcc) -> Result<(), AnalyzeError>
             Ok(())
         };
         let meta = if inp.foreign {
-            let cols = columns(q.sections, false, q.inner);
+            let cols = columns(q, q.sections, false);
             foreign::read_rows(&inp.path, Some(&cols), 64 * 1024, each)?
         } else {
             read_samples(&inp.path, each)?
@@ -367,7 +377,7 @@ fn read_unit(c: &Ctx, u: &Unit, acc: &mut ThreadAcc) -> Result<(), AnalyzeError>
         let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, md.clone());
         let mask = ProjectionMask::columns(
             b.parquet_schema(),
-            columns(folder.sections, folder.constant.is_some(), q.inner),
+            columns(q, folder.sections, folder.constant.is_some()),
         );
         let mut reader = b
             .with_row_groups(vec![rg])

@@ -18,6 +18,7 @@ mod calibration;
 mod encap;
 mod group;
 mod interfaces;
+mod k8s;
 mod per_as;
 mod summary;
 mod time;
@@ -34,6 +35,7 @@ use crate::section::Section;
 pub use self::breakdowns::{ip_versions, packet_sizes, protocols, top_destinations, top_sources};
 pub use self::encap::encapsulations;
 pub use self::interfaces::interfaces;
+pub use self::k8s::{leaving, namespace_pairs, namespaces, workload_pairs, workloads};
 pub use self::per_as::{as_ipv6, as_pairs, destination_as, remote_as, source_as};
 pub use self::time::time_series;
 
@@ -204,6 +206,17 @@ impl<'a> Ctx<'a> {
             remote_as: None,
             as_pairs: None,
             as_ipv6: None,
+            k8s_snapshots: None,
+            source_namespaces: None,
+            destination_namespaces: None,
+            remote_namespaces: None,
+            source_workloads: None,
+            destination_workloads: None,
+            remote_workloads: None,
+            namespace_pairs: None,
+            workload_pairs: None,
+            leaving_workloads: None,
+            leaving_as: None,
             calibration: None,
             warnings,
         };

@@ -14,7 +14,7 @@ use crate::stats::{self, Cell, Design, ShareSums};
 use super::group::{GroupEst, Pooled, Stratum};
 use super::{Ctx, by_packets, groups, share_sums};
 
-fn as_ref(db: &AsDb, o: Origin) -> AsRef {
+pub(super) fn as_ref(db: &AsDb, o: Origin) -> AsRef {
     AsRef {
         asn: o.asn(),
         label: o.label(),

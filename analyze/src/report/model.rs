@@ -199,6 +199,34 @@ pub struct AsRow {
     pub m: Measures,
 }
 
+/// A namespace or workload, or the label of addresses no workload holds
+/// (see `engine::k8s::side_key`).
+#[derive(Clone, Debug, Serialize)]
+pub struct K8sRow {
+    pub name: String,
+    /// A pod, service or node of the cluster.
+    pub in_cluster: bool,
+    #[serde(flatten)]
+    pub m: Measures,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct K8sPairRow {
+    pub source: String,
+    pub destination: String,
+    #[serde(flatten)]
+    pub m: Measures,
+}
+
+/// Traffic leaving the cluster from a workload to an AS.
+#[derive(Clone, Debug, Serialize)]
+pub struct LeavingAsRow {
+    pub source: String,
+    pub destination: AsRef,
+    #[serde(flatten)]
+    pub m: Measures,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct AsPairRow {
     pub source: AsRef,
@@ -317,6 +345,29 @@ pub struct Report {
     /// Remote ASes ranked by IPv6 packets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub as_ipv6: Option<Vec<AsIpv6Row>>,
+    /// The Kubernetes sections (1.6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k8s_snapshots: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_namespaces: Option<Vec<K8sRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_namespaces: Option<Vec<K8sRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_namespaces: Option<Vec<K8sRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_workloads: Option<Vec<K8sRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_workloads: Option<Vec<K8sRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_workloads: Option<Vec<K8sRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace_pairs: Option<Vec<K8sPairRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_pairs: Option<Vec<K8sPairRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaving_workloads: Option<Vec<K8sRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaving_as: Option<Vec<LeavingAsRow>>,
     /// sFlow inputs with interface counters: the calibration check (1.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Vec<CalibrationRow>>,

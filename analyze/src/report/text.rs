@@ -189,6 +189,58 @@ pub fn encapsulations(r: &Report) -> Option<Vec<TextRow>> {
     })
 }
 
+fn k8s_rows(v: &Option<Vec<K8sRow>>) -> Option<Vec<TextRow>> {
+    rows(v, |v| (vec![v.name.clone()], v.m.clone()))
+}
+
+fn k8s_pairs(v: &Option<Vec<K8sPairRow>>) -> Option<Vec<TextRow>> {
+    rows(v, |v| {
+        (vec![v.source.clone(), v.destination.clone()], v.m.clone())
+    })
+}
+
+pub fn source_namespaces(r: &Report) -> Option<Vec<TextRow>> {
+    k8s_rows(&r.source_namespaces)
+}
+
+pub fn destination_namespaces(r: &Report) -> Option<Vec<TextRow>> {
+    k8s_rows(&r.destination_namespaces)
+}
+
+pub fn remote_namespaces(r: &Report) -> Option<Vec<TextRow>> {
+    k8s_rows(&r.remote_namespaces)
+}
+
+pub fn source_workloads(r: &Report) -> Option<Vec<TextRow>> {
+    k8s_rows(&r.source_workloads)
+}
+
+pub fn destination_workloads(r: &Report) -> Option<Vec<TextRow>> {
+    k8s_rows(&r.destination_workloads)
+}
+
+pub fn remote_workloads(r: &Report) -> Option<Vec<TextRow>> {
+    k8s_rows(&r.remote_workloads)
+}
+
+pub fn namespace_pairs(r: &Report) -> Option<Vec<TextRow>> {
+    k8s_pairs(&r.namespace_pairs)
+}
+
+pub fn workload_pairs(r: &Report) -> Option<Vec<TextRow>> {
+    k8s_pairs(&r.workload_pairs)
+}
+
+pub fn leaving_workloads(r: &Report) -> Option<Vec<TextRow>> {
+    k8s_rows(&r.leaving_workloads)
+}
+
+pub fn leaving_as(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.leaving_as, |v| {
+        (vec![v.source.clone(), v.destination.text()], v.m.clone())
+    })
+}
+
 pub fn time_series(r: &Report) -> Option<Vec<TextRow>> {
     r.time_series.as_ref().map(|t| {
         t.buckets

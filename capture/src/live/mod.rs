@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use pktsample_schemas::{CaptureMetadata, Direction, Enrich, Source};
+use pktsample_schemas::{CaptureMetadata, Direction, Enrichment, Source};
 
 use crate::error::CaptureError;
 use crate::netdev::{self, Device};
@@ -101,7 +101,7 @@ pub struct LiveOptions {
     /// Send the samples as sFlow too.
     pub sflow: Option<crate::sflow::export::ExportOptions>,
     /// Fill the AS columns from an ASN database.
-    pub asn: Option<Arc<dyn Enrich>>,
+    pub enrich: Enrichment,
 }
 
 /// What a capture reports while it runs; the caller decides what to show.

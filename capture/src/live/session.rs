@@ -253,7 +253,7 @@ impl<'a> Session<'a> {
                     &meta,
                     WriterOptions {
                         force: self.opts.force,
-                        enrich: self.opts.asn.clone(),
+                        enrich: self.opts.enrich.clone(),
                         salvage: true,
                         row_group_rows: None,
                     },

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use pktsample_schemas::{CaptureMetadata, Enrich, Source};
+use pktsample_schemas::{CaptureMetadata, Enrichment, Source};
 
 use super::FileSink;
 use super::ingest::Ingest;
@@ -32,7 +32,7 @@ pub struct CollectOptions {
     /// Stop after this many datagrams.
     pub count: Option<u64>,
     pub force: bool,
-    pub asn: Option<Arc<dyn Enrich>>,
+    pub enrich: Enrichment,
     /// Socket receive buffer to ask for, in bytes.
     pub recv_buffer: usize,
 }
@@ -178,7 +178,7 @@ pub fn collect(
         let opened_ns = now_ns();
         let path = layout.part(&template.host, n, opened_ns)?;
         Ok(Part {
-            sink: FileSink::create(&path, &template, opts.force, opts.asn.clone(), true)?,
+            sink: FileSink::create(&path, &template, opts.force, opts.enrich.clone(), true)?,
             started: Instant::now(),
             opened_ns,
         })

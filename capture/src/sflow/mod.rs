@@ -4,11 +4,10 @@
 //! any sFlow collector ([`export`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use pktsample_schemas::samples::BATCH_ROWS;
 use pktsample_schemas::{
-    CaptureMetadata, Enrich, FormatError, SampleBatchBuilder, SampleRow, SampleWriter,
+    CaptureMetadata, Enrichment, FormatError, SampleBatchBuilder, SampleRow, SampleWriter,
     WriterOptions,
 };
 
@@ -54,7 +53,7 @@ impl FileSink {
         path: &Path,
         template: &CaptureMetadata,
         force: bool,
-        enrich: Option<Arc<dyn Enrich>>,
+        enrich: Enrichment,
         salvage: bool,
     ) -> Result<Self, FormatError> {
         let writer = SampleWriter::with_options(

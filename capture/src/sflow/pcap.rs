@@ -4,13 +4,12 @@
 //! switches with jumbo frames), with etherparse's reassembly.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use etherparse::SlicedPacket;
 use etherparse::defrag::IpDefragPool;
 use pktsample_schemas::decode::linktype;
 use pktsample_schemas::input::{CaptureReader, Interface, Packet, Visitor};
-use pktsample_schemas::{CaptureMetadata, Enrich, FormatError, Source};
+use pktsample_schemas::{CaptureMetadata, Enrichment, FormatError, Source};
 
 use super::FileSink;
 use super::ingest::Ingest;
@@ -235,7 +234,7 @@ pub fn convert_pcap(
     output: &Path,
     port: u16,
     force: bool,
-    enrich: Option<Arc<dyn Enrich>>,
+    enrich: Enrichment,
 ) -> Result<SflowConvertSummary, CaptureError> {
     let reader = CaptureReader::open(input)?;
     let template = CaptureMetadata::new(

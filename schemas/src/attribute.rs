@@ -1,0 +1,203 @@
+//! The Kubernetes columns of a batch (1.5): each address's namespace,
+//! workload, pod and node, from an [`Attribute`] source (the cluster
+//! snapshots of `--k8s`), filled on the writer thread as the AS columns
+//! are.
+//!
+//! A tunnelled sample is attributed by its inner addresses (an overlay's
+//! traffic, not its tunnel endpoints); a sample on a pod's host-side
+//! interface has that pod on the side the interface faces, whatever its
+//! addresses say (NAT). Each distinct address is resolved once per
+//! snapshot epoch, and the strings are interned across batches, so a row
+//! costs a hash lookup per side.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, TimestampNanosecondType};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use rustc_hash::FxHashMap;
+
+use crate::schema::col;
+
+/// What an address or interface was: every part optional.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Context<'a> {
+    pub namespace: Option<&'a str>,
+    pub workload: Option<&'a str>,
+    pub pod: Option<&'a str>,
+    pub node: Option<&'a str>,
+}
+
+/// A source of Kubernetes context.
+pub trait Attribute: Send + Sync + std::fmt::Debug {
+    /// Samples of one epoch resolve an address alike (the snapshots valid
+    /// at `t`).
+    fn epoch(&self, t: i64) -> u64;
+    /// What `ip` was at `t`.
+    fn address(&self, ip: IpAddr, t: i64) -> Context<'_>;
+    /// The pod whose host-side interface `name` is, at `t`.
+    fn interface(&self, name: &str, t: i64) -> Option<Context<'_>>;
+    /// The snapshots, for the file's metadata.
+    fn describe(&self) -> Vec<String>;
+}
+
+type Ids = [Option<u32>; 4];
+
+/// Contexts already resolved, kept across the batches of a writer.
+#[derive(Default)]
+pub struct AttributeCache {
+    /// Epoch -> address text -> context.
+    addr: FxHashMap<u64, FxHashMap<Box<str>, Ids>>,
+    entries: usize,
+    names: Vec<String>,
+    name_id: FxHashMap<String, u32>,
+}
+
+/// Entries kept before the cache starts afresh (bounds its memory).
+const CACHE_MAX: usize = 1 << 20;
+
+impl AttributeCache {
+    fn intern(&mut self, s: Option<&str>) -> Option<u32> {
+        let s = s?;
+        if let Some(&i) = self.name_id.get(s) {
+            return Some(i);
+        }
+        self.names.push(s.to_string());
+        let i = (self.names.len() - 1) as u32;
+        self.name_id.insert(s.to_string(), i);
+        Some(i)
+    }
+
+    fn ids(&mut self, c: Context) -> Ids {
+        [
+            self.intern(c.namespace),
+            self.intern(c.workload),
+            self.intern(c.pod),
+            self.intern(c.node),
+        ]
+    }
+
+    fn address(&mut self, a: &dyn Attribute, epoch: u64, text: &str, t: i64) -> Ids {
+        if let Some(ids) = self.addr.get(&epoch).and_then(|m| m.get(text)) {
+            return *ids;
+        }
+        let ids = match text.parse::<IpAddr>() {
+            Ok(ip) => {
+                let c = a.address(ip, t);
+                self.ids(c)
+            }
+            Err(_) => [None; 4],
+        };
+        self.addr.entry(epoch).or_default().insert(text.into(), ids);
+        self.entries += 1;
+        ids
+    }
+}
+
+/// One dictionary column from interned ids.
+fn column(ids: &[Option<u32>], names: &[String]) -> ArrayRef {
+    let mut key_of: FxHashMap<u32, i32> = FxHashMap::default();
+    let mut values: Vec<&str> = Vec::new();
+    let keys: Int32Array = ids
+        .iter()
+        .map(|id| {
+            id.map(|id| {
+                *key_of.entry(id).or_insert_with(|| {
+                    values.push(&names[id as usize]);
+                    (values.len() - 1) as i32
+                })
+            })
+        })
+        .collect();
+    Arc::new(
+        DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))
+            .expect("keys index the names"),
+    )
+}
+
+/// A string column's value at a row, whether plain or a dictionary.
+pub fn text_at(c: Option<&ArrayRef>, i: usize) -> Option<&str> {
+    let c = c?;
+    if c.is_null(i) {
+        return None;
+    }
+    if let Some(s) = c.as_string_opt::<i32>() {
+        return Some(s.value(i));
+    }
+    let d = c.as_dictionary_opt::<Int32Type>()?;
+    let v = d.values().as_string_opt::<i32>()?;
+    Some(v.value(d.keys().value(i) as usize))
+}
+
+/// Fill the Kubernetes columns of a batch: replaced where the batch has
+/// them, appended where it does not (a projection that read only what
+/// attribution needs). A batch without timestamps is returned as it is.
+pub fn attribute(b: &RecordBatch, a: &dyn Attribute, cache: &mut AttributeCache) -> RecordBatch {
+    if cache.entries > CACHE_MAX {
+        cache.addr.clear();
+        cache.entries = 0;
+    }
+    let Some(ts) = b
+        .column_by_name(col::TIMESTAMP)
+        .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
+    else {
+        return b.clone();
+    };
+    let get = |n| b.column_by_name(n);
+    let (src, dst) = (get(col::SRC_ADDR), get(col::DST_ADDR));
+    let (isrc, idst) = (get(col::INNER_SRC_ADDR), get(col::INNER_DST_ADDR));
+    let (ifname, dir) = (get(col::IFNAME), get(col::DIRECTION));
+    let n = b.num_rows();
+    let mut out: [Vec<Option<u32>>; 8] = Default::default();
+    let mut by_iface: FxHashMap<(&str, u64), Option<Ids>> = FxHashMap::default();
+    for i in 0..n {
+        let t = ts.value(i);
+        let e = a.epoch(t);
+        let mut side = |inner: Option<&ArrayRef>, outer: Option<&ArrayRef>| match text_at(inner, i)
+            .or_else(|| text_at(outer, i))
+        {
+            Some(s) => cache.address(a, e, s, t),
+            None => [None; 4],
+        };
+        let mut s = side(isrc, src);
+        let mut d = side(idst, dst);
+        if let Some(name) = text_at(ifname, i) {
+            let pod = *by_iface
+                .entry((name, e))
+                .or_insert_with(|| a.interface(name, t).map(|c| cache.ids(c)));
+            match (pod, text_at(dir, i)) {
+                (Some(p), Some("ingress")) => s = p,
+                (Some(p), Some("egress")) => d = p,
+                _ => {}
+            }
+        }
+        for k in 0..4 {
+            out[k].push(s[k]);
+            out[4 + k].push(d[k]);
+        }
+    }
+    let schema = b.schema();
+    let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+    let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+    for (k, ids) in out.iter().enumerate() {
+        let c = column(ids, &cache.names);
+        match schema.index_of(col::ADDED_IN_1_5[k]) {
+            Ok(j) => cols[j] = c,
+            Err(_) => {
+                let f = arrow_schema::Field::new(col::ADDED_IN_1_5[k], c.data_type().clone(), true);
+                fields.push(Arc::new(f));
+                cols.push(c);
+            }
+        }
+    }
+    let schema = match fields.len() == schema.fields().len() {
+        // Every column was there: the batch keeps its schema (the writer's).
+        true => schema,
+        false => Arc::new(arrow_schema::Schema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        )),
+    };
+    RecordBatch::try_new(schema, cols).expect("columns of the batch's length")
+}
