@@ -61,6 +61,10 @@ bench-scale:
 bench-asn:
     bench/asn.sh
 
+# Kubernetes context: 100,000 pods and 10,000 services, load, lookups/s, enrichment per sample, analyze with and without --k8s (see BENCHMARKS.md).
+bench-k8s:
+    bench/k8s.sh
+
 # sFlow: collect vs sfacctd and sfcapd at increasing datagram rates, and the cost of capture --sflow (root; see BENCHMARKS.md).
 bench-sflow:
     bench/sflow.sh

@@ -53,8 +53,46 @@ fn broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// A usage error on one line, as every other error: clap's message, its
+/// tips and the possible values, without the usage block.
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let parts: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .map(|l| {
+            let l = l.strip_prefix("error: ").unwrap_or(l);
+            match l.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                Some(inner) => format!("({inner})"),
+                None => l.to_string(),
+            }
+        })
+        .collect();
+    format!("{}; see --help", parts.join(" "))
+}
+
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    use clap::error::ErrorKind;
+    let args = match cli::Args::try_parse() {
+        Ok(a) => a,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            eprintln!("pktsample: {}", usage_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     match cli::run(args) {
         Ok(code) => code,
         // The reader of our output went away (`| head`): nothing to report.

@@ -543,10 +543,12 @@ fn bad_inputs_fail_with_one_line() {
     let e = fails(&["analyze", &pattern]);
     assert!(e.contains("matches no file"), "{e}");
     // A section --by does not know: clap's usage error (exit 2), which
-    // names the flag and lists the sections.
+    // names the flag and lists the sections, on one line.
     let o = pktsample(&["analyze", s(&pq), "--by", "summary,colours"]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.starts_with("pktsample: "), "{e}");
     assert!(e.contains("invalid value 'colours' for '--by"), "{e}");
     assert!(e.contains("ip-versions") && e.contains("as-ipv6"), "{e}");
     // An existing report is not replaced without --force.

@@ -444,3 +444,36 @@ fn sflow_arguments_fail_cleanly() {
     assert!(e.contains("no sFlow datagrams on UDP port 6343"), "{e}");
     assert!(!out.exists());
 }
+
+/// Usage errors (flags clap refuses) are one line too, naming the flag,
+/// with exit code 2; help still prints in full.
+#[test]
+fn usage_errors_are_one_line() {
+    for (args, want) in [
+        (
+            &["analyze", "x.parquet", "--bogus"][..],
+            "unexpected argument '--bogus'",
+        ),
+        (&["analyze"][..], "<INPUT>"),
+        (
+            &["capture", "--replay", "a.pcap", "--sampling-rate", "x"][..],
+            "'--sampling-rate <N>'",
+        ),
+        (
+            &["analyze", "x.parquet", "--by", "colours"][..],
+            "possible values: summary",
+        ),
+    ] {
+        let o = pktsample(args);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+        assert!(
+            e.starts_with("pktsample: ") && e.contains(want),
+            "{args:?}: {e}"
+        );
+    }
+    let o = pktsample(&["analyze", "--help"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--by"));
+}

@@ -818,3 +818,57 @@ fn live_samples_attributed_by_interface_and_by_address() {
     assert_eq!(on_pod, want_pod, "by address");
     assert_eq!(on_veth, want_veth, "by interface");
 }
+
+/// convert and enrich fill the same columns from the same snapshots as
+/// capture does.
+#[test]
+fn convert_and_enrich_fill_what_capture_fills() {
+    let d = tmpdir();
+    let trace = d.path().join("k8s.pcapng");
+    write_trace(&trace);
+    let (plain, enriched) = (
+        d.path().join("plain.parquet"),
+        d.path().join("enriched.parquet"),
+    );
+    let base = ["capture", "--replay", s(&trace), "--sampling-rate", "1"];
+    ok(&[&base[..], &["-o", s(&plain)]].concat());
+    let mut a: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    a.extend(["-o".to_string(), s(&enriched).to_string()]);
+    a.extend(k8s_args());
+    run_ok(&a);
+    let converted = d.path().join("converted.parquet");
+    let mut a: Vec<String> = ["convert", s(&plain), "-o", s(&converted)]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    a.extend(k8s_args());
+    run_ok(&a);
+    let part_dir = d.path().join("ds/date=2023-11-14/host=node-a");
+    std::fs::create_dir_all(&part_dir).unwrap();
+    let part = part_dir.join("part-0.parquet");
+    std::fs::copy(&plain, &part).unwrap();
+    let mut a: Vec<String> = ["enrich", s(&d.path().join("ds"))]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    a.extend(k8s_args());
+    let said = run_ok(&a);
+    assert!(said.contains("enriched 1 parts"), "{said}");
+    let want = concat(&read_all(&enriched).0);
+    for got in [&converted, &part] {
+        let (batches, meta) = read_all(got);
+        let b = concat(&batches);
+        assert_eq!(b.num_rows(), want.num_rows());
+        for i in 0..b.num_rows() {
+            for p in ["src", "dst"] {
+                assert_eq!(
+                    side(&b, p, i),
+                    side(&want, p, i),
+                    "{} row {i} {p}",
+                    got.display()
+                );
+            }
+        }
+        assert_eq!(meta.k8s_snapshots.len(), 2, "{}", got.display());
+    }
+}

@@ -433,6 +433,7 @@ fn sql_names_what_it_does_not_cover() {
         let o = common::pktsample(args);
         let e = String::from_utf8_lossy(&o.stderr).to_string();
         assert_eq!(o.status.code(), Some(2), "{e}");
+        assert_eq!(e.lines().count(), 1, "one line: {e}");
         assert!(e.contains(want) && e.contains(choice), "{e}");
     };
     usage(

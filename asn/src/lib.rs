@@ -17,6 +17,7 @@
 mod error;
 mod flat;
 mod load;
+mod mmdb;
 mod special;
 
 use std::collections::HashMap;

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use ipnet::{IpNet, Ipv4Net, Ipv4Subnets, Ipv6Net, Ipv6Subnets};
 use prefix_trie::PrefixMap;
-use serde::Deserialize;
 
 use crate::error::AsnError;
 
@@ -72,11 +71,11 @@ pub(crate) struct Loaded {
 
 /// Counted anomalies of one file, with the first line each happened on.
 #[derive(Default)]
-struct Anomalies {
+pub(crate) struct Anomalies {
     duplicates: (u64, usize),
     multi_origin: (u64, usize),
     overlaps: (u64, usize),
-    no_asn: u64,
+    pub no_asn: u64,
 }
 
 fn count(c: &mut (u64, usize), line: usize) {
@@ -86,19 +85,19 @@ fn count(c: &mut (u64, usize), line: usize) {
     c.0 += 1;
 }
 
-struct Builder<'p> {
+pub(crate) struct Builder<'p> {
     path: &'p Path,
     v4: PrefixMap<Ipv4Net, u32>,
     v6: PrefixMap<Ipv6Net, u32>,
     names: HashMap<u32, String>,
-    entries: u64,
-    an: Anomalies,
+    pub entries: u64,
+    pub an: Anomalies,
     /// (start, end, line) of range files, to find overlaps.
     ranges: Vec<(u128, u128, bool, usize)>,
 }
 
 impl<'p> Builder<'p> {
-    fn new(path: &'p Path) -> Self {
+    pub fn new(path: &'p Path) -> Self {
         Builder {
             path,
             v4: PrefixMap::new(),
@@ -110,7 +109,7 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn prefix(&mut self, net: IpNet, asn: u32, line: usize) {
+    pub fn prefix(&mut self, net: IpNet, asn: u32, line: usize) {
         let old = match net {
             IpNet::V4(n) => self.v4.insert(n.trunc(), asn),
             IpNet::V6(n) => self.v6.insert(n.trunc(), asn),
@@ -120,7 +119,7 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn name(&mut self, asn: u32, name: &str) {
+    pub fn name(&mut self, asn: u32, name: &str) {
         let name = name.trim();
         if asn != 0 && !name.is_empty() && name != "Not routed" {
             match self.names.get_mut(&asn) {
@@ -173,7 +172,7 @@ impl<'p> Builder<'p> {
         Ok(())
     }
 
-    fn finish(mut self, format: Format) -> Loaded {
+    pub fn finish(mut self, format: Format) -> Loaded {
         // Overlapping ranges: the more specific prefix wins where they
         // overlap (and the later line for the very same prefix), which is
         // rarely what the file meant: count and report them.
@@ -258,8 +257,8 @@ pub(crate) fn load_file(path: &Path) -> Result<Loaded, AsnError> {
                 .into(),
         });
     }
-    if is_mmdb(&bytes) {
-        return load_mmdb(path, bytes);
+    if crate::mmdb::is_mmdb(&bytes) {
+        return crate::mmdb::load_mmdb(path, bytes);
     }
     let text = std::str::from_utf8(&bytes).map_err(|e| AsnError::Unsupported {
         path: path.into(),
@@ -269,105 +268,6 @@ pub(crate) fn load_file(path: &Path) -> Result<Loaded, AsnError> {
         ),
     })?;
     load_text(path, text)
-}
-
-const MMDB_MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
-
-fn is_mmdb(b: &[u8]) -> bool {
-    let tail = &b[b.len().saturating_sub(128 * 1024)..];
-    tail.windows(MMDB_MARKER.len()).any(|w| w == MMDB_MARKER)
-}
-
-/// The ASN fields of the common MaxMind-format ASN databases: MaxMind and
-/// DB-IP (`autonomous_system_number`/`_organization`), IPinfo (`asn` as
-/// "AS13335", `name` or `as_name`).
-#[derive(Deserialize, Default)]
-struct MmdbRecord {
-    #[serde(default)]
-    autonomous_system_number: Option<u32>,
-    #[serde(default)]
-    autonomous_system_organization: Option<String>,
-    #[serde(default)]
-    asn: Option<AsnValue>,
-    #[serde(default)]
-    as_name: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum AsnValue {
-    Num(u32),
-    Str(String),
-}
-
-fn load_mmdb(path: &Path, bytes: Vec<u8>) -> Result<Loaded, AsnError> {
-    let corrupt = |e: maxminddb::MaxMindDbError| AsnError::Corrupt {
-        path: path.into(),
-        what: format!("MaxMind DB: {e}"),
-    };
-    let r = maxminddb::Reader::from_source(bytes).map_err(corrupt)?;
-    let db_type = r.metadata().database_type.clone();
-    let v6_tree = r.metadata().ip_version == 6;
-    let mut b = Builder::new(path);
-    let mut with_asn = 0u64;
-    for item in r.networks(Default::default()).map_err(corrupt)? {
-        let item = item.map_err(corrupt)?;
-        let net = item.network().map_err(corrupt)?;
-        let rec: MmdbRecord = item.decode().map_err(corrupt)?.unwrap_or_default();
-        b.entries += 1;
-        let asn = match (&rec.autonomous_system_number, &rec.asn) {
-            (Some(n), _) => Some(*n),
-            (None, Some(AsnValue::Num(n))) => Some(*n),
-            (None, Some(AsnValue::Str(s))) => Some(parse_asn(s).map(|(n, _)| n).ok_or_else(
-                || AsnError::Corrupt {
-                    path: path.into(),
-                    what: format!("network {net}: AS number '{s}' is not a number"),
-                },
-            )?),
-            (None, None) => None,
-        };
-        let Some(asn) = asn else {
-            b.an.no_asn += 1;
-            if with_asn == 0 && b.entries >= 100 {
-                break;
-            }
-            continue;
-        };
-        with_asn += 1;
-        let name = rec
-            .autonomous_system_organization
-            .or(rec.as_name)
-            .or(rec.name);
-        if let Some(n) = &name {
-            b.name(asn, n);
-        }
-        let net = match (net.network(), net.prefix()) {
-            (IpAddr::V4(a), len) => IpNet::V4(Ipv4Net::new(a, len).expect("valid prefix")),
-            (IpAddr::V6(a), len) => {
-                let x = u128::from(a);
-                if v6_tree && len >= 96 && x >> 32 == 0 {
-                    // The IPv4 subtree of an IPv6 database (::a.b.c.d/96+n).
-                    IpNet::V4(
-                        Ipv4Net::new(Ipv4Addr::from(x as u32), len - 96).expect("valid prefix"),
-                    )
-                } else {
-                    IpNet::V6(Ipv6Net::new(a, len).expect("valid prefix"))
-                }
-            }
-        };
-        b.prefix(net, asn, 0);
-    }
-    if with_asn == 0 {
-        return Err(AsnError::Unsupported {
-            path: path.into(),
-            what: format!(
-                "MaxMind DB of type '{db_type}' has no AS number field (autonomous_system_number or asn): pass an ASN database such as GeoLite2-ASN"
-            ),
-        });
-    }
-    Ok(b.finish(Format::Mmdb))
 }
 
 /// An AS number field: `13335`, `AS13335`, asdot `1.10`; multi-origin
