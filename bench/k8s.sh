@@ -36,7 +36,7 @@ hyperfine --warmup 1 --runs "$RUNS" -N \
 # The answer first: the local side of the trace resolved to pods.
 "$PY" - "$BENCH_DIR/conv-k8s.parquet" <<'PYEOF'
 import sys, duckdb
-n, pods = duckdb.sql(f"SELECT count(*), count(*) FILTER (src_pod IS NOT NULL OR dst_pod IS NOT NULL) FROM '{sys.argv[1]}'").fetchone()
+n, pods = duckdb.sql(f"SELECT count(*), count(*) FILTER (src_pod IS NOT NULL OR dst_pod IS NOT NULL) FROM '{sys.argv[1]}'").fetchall()[0]
 print(f"rows {n}, with a pod on one side {pods} ({100*pods/n:.1f}%)")
 assert pods > 0.5 * n, "the edge trace's local side should be pods"
 PYEOF

@@ -53,8 +53,9 @@ enum Command {
     /// Print the report's queries for DuckDB, ClickHouse or Spark over a
     /// partitioned dataset: the same estimators and intervals as analyze.
     Sql(crate::dataset_cmd::SqlArgs),
-    /// Fill the AS columns of every part of a dataset in place from an
-    /// ASN database (each part replaced atomically, its pools rewritten).
+    /// Fill the AS and Kubernetes columns of every part of a dataset in
+    /// place from an ASN database and cluster snapshots (each part
+    /// replaced atomically, its pools rewritten).
     Enrich(crate::dataset_cmd::EnrichArgs),
 }
 

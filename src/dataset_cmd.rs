@@ -1,5 +1,5 @@
 //! The dataset commands: `pktsample sql` prints the report's queries for
-//! an engine, `pktsample enrich` fills a dataset's AS columns in place.
+//! an engine, `pktsample enrich` fills a dataset's AS and Kubernetes columns in place.
 
 use std::process::ExitCode;
 
@@ -107,7 +107,8 @@ pub struct EnrichArgs {
     k8s: K8s,
 }
 
-/// `pktsample enrich`: the AS columns of every part of a dataset, in place.
+/// `pktsample enrich`: the AS and Kubernetes columns of every part of a
+/// dataset, in place.
 pub fn enrich_cmd(a: EnrichArgs) -> anyhow::Result<ExitCode> {
     if !a.dataset.is_dir() {
         bail!(

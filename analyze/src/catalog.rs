@@ -244,7 +244,7 @@ pub const CATALOG: &[Descriptor] = &[
                 &["source AS", "destination AS"],
                 text::as_pairs,
             ),
-            Chart::Matrix,
+            Chart::Matrix("ASes"),
         )],
     ),
     per_as(
@@ -316,7 +316,7 @@ pub const CATALOG: &[Descriptor] = &[
                 &["source namespace", "destination namespace"],
                 text::namespace_pairs,
             ),
-            Chart::Matrix,
+            Chart::Matrix("namespaces"),
         )],
     ),
     k8s(
@@ -329,7 +329,7 @@ pub const CATALOG: &[Descriptor] = &[
                 &["source workload", "destination workload"],
                 text::workload_pairs,
             ),
-            Chart::Matrix,
+            Chart::Matrix("workloads"),
         )],
     ),
     k8s(

@@ -32,7 +32,8 @@ pub struct ReplayOptions {
     pub seed: u64,
     pub snaplen: u32,
     pub force: bool,
-    /// Fill the AS columns from an ASN database.
+    /// Fill the AS and Kubernetes columns (an ASN database, cluster
+    /// snapshots).
     pub enrich: Enrichment,
 }
 

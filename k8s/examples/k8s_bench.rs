@@ -21,9 +21,10 @@ fn main() {
     let load = t.elapsed();
     let pods = c.pods().len();
     println!("load {:.3} s: {}", load.as_secs_f64(), c.describe()[0]);
-    // Pod addresses as the generator makes them past its first 1,024.
-    let inside: Vec<IpAddr> = (1024..pods.min(1024 + 65536))
-        .map(|i| IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)))
+    // Pod addresses as the generator makes them past its first 1,024
+    // (from 100.64.0.0 on).
+    let inside: Vec<IpAddr> = (0..65536u32)
+        .map(|i| IpAddr::V4(Ipv4Addr::from(0x6440_0000 + i)))
         .collect();
     let outside: Vec<IpAddr> = (0..65536u32)
         .map(|i| IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + i * 251)))

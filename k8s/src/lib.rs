@@ -115,6 +115,12 @@ impl<'c> Who<'c> {
     }
 }
 
+/// The kinds of [`Cluster::who_keyed`]'s keys (the index below).
+const KEY_POD: u64 = 1 << 40;
+const KEY_SERVICE: u64 = 2 << 40;
+const KEY_NODE: u64 = 3 << 40;
+const KEY_OUTSIDE: u64 = 4 << 40;
+
 /// The label of an address outside the cluster.
 pub fn outside_label(ip: IpAddr) -> &'static str {
     pktsample_asn::classify(ip).map_or("public", |u| u.label())
@@ -187,20 +193,31 @@ impl Cluster {
     /// What `ip` was at `t` (ns since the epoch): a pod of the snapshot
     /// valid then, else a service, else a node, else outside.
     pub fn who(&self, ip: IpAddr, t: i64) -> Who<'_> {
+        self.who_keyed(ip, t).1
+    }
+
+    /// [`Cluster::who`] with a number unique to the answer (a pod's,
+    /// service's or node's index in its kind, or the label's).
+    pub fn who_keyed(&self, ip: IpAddr, t: i64) -> (u64, Who<'_>) {
         if let Some((_, m)) = self.pod_ips.at(t)
             && let Some(&i) = m.get(&ip)
         {
-            return Who::Pod(&self.pods[i as usize]);
+            return (KEY_POD | i as u64, Who::Pod(&self.pods[i as usize]));
         }
         if let Some((_, m)) = self.service_ips.at(t)
             && let Some(&i) = m.get(&ip)
         {
-            return Who::Service(&self.services[i as usize]);
+            return (
+                KEY_SERVICE | i as u64,
+                Who::Service(&self.services[i as usize]),
+            );
         }
         if let Some(&n) = self.node_ips.get(&ip) {
-            return Who::Node(&self.nodes[n as usize]);
+            return (KEY_NODE | n as u64, Who::Node(&self.nodes[n as usize]));
         }
-        Who::Outside(outside_label(ip))
+        let label = outside_label(ip);
+        let k = pktsample_asn::Unmapped::from_label(label).map_or(u64::MAX, |u| u as u64);
+        (KEY_OUTSIDE | k & 0xff, Who::Outside(label))
     }
 
     /// The index of the pod snapshot valid at `t`: samples of one index
@@ -212,9 +229,13 @@ impl Cluster {
 
     /// The pod whose host-side interface is `name`, at `t`.
     pub fn pod_on(&self, name: &str, t: i64) -> Option<&PodInfo> {
+        self.pod_on_indexed(name, t).map(|(_, p)| p)
+    }
+
+    fn pod_on_indexed(&self, name: &str, t: i64) -> Option<(u32, &PodInfo)> {
         let key = self.interfaces.get(name)?;
         let (_, names) = self.pod_names.at(t)?;
-        names.get(key).map(|&i| &self.pods[i as usize])
+        names.get(key).map(|&i| (i, &self.pods[i as usize]))
     }
 
     /// One line per file: its path, time and what it held.
@@ -240,8 +261,9 @@ impl pktsample_schemas::Attribute for Cluster {
     }
 
     fn address(&self, ip: IpAddr, t: i64) -> pktsample_schemas::Context<'_> {
-        let w = self.who(ip, t);
+        let (key, w) = self.who_keyed(ip, t);
         pktsample_schemas::Context {
+            key,
             namespace: w.namespace(),
             workload: Some(w.workload()),
             pod: w.pod(),
@@ -250,7 +272,9 @@ impl pktsample_schemas::Attribute for Cluster {
     }
 
     fn interface(&self, name: &str, t: i64) -> Option<pktsample_schemas::Context<'_>> {
-        self.pod_on(name, t).map(|p| pktsample_schemas::Context {
+        let (i, p) = self.pod_on_indexed(name, t)?;
+        Some(pktsample_schemas::Context {
+            key: KEY_POD | i as u64,
             namespace: Some(&p.namespace),
             workload: Some(&p.workload),
             pod: Some(&p.name),

@@ -167,6 +167,9 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Content, K8sError> {
     let head: Head = serde_json::from_str(text).map_err(json_err(path))?;
     let list_kind = head.kind.as_deref().unwrap_or("");
     let Some(items) = head.items else {
+        if list_kind.is_empty() {
+            return Err(foreign("a JSON object without 'kind' or 'items'".into()));
+        }
         // One object, as `kubectl get pod NAME -o json` writes it.
         let raw: &RawValue = serde_json::from_str(text).map_err(json_err(path))?;
         add(path, &mut c, 0, list_kind, raw)?;
@@ -304,6 +307,7 @@ mod tests {
                 "item 0 (Pod)",
             ),
             ("hello", "neither a JSON object"),
+            ("{}", "without 'kind' or 'items'"),
             (r#"[{"a":1}]"#, "not of Cilium endpoints"),
         ] {
             let e = p(text)

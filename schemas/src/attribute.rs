@@ -23,6 +23,9 @@ use crate::schema::col;
 /// What an address or interface was: every part optional.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Context<'a> {
+    /// What it is as a number, unique within the source: equal keys are
+    /// equal contexts (so a writer interns each one's strings once).
+    pub key: u64,
     pub namespace: Option<&'a str>,
     pub workload: Option<&'a str>,
     pub pod: Option<&'a str>,
@@ -44,18 +47,18 @@ pub trait Attribute: Send + Sync + std::fmt::Debug {
 
 type Ids = [Option<u32>; 4];
 
-/// Contexts already resolved, kept across the batches of a writer.
+/// Contexts already resolved, kept across the batches of a writer: each
+/// context's interned strings by its key.
 #[derive(Default)]
 pub struct AttributeCache {
-    /// Epoch -> address text -> context.
-    addr: FxHashMap<u64, FxHashMap<Box<str>, Ids>>,
-    entries: usize,
+    by_key: FxHashMap<u64, Ids>,
     names: Vec<String>,
     name_id: FxHashMap<String, u32>,
 }
 
-/// Entries kept before the cache starts afresh (bounds its memory).
-const CACHE_MAX: usize = 1 << 20;
+/// Contexts kept before the cache starts afresh (bounds its memory: a
+/// cluster's pods, services and nodes, and a few labels).
+const CACHE_MAX: usize = 1 << 22;
 
 impl AttributeCache {
     fn intern(&mut self, s: Option<&str>) -> Option<u32> {
@@ -70,28 +73,27 @@ impl AttributeCache {
     }
 
     fn ids(&mut self, c: Context) -> Ids {
-        [
+        if let Some(ids) = self.by_key.get(&c.key) {
+            return *ids;
+        }
+        let ids = [
             self.intern(c.namespace),
             self.intern(c.workload),
             self.intern(c.pod),
             self.intern(c.node),
-        ]
+        ];
+        self.by_key.insert(c.key, ids);
+        ids
     }
 
-    fn address(&mut self, a: &dyn Attribute, epoch: u64, text: &str, t: i64) -> Ids {
-        if let Some(ids) = self.addr.get(&epoch).and_then(|m| m.get(text)) {
-            return *ids;
-        }
-        let ids = match text.parse::<IpAddr>() {
+    fn address(&mut self, a: &dyn Attribute, text: &str, t: i64) -> Ids {
+        match text.parse::<IpAddr>() {
             Ok(ip) => {
                 let c = a.address(ip, t);
                 self.ids(c)
             }
             Err(_) => [None; 4],
-        };
-        self.addr.entry(epoch).or_default().insert(text.into(), ids);
-        self.entries += 1;
-        ids
+        }
     }
 }
 
@@ -116,6 +118,68 @@ fn column(ids: &[Option<u32>], names: &[String]) -> ArrayRef {
     )
 }
 
+/// A string column of a batch, plain or dictionary-encoded, and what its
+/// values resolved to in the current epoch: by dictionary key, so a
+/// dictionary's rows cost an index, not a string hash (analyze reads
+/// addresses as dictionaries).
+struct Texts<'b, V> {
+    plain: Option<&'b StringArray>,
+    dict: Option<(&'b DictionaryArray<Int32Type>, &'b StringArray)>,
+    memo: Vec<Option<V>>,
+    epoch: u64,
+}
+
+impl<'b, V: Copy> Texts<'b, V> {
+    fn new(c: Option<&'b ArrayRef>) -> Self {
+        let dict = c
+            .and_then(|c| c.as_dictionary_opt::<Int32Type>())
+            .and_then(|d| {
+                let v = d.values().as_string_opt::<i32>()?;
+                Some((d, v))
+            });
+        Texts {
+            plain: c.and_then(|c| c.as_string_opt::<i32>()),
+            memo: vec![None; dict.map_or(0, |(_, v)| v.len())],
+            dict,
+            epoch: u64::MAX,
+        }
+    }
+
+    fn text(&self, i: usize) -> Option<&'b str> {
+        match (self.plain, self.dict) {
+            (Some(p), _) => p.is_valid(i).then(|| p.value(i)),
+            (None, Some((d, v))) => {
+                let k = d.keys();
+                (k.is_valid(i) && v.is_valid(k.value(i) as usize))
+                    .then(|| v.value(k.value(i) as usize))
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// What row `i`'s value resolves to in epoch `e` (None: null).
+    fn resolve(&mut self, i: usize, e: u64, f: impl FnOnce(&str) -> V) -> Option<V> {
+        let Some((d, v)) = self.dict else {
+            return self.text(i).map(f);
+        };
+        let keys = d.keys();
+        if !keys.is_valid(i) {
+            return None;
+        }
+        let k = keys.value(i) as usize;
+        if self.epoch != e {
+            self.memo.iter_mut().for_each(|m| *m = None);
+            self.epoch = e;
+        }
+        if let Some(x) = self.memo[k] {
+            return Some(x);
+        }
+        let x = f(v.is_valid(k).then(|| v.value(k))?);
+        self.memo[k] = Some(x);
+        Some(x)
+    }
+}
+
 /// A string column's value at a row, whether plain or a dictionary.
 pub fn text_at(c: Option<&ArrayRef>, i: usize) -> Option<&str> {
     let c = c?;
@@ -134,9 +198,8 @@ pub fn text_at(c: Option<&ArrayRef>, i: usize) -> Option<&str> {
 /// them, appended where it does not (a projection that read only what
 /// attribution needs). A batch without timestamps is returned as it is.
 pub fn attribute(b: &RecordBatch, a: &dyn Attribute, cache: &mut AttributeCache) -> RecordBatch {
-    if cache.entries > CACHE_MAX {
-        cache.addr.clear();
-        cache.entries = 0;
+    if cache.names.len() > CACHE_MAX {
+        *cache = AttributeCache::default();
     }
     let Some(ts) = b
         .column_by_name(col::TIMESTAMP)
@@ -144,33 +207,29 @@ pub fn attribute(b: &RecordBatch, a: &dyn Attribute, cache: &mut AttributeCache)
     else {
         return b.clone();
     };
-    let get = |n| b.column_by_name(n);
-    let (src, dst) = (get(col::SRC_ADDR), get(col::DST_ADDR));
-    let (isrc, idst) = (get(col::INNER_SRC_ADDR), get(col::INNER_DST_ADDR));
-    let (ifname, dir) = (get(col::IFNAME), get(col::DIRECTION));
+    let get = |n| Texts::new(b.column_by_name(n));
+    let (mut src, mut dst) = (get(col::SRC_ADDR), get(col::DST_ADDR));
+    let (mut isrc, mut idst) = (get(col::INNER_SRC_ADDR), get(col::INNER_DST_ADDR));
+    let mut ifname: Texts<Option<Ids>> = Texts::new(b.column_by_name(col::IFNAME));
+    let dir: Texts<()> = Texts::new(b.column_by_name(col::DIRECTION));
     let n = b.num_rows();
     let mut out: [Vec<Option<u32>>; 8] = Default::default();
-    let mut by_iface: FxHashMap<(&str, u64), Option<Ids>> = FxHashMap::default();
     for i in 0..n {
         let t = ts.value(i);
         let e = a.epoch(t);
-        let mut side = |inner: Option<&ArrayRef>, outer: Option<&ArrayRef>| match text_at(inner, i)
-            .or_else(|| text_at(outer, i))
-        {
-            Some(s) => cache.address(a, e, s, t),
-            None => [None; 4],
+        let mut side = |inner: &mut Texts<Ids>, outer: &mut Texts<Ids>| {
+            inner
+                .resolve(i, e, |s| cache.address(a, s, t))
+                .or_else(|| outer.resolve(i, e, |s| cache.address(a, s, t)))
+                .unwrap_or([None; 4])
         };
-        let mut s = side(isrc, src);
-        let mut d = side(idst, dst);
-        if let Some(name) = text_at(ifname, i) {
-            let pod = *by_iface
-                .entry((name, e))
-                .or_insert_with(|| a.interface(name, t).map(|c| cache.ids(c)));
-            match (pod, text_at(dir, i)) {
-                (Some(p), Some("ingress")) => s = p,
-                (Some(p), Some("egress")) => d = p,
-                _ => {}
-            }
+        let mut s = side(&mut isrc, &mut src);
+        let mut d = side(&mut idst, &mut dst);
+        let pod = ifname.resolve(i, e, |name| a.interface(name, t).map(|c| cache.ids(c)));
+        match (pod.flatten(), dir.text(i)) {
+            (Some(p), Some("ingress")) => s = p,
+            (Some(p), Some("egress")) => d = p,
+            _ => {}
         }
         for k in 0..4 {
             out[k].push(s[k]);

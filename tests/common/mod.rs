@@ -269,7 +269,19 @@ pub fn analyze_lib(
         Some(_) => pktsample_analyze::Sections::ALL.without_k8s(),
         None => pktsample_analyze::Sections::ALL.without_as().without_k8s(),
     };
-    let q = pktsample_analyze::Query {
+    let q = query(inputs, sections, asn, None);
+    let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
+    pktsample_analyze::report(&a, top).unwrap()
+}
+
+/// A query of every input with these sections, no filter.
+pub fn query(
+    inputs: Vec<PathBuf>,
+    sections: pktsample_analyze::Sections,
+    asn: Option<std::sync::Arc<pktsample_asn::AsDb>>,
+    k8s: Option<std::sync::Arc<dyn pktsample_schemas::Attribute>>,
+) -> pktsample_analyze::Query {
+    pktsample_analyze::Query {
         inputs,
         from: None,
         to: None,
@@ -283,10 +295,8 @@ pub fn analyze_lib(
         temp_dir: None,
         ignore_metadata: false,
         inner: false,
-        k8s: None,
-    };
-    let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
-    pktsample_analyze::report(&a, top).unwrap()
+        k8s,
+    }
 }
 
 /// Whether a 95 % interval holds the truth.

@@ -19,7 +19,8 @@
 //! (size classes, ports, protocols); `columns` the typed access to a
 //! batch's columns; `fold` a batch's strata and selection, `pass` the row
 //! pass, `dicts` the address sums by dictionary key; `agg` what it accumulates and how
-//! partials merge; `addrs` the address tables and `spill` their budget.
+//! partials merge; `addrs` the address tables and `spill` their budget;
+//! `encap` the stacks and `--inner`'s view; `k8s` the Kubernetes sums.
 
 use std::fs::File;
 use std::path::PathBuf;

@@ -4,8 +4,9 @@
 //! function filling its members of the report, called by
 //! [`crate::catalog`] for the sections asked for. The files mirror
 //! `sql/`: `breakdowns`, `interfaces`, `per_as`, `summary` and `time` here
-//! and there are the same sections in Rust and in SQL (encapsulations and
-//! the sFlow calibration have no SQL form yet); the estimators both call
+//! and there are the same sections in Rust and in SQL (encapsulations,
+//! the Kubernetes sections in `k8s` and the sFlow calibration have no SQL
+//! form yet); the estimators both call
 //! are `stats` and, as SQL text, `stats::sql`.
 
 use std::collections::BTreeMap;

@@ -21,8 +21,9 @@ pub enum Chart {
     Bars,
     /// Columns in the rows' order (size classes).
     Columns,
-    /// A source × destination matrix (AS pairs).
-    Matrix,
+    /// A source × destination matrix of the two key columns: what each
+    /// axis lists, in the plural ("ASes", "namespaces").
+    Matrix(&'static str),
     /// Its own panels (the time series).
     Timeline,
     /// The table only, open (the calibration check).

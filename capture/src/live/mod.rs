@@ -100,7 +100,8 @@ pub struct LiveOptions {
     pub force: bool,
     /// Send the samples as sFlow too.
     pub sflow: Option<crate::sflow::export::ExportOptions>,
-    /// Fill the AS columns from an ASN database.
+    /// Fill the AS and Kubernetes columns (an ASN database, cluster
+    /// snapshots).
     pub enrich: Enrichment,
 }
 

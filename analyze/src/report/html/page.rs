@@ -39,7 +39,7 @@ pub(super) fn page(r: &Report) -> String {
     }
     for sec in text_sections(r) {
         if sec.chart != Chart::Timeline {
-            h.push_str(&panel(r, &sec));
+            h.push_str(&panel(&sec));
         }
     }
     h.push_str("</div>");
@@ -148,7 +148,7 @@ fn cards(h: &mut String, r: &Report) {
 }
 
 /// A breakdown section: its chart (when it has one), then its table.
-fn panel(r: &Report, sec: &TextSection) -> String {
+fn panel(sec: &TextSection) -> String {
     let chart_id = format!("chart-{}", sec.id.replace('_', "-"));
     let shown = sec.rows.len().min(MAX_BARS);
     let more = if sec.rows.len() > shown {
@@ -164,7 +164,7 @@ fn panel(r: &Report, sec: &TextSection) -> String {
     } else {
         match sec.chart {
             Chart::TableOnly | Chart::Timeline => None,
-            Chart::Matrix => Some(pairs_matrix(r, &chart_id)),
+            Chart::Matrix(noun) => Some(pairs_matrix(sec, &chart_id, noun)),
             Chart::Columns => {
                 let rows = bar_rows(sec, sec.rows.len());
                 let desc =
@@ -218,39 +218,37 @@ fn bar_rows(sec: &TextSection, n: usize) -> Vec<(String, Est)> {
 
 /// AS pairs as a matrix of the source and destination ASes of the largest
 /// pairs.
-fn pairs_matrix(r: &Report, id: &str) -> String {
-    let pairs = r.as_pairs.as_deref().unwrap_or_default();
+/// The largest pairs of a two-key section as a matrix: sources as rows,
+/// destinations as columns, ten of each at most.
+fn pairs_matrix(sec: &TextSection, id: &str, noun: &str) -> String {
     let mut rows: Vec<String> = Vec::new();
     let mut cols: Vec<String> = Vec::new();
     let mut cells = Vec::new();
-    for p in pairs {
-        let (a, b) = (p.source.text(), p.destination.text());
-        let i = rows.iter().position(|x| *x == a);
-        let j = cols.iter().position(|x| *x == b);
-        let i = match i {
-            Some(i) => i,
-            None if rows.len() < 10 => {
-                rows.push(a);
-                rows.len() - 1
+    fn slot(v: &mut Vec<String>, k: &str) -> Option<usize> {
+        match v.iter().position(|x| x == k) {
+            Some(i) => Some(i),
+            None if v.len() < 10 => {
+                v.push(k.to_string());
+                Some(v.len() - 1)
             }
-            None => continue,
+            None => None,
+        }
+    }
+    for p in &sec.rows {
+        let Some(i) = slot(&mut rows, &p.key[0]) else {
+            continue;
         };
-        let j = match j {
-            Some(j) => j,
-            None if cols.len() < 10 => {
-                cols.push(b);
-                cols.len() - 1
-            }
-            None => continue,
+        let Some(j) = slot(&mut cols, &p.key[1]) else {
+            continue;
         };
         cells.push((i, j, est(&p.m.packets)));
     }
     let desc = format!(
-        "Packets between the {} source ASes (rows) and {} destination ASes (columns) of the largest AS pairs; darker is more. Each cell's title has its estimate and 95% interval.",
+        "Packets between the {} source {noun} (rows) and {} destination {noun} (columns) of the largest pairs; darker is more. Each cell's title has its estimate and 95% interval.",
         rows.len(),
         cols.len()
     );
-    svg::matrix(id, "AS pairs", &desc, (&rows, &cols), &cells, &count)
+    svg::matrix(id, sec.title, &desc, (&rows, &cols), &cells, &count)
 }
 
 fn metadata(h: &mut String, r: &Report) {
