@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture fast_path decode samples asn sflow)
+[ ${#targets[@]} -gt 0 ] || targets=(capture fast_path decode samples asn sflow k8s)
 F=../fixtures
 
 seed() {
@@ -18,6 +18,7 @@ seed() {
   mkdir -p "corpus/$t"
   for f in "$@"; do [ -f "$f" ] && cp "$f" "corpus/$t/$(basename "$f")"; done
 }
+seed k8s $F/k8s/*.json
 seed capture $F/*.pcap $F/*.pcapng $F/link/*.pcap $F/link/*.pcapng $F/broken/*.pcap $F/broken/*.pcapng
 seed fast_path $F/*.pcap $F/*.pcapng $F/link/*.pcap $F/link/*.pcapng $F/broken/*.pcap $F/broken/*.pcapng
 for f in $F/mixed-ns-be.pcap $F/link/sll2.pcapng; do

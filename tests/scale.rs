@@ -81,7 +81,7 @@ fn edge_shaped_trace_is_exact_at_rate_1() {
 /// and sources of the heavy head and the tail (ranks 1, 5, 50 and 500 by
 /// packets: about 100 down to a few samples) each covered at least 93 % of
 /// the time, within the simulation's error (Clopper–Pearson, as in
-/// tests/intervals.rs). A source with no sample is judged by
+/// tests/intervals/). A source with no sample is judged by
 /// `summary.unseen`.
 #[test]
 fn intervals_cover_edge_traffic() {
