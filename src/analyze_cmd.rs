@@ -9,6 +9,8 @@ use anyhow::bail;
 use pktsample_analyze::Section;
 use pktsample_schemas::Direction;
 
+use pktsample_schemas::output::AtomicFile;
+
 use crate::parse::parse_size;
 use crate::shared::{AsnDb, Force, K8s, Quiet, Window};
 
@@ -101,22 +103,65 @@ enum FormatArg {
     Html,
 }
 
-pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    use pktsample_analyze::report::{Csv, Html, Json, Markdown, Render, Table};
-    use pktsample_analyze::{Query, Sections};
-
-    let mut sections = crate::parse::chosen(&a.by, Sections::ALL);
+/// The sections to compute: `--by`'s (default: all), the per-AS ones
+/// only with an ASN database, and the Kubernetes ones by default only
+/// with snapshots (asked for by name without them, they read the samples'
+/// own Kubernetes columns).
+fn sections(a: &AnalyzeArgs) -> anyhow::Result<pktsample_analyze::Sections> {
+    let mut sections = crate::parse::chosen(&a.by, pktsample_analyze::Sections::ALL);
     if a.asn.paths.is_empty() {
         if !a.by.is_empty() && sections.any_as() {
             bail!("--by: the per-AS sections need an ASN database: add --asn-db FILE");
         }
         sections = sections.without_as();
     }
-    // Without snapshots the Kubernetes sections read the samples' own
-    // Kubernetes columns (enriched), when asked for by name.
     if a.k8s.paths.is_empty() && a.by.is_empty() {
         sections = sections.without_k8s();
     }
+    Ok(sections)
+}
+
+/// The report to `-o` (else standard output) in `--format`, and the page
+/// to `--html`.
+fn write_outputs(
+    report: &pktsample_analyze::report::Report,
+    format: FormatArg,
+    out: Option<AtomicFile>,
+    html: Option<(AtomicFile, &PathBuf)>,
+) -> anyhow::Result<()> {
+    use pktsample_analyze::report::{Csv, Html, Json, Markdown, Render, Table};
+    let renderer: &dyn Render = match format {
+        FormatArg::Table => &Table,
+        FormatArg::Json => &Json,
+        FormatArg::Csv => &Csv,
+        FormatArg::Markdown => &Markdown,
+        FormatArg::Html => &Html,
+    };
+    if let Some((f, path)) = html {
+        let mut w = f.writer()?;
+        Html.render(report, &mut w)?;
+        f.commit(w)?;
+        eprintln!("pktsample: wrote the HTML report to {}", path.display());
+    }
+    match out {
+        Some(f) => {
+            let mut w = f.writer()?;
+            renderer.render(report, &mut w)?;
+            f.commit(w)?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            renderer.render(report, &mut lock)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    use pktsample_analyze::Query;
+
+    let sections = sections(&a)?;
     let k8s = a.k8s.load()?;
     a.window.check()?;
     let interval = crate::parse::interval_ns(a.interval)?;
@@ -125,19 +170,14 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     // Check the output before the work.
     let out = match &a.output {
-        Some(p) => Some(pktsample_schemas::output::AtomicFile::create(
-            p, a.force.on,
-        )?),
+        Some(p) => Some(AtomicFile::create(p, a.force.on)?),
         None => None,
     };
     if a.output.is_some() && a.output == a.html {
         bail!("--html: the page would overwrite the -o report: give it another file name");
     }
     let html = match &a.html {
-        Some(p) => Some((
-            pktsample_schemas::output::AtomicFile::create(p, a.force.on)?,
-            p,
-        )),
+        Some(p) => Some((AtomicFile::create(p, a.force.on)?, p)),
         None => None,
     };
     let q = Query {
@@ -191,31 +231,6 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         pb.finish_and_clear();
     }
     let report = pktsample_analyze::report(&analysis, a.top)?;
-
-    let renderer: &dyn Render = match a.format {
-        FormatArg::Table => &Table,
-        FormatArg::Json => &Json,
-        FormatArg::Csv => &Csv,
-        FormatArg::Markdown => &Markdown,
-        FormatArg::Html => &Html,
-    };
-    if let Some((f, path)) = html {
-        let mut w = f.writer()?;
-        Html.render(&report, &mut w)?;
-        f.commit(w)?;
-        eprintln!("pktsample: wrote the HTML report to {}", path.display());
-    }
-    match out {
-        Some(f) => {
-            let mut w = f.writer()?;
-            renderer.render(&report, &mut w)?;
-            f.commit(w)?;
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            renderer.render(&report, &mut lock)?;
-        }
-    }
+    write_outputs(&report, a.format, out, html)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -12,8 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use crate::api::{NetworkPolicy, Pod};
 use rustc_hash::FxHashMap;
 
 use crate::error::K8sError;

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 use rustc_hash::FxHashMap;
 
+mod api;
 mod cluster;
 mod error;
 mod load;
@@ -26,8 +27,8 @@ mod timeline;
 mod veth;
 mod workload;
 
+pub use api::NetworkPolicy;
 pub use error::K8sError;
-pub use k8s_openapi::api::networking::v1::NetworkPolicy;
 pub use veth::calico_veth;
 
 use timeline::Timeline;

@@ -11,10 +11,7 @@
 
 use std::path::Path;
 
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use crate::api::{NetworkPolicy, Node, Owned, Pod, Service};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -34,8 +31,8 @@ pub(crate) struct Content {
     pub pods: Vec<Pod>,
     pub services: Vec<Service>,
     pub nodes: Vec<Node>,
-    pub replica_sets: Vec<ReplicaSet>,
-    pub jobs: Vec<Job>,
+    pub replica_sets: Vec<Owned>,
+    pub jobs: Vec<Owned>,
     pub policies: Vec<NetworkPolicy>,
     pub endpoints: Vec<Endpoint>,
     /// Items of other kinds, skipped.

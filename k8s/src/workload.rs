@@ -9,7 +9,7 @@
 //! CronJob's Job is `<cronjob>-<minutes since the epoch>` (eight digits
 //! of a plausible schedule time: a heuristic, used only without the Job).
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use crate::api::{ObjectMeta, OwnerReference};
 use rustc_hash::FxHashMap;
 
 /// The owner of a ReplicaSet or Job, by (namespace, name): (kind, name).
@@ -73,7 +73,6 @@ mod tests {
             namespace: Some("shop".into()),
             owner_references: owner.map(|(k, n)| {
                 vec![OwnerReference {
-                    api_version: "apps/v1".into(),
                     kind: k.into(),
                     name: n.into(),
                     controller: Some(true),

@@ -6,9 +6,10 @@
 //! A tunnelled sample is attributed by its inner addresses (an overlay's
 //! traffic, not its tunnel endpoints); a sample on a pod's host-side
 //! interface has that pod on the side the interface faces, whatever its
-//! addresses say (NAT). Each distinct address is resolved once per
-//! snapshot epoch, and the strings are interned across batches, so a row
-//! costs a hash lookup per side.
+//! addresses say (NAT). A dictionary column's values are resolved once per
+//! batch and snapshot epoch (a plain column's row by row: a parse and a
+//! lookup), and what an address resolved to has its strings interned once,
+//! by its key, across batches.
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -28,7 +28,7 @@ fn live_samples_attributed_by_interface_and_by_address() {
         sh(&["ip", "-n", &ns.name, "link", "set", dev, "up"]);
     }
     let out = d.path().join("live.parquet");
-    let mut args: Vec<String> = [
+    let args = with_k8s(&[
         "-i",
         "cali*",
         "-i",
@@ -39,11 +39,7 @@ fn live_samples_attributed_by_interface_and_by_address() {
         "256",
         "-o",
         s(&out),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(k8s_args());
+    ]);
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let cap = ns.capture(&a);
     ns.inject_on("vpod", &trace, &[]);

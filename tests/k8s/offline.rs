@@ -13,20 +13,18 @@ fn capture_fills_the_columns_row_by_row() {
     let trace = d.path().join("k8s.pcapng");
     let want = write_trace(&trace);
     let out = d.path().join("enriched.parquet");
-    let mut args: Vec<String> = [
-        "capture",
-        "--replay",
-        s(&trace),
-        "--sampling-rate",
-        "1",
-        "-o",
-        s(&out),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(k8s_args());
-    run_ok(&args);
+    run_with(
+        &[
+            "capture",
+            "--replay",
+            s(&trace),
+            "--sampling-rate",
+            "1",
+            "-o",
+            s(&out),
+        ],
+        true,
+    );
     let (batches, meta) = read_all(&out);
     let b = concat(&batches);
     assert_eq!(b.num_rows(), want.len());
@@ -57,7 +55,7 @@ fn sections_at_rate_1_equal_the_trace_and_both_paths_agree() {
         d.path().join("enriched.parquet"),
     );
     let cap = |out: &Path, k8s: bool| {
-        let mut a: Vec<String> = [
+        let a = [
             "capture",
             "--replay",
             s(&trace),
@@ -65,20 +63,14 @@ fn sections_at_rate_1_equal_the_trace_and_both_paths_agree() {
             "1",
             "-o",
             s(out),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if k8s {
-            a.extend(k8s_args());
-        }
-        run_ok(&a);
+        ];
+        run_with(&a, k8s);
     };
     cap(&plain, false);
     cap(&enriched, true);
     let by = "namespaces,workloads,namespace-pairs,workload-pairs,leaving";
     let analyze = |input: &Path, k8s: bool| -> serde_json::Value {
-        let mut a: Vec<String> = [
+        let a = [
             "analyze",
             s(input),
             "--by",
@@ -87,14 +79,8 @@ fn sections_at_rate_1_equal_the_trace_and_both_paths_agree() {
             "json",
             "--top",
             "100",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if k8s {
-            a.extend(k8s_args());
-        }
-        serde_json::from_str(&run_ok(&a)).unwrap()
+        ];
+        serde_json::from_str(&run_with(&a, k8s)).unwrap()
     };
     let from_columns = analyze(&enriched, false);
     let from_snapshots = analyze(&plain, true);
@@ -257,27 +243,14 @@ fn convert_and_enrich_fill_what_capture_fills() {
     );
     let base = ["capture", "--replay", s(&trace), "--sampling-rate", "1"];
     ok(&[&base[..], &["-o", s(&plain)]].concat());
-    let mut a: Vec<String> = base.iter().map(|s| s.to_string()).collect();
-    a.extend(["-o".to_string(), s(&enriched).to_string()]);
-    a.extend(k8s_args());
-    run_ok(&a);
+    run_with(&[&base[..], &["-o", s(&enriched)]].concat(), true);
     let converted = d.path().join("converted.parquet");
-    let mut a: Vec<String> = ["convert", s(&plain), "-o", s(&converted)]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    a.extend(k8s_args());
-    run_ok(&a);
+    run_with(&["convert", s(&plain), "-o", s(&converted)], true);
     let part_dir = d.path().join("ds/date=2023-11-14/host=node-a");
     std::fs::create_dir_all(&part_dir).unwrap();
     let part = part_dir.join("part-0.parquet");
     std::fs::copy(&plain, &part).unwrap();
-    let mut a: Vec<String> = ["enrich", s(&d.path().join("ds"))]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    a.extend(k8s_args());
-    let said = run_ok(&a);
+    let said = run_with(&["enrich", s(&d.path().join("ds"))], true);
     assert!(said.contains("enriched 1 parts"), "{said}");
     let want = concat(&read_all(&enriched).0);
     for got in [&converted, &part] {

@@ -332,9 +332,22 @@ pub fn k8s_args() -> Vec<String> {
     .collect()
 }
 
-pub fn run_ok(args: &[String]) -> String {
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    ok(&a)
+/// The arguments with the fixture's snapshots after them.
+pub fn with_k8s(args: &[&str]) -> Vec<String> {
+    args.iter()
+        .map(|s| s.to_string())
+        .chain(k8s_args())
+        .collect()
+}
+
+/// Run pktsample with `args`, and the snapshots after them when `k8s`;
+/// its standard output.
+pub fn run_with(args: &[&str], k8s: bool) -> String {
+    let a = match k8s {
+        true => with_k8s(args),
+        false => args.iter().map(|s| s.to_string()).collect(),
+    };
+    ok(&a.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 pub fn text(b: &RecordBatch, name: &str, i: usize) -> Option<String> {
