@@ -76,7 +76,6 @@ mod tests {
                     kind: k.into(),
                     name: n.into(),
                     controller: Some(true),
-                    ..Default::default()
                 }]
             }),
             labels: hash.map(|h| [("pod-template-hash".to_string(), h.to_string())].into()),
