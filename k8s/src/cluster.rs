@@ -58,6 +58,8 @@ struct Builder {
     c: Cluster,
     owners: Owners,
     by_uid: FxHashMap<String, u32>,
+    /// Node name -> index in `c.nodes`.
+    node_ids: FxHashMap<String, u32>,
 }
 
 impl Builder {
@@ -82,13 +84,13 @@ impl Builder {
     }
 
     fn node_id(&mut self, name: &str) -> u32 {
-        match self.c.nodes.iter().position(|n| n == name) {
-            Some(i) => i as u32,
-            None => {
-                self.c.nodes.push(name.to_string());
-                (self.c.nodes.len() - 1) as u32
-            }
+        if let Some(&i) = self.node_ids.get(name) {
+            return i;
         }
+        self.c.nodes.push(name.to_string());
+        let i = (self.c.nodes.len() - 1) as u32;
+        self.node_ids.insert(name.to_string(), i);
+        i
     }
 
     /// One time's pods: their IPs and names.
@@ -99,10 +101,10 @@ impl Builder {
             for p in &content.pods {
                 let id = self.pod_info(p);
                 let info = &self.c.pods[id as usize];
-                names.insert((info.namespace.clone(), info.name.clone()), id);
-                let veth = calico_veth(&info.namespace, &info.name);
                 let key = (info.namespace.clone(), info.name.clone());
-                self.c.interfaces.entry(veth).or_insert(key);
+                let veth = calico_veth(&info.namespace, &info.name);
+                self.c.interfaces.entry(veth).or_insert_with(|| key.clone());
+                names.insert(key, id);
                 let (pod_ips, host_ips) = ips_of(p);
                 let spec = p.spec.as_ref();
                 if let Some(node) = spec.and_then(|s| s.node_name.as_deref()) {
@@ -237,6 +239,7 @@ pub(crate) fn build(groups: Groups, describe: Vec<String>) -> Result<Cluster, K8
             ..Default::default()
         },
         by_uid: FxHashMap::default(),
+        node_ids: FxHashMap::default(),
     };
     for (t, files) in &groups {
         for (_, c) in files {

@@ -122,11 +122,6 @@ const KEY_SERVICE: u64 = 2 << 40;
 const KEY_NODE: u64 = 3 << 40;
 const KEY_OUTSIDE: u64 = 4 << 40;
 
-/// The label of an address outside the cluster.
-pub fn outside_label(ip: IpAddr) -> &'static str {
-    pktsample_asn::classify(ip).map_or("public", |u| u.label())
-}
-
 /// The cluster, from its snapshots.
 #[derive(Debug, Default)]
 pub struct Cluster {
@@ -216,9 +211,12 @@ impl Cluster {
         if let Some(&n) = self.node_ips.get(&ip) {
             return (KEY_NODE | n as u64, Who::Node(&self.nodes[n as usize]));
         }
-        let label = outside_label(ip);
-        let k = pktsample_asn::Unmapped::from_label(label).map_or(u64::MAX, |u| u as u64);
-        (KEY_OUTSIDE | k & 0xff, Who::Outside(label))
+        let class = pktsample_asn::classify(ip);
+        let k = class.map_or(0xff, |u| u as u64);
+        (
+            KEY_OUTSIDE | k,
+            Who::Outside(class.map_or("public", |u| u.label())),
+        )
     }
 
     /// The index of the pod snapshot valid at `t`: samples of one index

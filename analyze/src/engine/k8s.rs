@@ -124,6 +124,12 @@ pub(super) fn fold_k8s(
     let sw = dict_column(b, col::SRC_WORKLOAD)?;
     let dn = dict_column(b, col::DST_NAMESPACE)?;
     let dw = dict_column(b, col::DST_WORKLOAD)?;
+    // The destination side of a node's address, found once per batch.
+    let node_wl = dw.as_ref().and_then(|d| {
+        let v = d.values().as_string::<i32>();
+        (0..v.len()).find(|&k| v.is_valid(k) && v.value(k) == "node")
+    });
+    let node_side = node_wl.map(|k| k as u64 + 1);
     let mut pairs: FxHashMap<(u32, u64, u64), Cell> = FxHashMap::default();
     let mut out: FxHashMap<(u32, u64, u64), Cell> = FxHashMap::default();
     for (i, &l) in len.iter().enumerate() {
@@ -138,7 +144,7 @@ pub(super) fn fold_k8s(
         if let Some(db) = asn
             && dst >> 32 == 0
             && dst != 0
-            && text(&dw, dst & 0xffff_ffff) != Some("node")
+            && Some(dst) != node_side
         {
             let o = dst_origin(b, db, i);
             out.entry((s, src, o)).or_default().add(l);

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use pktsample_asn::Origin;
 use pktsample_schemas::Direction;
 
-use crate::engine::k8s::{NODE, UNATTRIBUTED, in_cluster, namespace_of};
+use crate::engine::k8s::{UNATTRIBUTED, in_cluster, namespace_of};
 use crate::report::{K8sPairRow, K8sRow, LeavingAsRow};
 use crate::stats::Cell;
 
@@ -147,7 +147,7 @@ pub fn workload_pairs(c: &mut Ctx) {
 /// Whether a pair leaves the cluster: from the cluster's to an address no
 /// pod, service or node holds.
 pub(crate) fn leaves(src: &str, dst: &str) -> bool {
-    in_cluster(src) && !in_cluster(dst) && dst != UNATTRIBUTED && dst != NODE
+    in_cluster(src) && !in_cluster(dst) && dst != UNATTRIBUTED
 }
 
 pub fn leaving(c: &mut Ctx) {
