@@ -12,14 +12,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::api::{NetworkPolicy, Pod};
+use crate::api::{NetworkPolicy, Pod, PodSpec};
 use rustc_hash::FxHashMap;
 
 use crate::error::K8sError;
 use crate::load::{Content, Endpoint};
 use crate::veth::calico_veth;
 use crate::workload::{Owners, controller, workload_of};
-use crate::{Cluster, PodInfo, ServiceInfo};
+use crate::{Cluster, NamedPort, PodInfo, ServiceInfo};
 
 /// A pod's claim on an IP: how much it counts (Running highest), and
 /// where it came from.
@@ -51,6 +51,33 @@ fn ips_of(p: &Pod) -> (Vec<IpAddr>, Vec<IpAddr>) {
     (pod.into_iter().collect(), host.into_iter().collect())
 }
 
+/// The IP protocol number of a port's protocol (TCP when unsaid).
+pub(crate) fn protocol_number(p: Option<&str>) -> Option<u8> {
+    match p.unwrap_or("TCP") {
+        "TCP" => Some(6),
+        "UDP" => Some(17),
+        "SCTP" => Some(132),
+        _ => None,
+    }
+}
+
+fn ports_of(s: &PodSpec) -> Vec<NamedPort> {
+    let ports = s
+        .containers
+        .iter()
+        .flatten()
+        .flat_map(|c| c.ports.iter().flatten());
+    ports
+        .filter_map(|p| {
+            Some(NamedPort {
+                name: p.name.clone().unwrap_or_default(),
+                protocol: protocol_number(p.protocol.as_deref())?,
+                port: u16::try_from(p.container_port).ok()?,
+            })
+        })
+        .collect()
+}
+
 /// The snapshot files, with their times, grouped by time.
 type Groups = BTreeMap<i64, Vec<(PathBuf, Content)>>;
 
@@ -75,6 +102,7 @@ impl Builder {
             workload: workload_of(m, &self.owners),
             node: spec.and_then(|s| s.node_name.clone()),
             labels: m.labels.clone().unwrap_or_default(),
+            ports: spec.map(ports_of).unwrap_or_default(),
         });
         let i = (self.c.pods.len() - 1) as u32;
         if let Some(u) = &m.uid {
@@ -255,10 +283,18 @@ pub(crate) fn build(groups: Groups, describe: Vec<String>) -> Result<Cluster, K8
             b.endpoints(&c.endpoints);
         }
     }
-    let policies: Vec<NetworkPolicy> = groups
+    for (_, c) in groups.values().flatten() {
+        for n in &c.namespaces {
+            if let Some(name) = &n.metadata.name {
+                let labels = n.metadata.labels.clone().unwrap_or_default();
+                b.c.namespaces.insert(name.clone(), labels);
+            }
+        }
+    }
+    let policies: Vec<(PathBuf, NetworkPolicy)> = groups
         .into_values()
         .flatten()
-        .flat_map(|(_, c)| c.policies)
+        .flat_map(|(path, c)| c.policies.into_iter().map(move |p| (path.clone(), p)))
         .collect();
     b.c.policies = policies;
     Ok(b.c)

@@ -21,7 +21,7 @@ pub enum K8sError {
         source: serde_json::Error,
     },
 
-    #[error("Kubernetes snapshot {}: {what}; expected a list of pods, services, nodes, ReplicaSets, Jobs, network policies or CNI endpoints (kubectl get ... -o json)", path.display())]
+    #[error("Kubernetes snapshot {}: {what}; expected a list of pods, services, nodes, namespaces, ReplicaSets, Jobs, network policies or CNI endpoints (kubectl get ... -o json)", path.display())]
     Foreign { path: PathBuf, what: String },
 
     #[error("Kubernetes snapshot {}: item {index} ({kind}): {source}", path.display())]
@@ -35,6 +35,16 @@ pub enum K8sError {
 
     #[error("Kubernetes snapshot {}: {what}", path.display())]
     Conflict { path: PathBuf, what: String },
+
+    #[error("network policy {policy} in {}: {what}; fix or leave out the policy (kubectl apply would refuse it too)", path.display())]
+    Policy {
+        path: PathBuf,
+        policy: String,
+        what: String,
+    },
+
+    #[error("--k8s-policy {}: {what}", path.display())]
+    NoPolicies { path: PathBuf, what: String },
 
     #[error("--k8s-time: {what}")]
     Time { what: String },

@@ -23,12 +23,14 @@ mod api;
 mod cluster;
 mod error;
 mod load;
+mod policy;
 mod timeline;
 mod veth;
 mod workload;
 
 pub use api::NetworkPolicy;
 pub use error::K8sError;
+pub use policy::Policies;
 pub use veth::calico_veth;
 
 use timeline::Timeline;
@@ -52,6 +54,17 @@ pub struct PodInfo {
     pub workload: String,
     pub node: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// The ports its containers declare (what named ports in policies
+    /// resolve to).
+    pub ports: Vec<NamedPort>,
+}
+
+/// A container port: its name (may be empty), IP protocol number and port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedPort {
+    pub name: String,
+    pub protocol: u8,
+    pub port: u16,
 }
 
 /// A service (its ClusterIPs, external IPs and load-balancer IPs).
@@ -116,6 +129,9 @@ impl<'c> Who<'c> {
     }
 }
 
+/// The label the API server gives every namespace: its name.
+pub const NAMESPACE_NAME: &str = "kubernetes.io/metadata.name";
+
 /// The kinds of [`Cluster::who_keyed`]'s keys (the index below).
 const KEY_POD: u64 = 1 << 40;
 const KEY_SERVICE: u64 = 2 << 40;
@@ -136,7 +152,10 @@ pub struct Cluster {
     /// Host-side interface -> (namespace, pod).
     interfaces: FxHashMap<String, (String, String)>,
     files: Vec<String>,
-    policies: Vec<NetworkPolicy>,
+    policies: Vec<(PathBuf, NetworkPolicy)>,
+    /// Namespace -> its labels (from Namespace objects; every namespace
+    /// also has `kubernetes.io/metadata.name`).
+    namespaces: FxHashMap<String, BTreeMap<String, String>>,
 }
 
 fn mtime_ns(path: &std::path::Path) -> Result<i64, K8sError> {
@@ -242,9 +261,25 @@ impl Cluster {
         &self.files
     }
 
-    /// The network policies of every snapshot.
-    pub fn policies(&self) -> &[NetworkPolicy] {
+    /// The network policies of every snapshot, with their files.
+    pub fn policies(&self) -> &[(PathBuf, NetworkPolicy)] {
         &self.policies
+    }
+
+    /// A namespace's labels: those of its Namespace object, and always
+    /// `kubernetes.io/metadata.name` (which the API server sets).
+    pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
+        let mut l = self.namespaces.get(namespace).cloned().unwrap_or_default();
+        l.insert(NAMESPACE_NAME.into(), namespace.into());
+        l
+    }
+
+    /// The pod named `namespace/name` in the snapshot valid at `t`, with
+    /// its index in [`Cluster::pods`].
+    pub fn pod_named(&self, namespace: &str, name: &str, t: i64) -> Option<(u32, &PodInfo)> {
+        let (_, names) = self.pod_names.at(t)?;
+        let i = *names.get(&(namespace.to_string(), name.to_string()))?;
+        Some((i, &self.pods[i as usize]))
     }
 
     /// Every pod of every snapshot.

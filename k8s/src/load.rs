@@ -33,6 +33,8 @@ pub(crate) struct Content {
     pub nodes: Vec<Node>,
     pub replica_sets: Vec<Owned>,
     pub jobs: Vec<Owned>,
+    /// Namespaces: their labels, for policies' namespace selectors.
+    pub namespaces: Vec<Owned>,
     pub policies: Vec<NetworkPolicy>,
     pub endpoints: Vec<Endpoint>,
     /// Items of other kinds, skipped.
@@ -221,6 +223,7 @@ fn add(path: &Path, c: &mut Content, i: usize, kind: &str, raw: &RawValue) -> Re
         "Node" => c.nodes.push(item(path, i, kind, raw)?),
         "ReplicaSet" => c.replica_sets.push(item(path, i, kind, raw)?),
         "Job" => c.jobs.push(item(path, i, kind, raw)?),
+        "Namespace" => c.namespaces.push(item(path, i, kind, raw)?),
         "NetworkPolicy" => c.policies.push(item(path, i, kind, raw)?),
         "WorkloadEndpoint" => {
             let w: CalicoEndpoint = item(path, i, kind, raw)?;

@@ -21,6 +21,7 @@ pub mod input;
 pub mod meta;
 pub mod output;
 pub mod pcapng;
+pub mod policy;
 pub mod record;
 pub mod salvage;
 pub mod samples;
@@ -32,6 +33,7 @@ pub use attribute::{Attribute, Context};
 pub use enrichment::Enrichment;
 pub use error::FormatError;
 pub use meta::{CaptureMetadata, Direction, DirectionStats, InterfaceMeta, METADATA_KEY, Source};
+pub use policy::PolicyCheck;
 pub use record::{
     Enrich, EnrichCache, SampleBatchBuilder, SampleColumns, SampleRow, conform, enrich,
 };
