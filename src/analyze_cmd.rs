@@ -46,6 +46,13 @@ pub struct AnalyzeArgs {
     asn: AsnDb,
     #[command(flatten)]
     k8s: K8s,
+    /// Network policies to judge the samples by (`kubectl get
+    /// networkpolicy -A -o json`, or a proposal; repeatable): the denied
+    /// section estimates what they would cut, per workload pair. With the
+    /// policies of the --k8s snapshots; one here replaces a snapshot's of
+    /// the same namespace and name.
+    #[arg(long = "k8s-policy", value_name = "FILE")]
+    k8s_policy: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: FormatArg,
@@ -118,6 +125,19 @@ fn sections(a: &AnalyzeArgs) -> anyhow::Result<pktsample_analyze::Sections> {
     if a.k8s.paths.is_empty() && a.by.is_empty() {
         sections = sections.without_k8s();
     }
+    if !a.k8s_policy.is_empty() && a.k8s.paths.is_empty() {
+        bail!(
+            "--k8s-policy: policies select pods by their labels: give the cluster's snapshots with --k8s FILE"
+        );
+    }
+    if a.k8s_policy.is_empty() {
+        if !a.by.is_empty() && sections.has(Section::Denied) {
+            bail!(
+                "--by denied: give the network policies to judge the samples by with --k8s-policy FILE"
+            );
+        }
+        sections = sections.without(Section::Denied);
+    }
     Ok(sections)
 }
 
@@ -163,6 +183,13 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 
     let sections = sections(&a)?;
     let k8s = a.k8s.load()?;
+    let policy = match (&k8s, a.k8s_policy.is_empty()) {
+        (Some(c), false) => {
+            let p = pktsample_k8s::Policies::load(c.clone(), &a.k8s_policy)?;
+            Some(std::sync::Arc::new(p) as std::sync::Arc<dyn pktsample_schemas::PolicyCheck>)
+        }
+        _ => None,
+    };
     a.window.check()?;
     let interval = crate::parse::interval_ns(a.interval)?;
     if a.top == 0 {
@@ -206,6 +233,7 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         sections,
         asn: a.asn.load()?,
         k8s: k8s.map(|c| c as std::sync::Arc<dyn pktsample_schemas::Attribute>),
+        policy,
         memory_limit: a.memory_limit,
         temp_dir: a.temp_dir,
         ignore_metadata: a.ignore_metadata,

@@ -75,6 +75,7 @@ fn peak_bytes(inputs: &[PathBuf]) -> usize {
         ignore_metadata: false,
         inner: false,
         k8s: None,
+        policy: None,
     };
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);

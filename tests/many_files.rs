@@ -69,6 +69,7 @@ fn run(r: Run) -> (Value, u64) {
         ignore_metadata: false,
         inner: false,
         k8s: None,
+        policy: None,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     let mut v = serde_json::to_value(pktsample_analyze::report(&a, 50).unwrap()).unwrap();

@@ -55,6 +55,12 @@ fn by_args(sec: Section) -> Vec<String> {
             "2023-11-14T22:00:00Z".into(),
         ]);
     }
+    if sec == Section::Denied {
+        a.extend([
+            "--k8s-policy".into(),
+            s(&fixture("k8s/netpol-shop.json")).to_string(),
+        ]);
+    }
     a
 }
 

@@ -25,6 +25,9 @@ pub struct Part {
     /// The names of its key columns.
     pub keys: &'static [&'static str],
     pub chart: Chart,
+    /// The table format shows its last key whole (a rule's text), not cut
+    /// to the width of a name.
+    pub whole_last: bool,
     pub rows: fn(&Report) -> Option<Vec<TextRow>>,
 }
 
@@ -57,12 +60,18 @@ const fn part(
         title,
         keys,
         chart: Chart::Bars,
+        whole_last: false,
         rows,
     }
 }
 
 const fn charted(mut p: Part, chart: Chart) -> Part {
     p.chart = chart;
+    p
+}
+
+const fn whole_last(mut p: Part) -> Part {
+    p.whole_last = true;
     p
 }
 
@@ -350,6 +359,35 @@ pub const CATALOG: &[Descriptor] = &[
             ),
         ],
     ),
+    Descriptor {
+        section: Some(Section::Denied),
+        members: &["k8s_snapshots", "policies"],
+        estimate: estimate::denied,
+        sql: None,
+        parts: &[
+            part(
+                "denied_total",
+                "Denied by the network policies",
+                &["traffic", "pkt/s", "share of packets"],
+                text::denied_total,
+            ),
+            charted(
+                part(
+                    "denied_pairs",
+                    "Denied by the network policies, per client and server",
+                    &["client", "server", "pkt/s"],
+                    text::denied_pairs,
+                ),
+                Chart::Matrix("workloads"),
+            ),
+            whole_last(part(
+                "denied",
+                "Denied by the network policies, per service and the rule that would allow similar traffic",
+                &["client", "server", "service", "nearest rule"],
+                text::denied,
+            )),
+        ],
+    },
     simple(
         Section::PacketSizes,
         estimate::packet_sizes,
@@ -453,6 +491,7 @@ pub fn text_sections(r: &Report) -> Vec<TextSection> {
                 title: p.title,
                 key_names: p.keys,
                 chart: p.chart,
+                whole_last: p.whole_last,
                 rows,
             })
         })

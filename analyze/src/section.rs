@@ -31,11 +31,14 @@ pub enum Section {
     WorkloadPairs,
     /// Traffic leaving the cluster, per workload and destination AS.
     Leaving,
+    /// What network policies would deny (`--k8s-policy`), per workload
+    /// pair.
+    Denied,
 }
 
 impl Section {
     /// Every section, in `--by`'s order.
-    pub const EVERY: [Section; 19] = [
+    pub const EVERY: [Section; 20] = [
         Section::Summary,
         Section::IpVersions,
         Section::Protocols,
@@ -55,10 +58,11 @@ impl Section {
         Section::NamespacePairs,
         Section::WorkloadPairs,
         Section::Leaving,
+        Section::Denied,
     ];
 
     /// The `--by` names, in [`Section::EVERY`]'s order.
-    const NAMES: [&'static str; 19] = [
+    const NAMES: [&'static str; 20] = [
         "summary",
         "ip-versions",
         "protocols",
@@ -78,6 +82,7 @@ impl Section {
         "namespace-pairs",
         "workload-pairs",
         "leaving",
+        "denied",
     ];
 
     /// The `--by` name (`ip-versions`).
@@ -106,6 +111,7 @@ impl Section {
                 | Section::NamespacePairs
                 | Section::WorkloadPairs
                 | Section::Leaving
+                | Section::Denied
         )
     }
 
@@ -224,15 +230,15 @@ mod tests {
     #[test]
     fn set_operations() {
         let all = Sections::ALL;
-        assert_eq!(all.iter().count(), 19);
+        assert_eq!(all.iter().count(), 20);
         assert!(all.any_k8s() && !all.without_k8s().any_k8s());
         assert!(all.any_as());
         let no_as = all.without_as();
         assert!(!no_as.any_as() && no_as.has(Section::Protocols));
-        assert_eq!(no_as.iter().count(), 14);
+        assert_eq!(no_as.iter().count(), 15);
         let one: Sections = [Section::TopSources].into_iter().collect();
         assert!(one.addresses() && !one.has(Section::Summary));
         assert!(!Sections::none().addresses());
-        assert_eq!(all.without(Section::Summary).iter().count(), 18);
+        assert_eq!(all.without(Section::Summary).iter().count(), 19);
     }
 }

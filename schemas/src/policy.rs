@@ -75,7 +75,9 @@ pub struct Verdict {
 
 /// A set of network policies over a cluster.
 pub trait PolicyCheck: Send + Sync + std::fmt::Debug {
-    fn verdict(&self, f: &Flow) -> Verdict;
+    /// The verdicts of a batch's packets, in order, appended to `out` (a
+    /// batch at a time: what its packets share is resolved once).
+    fn verdicts(&self, flows: &[Flow], out: &mut Vec<Verdict>);
     /// A rule as a line (`payments/allow-api ingress 1: from …, TCP 8080`).
     fn rule(&self, id: u32) -> &str;
     /// The policies read and where from, for the report.

@@ -296,6 +296,7 @@ pub fn query(
         ignore_metadata: false,
         inner: false,
         k8s,
+        policy: None,
     }
 }
 

@@ -292,6 +292,7 @@ fn analyze(path: &Path, asn: &Arc<pktsample_asn::AsDb>) -> Report {
         ignore_metadata: false,
         inner: false,
         k8s: None,
+        policy: None,
     };
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
     pktsample_analyze::report(&a, 1_000_000).unwrap()

@@ -7,8 +7,9 @@
 //! nothing written.
 //!
 //! `trace` holds the trace and its truth; `offline` the columns, the
-//! sections and bad input; `coverage` the intervals at 1-in-100; `live` a
-//! Calico veth in a network namespace.
+//! sections and bad input; `coverage` the intervals at 1-in-100; `policy`
+//! the policy what-if's denied traffic against its truth; `live` a Calico
+//! veth in a network namespace.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -16,4 +17,5 @@ mod common;
 mod coverage;
 mod live;
 mod offline;
+mod policy;
 mod trace;

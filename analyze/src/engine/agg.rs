@@ -96,6 +96,11 @@ pub struct StratumAgg {
     /// (source side key, destination origin key) -> sums of the traffic
     /// leaving the cluster (with an ASN database).
     pub k8s_leaving_as: FxHashMap<(Box<str>, u64), Cell>,
+    /// What `--k8s-policy` would deny, by connection (see
+    /// `engine::policy`), and what it could not judge (to or from a
+    /// service's virtual IP).
+    pub denied: FxHashMap<super::policy::DeniedKey, Cell>,
+    pub unjudged: Cell,
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
 }
@@ -133,6 +138,8 @@ impl StratumAgg {
         merge_map(&mut self.encap, o.encap);
         merge_map(&mut self.k8s_pairs, o.k8s_pairs);
         merge_map(&mut self.k8s_leaving_as, o.k8s_leaving_as);
+        merge_map(&mut self.denied, o.denied);
+        self.unjudged.merge(&o.unjudged);
         self.first_ns = match (self.first_ns, o.first_ns) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

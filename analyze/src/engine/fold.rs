@@ -290,6 +290,15 @@ impl Folder<'_> {
                 .filter(|_| self.sections.has(Section::Leaving));
             super::k8s::fold_k8s(b, sel.as_deref(), len.values(), &mut aggs, asn)?;
         }
+        if let Some(p) = self
+            .q
+            .policy
+            .as_deref()
+            .filter(|_| self.sections.has(Section::Denied))
+        {
+            let ts = ts.values();
+            super::policy::fold_policy(b, sel.as_deref(), len.values(), ts, &mut aggs, p)?;
+        }
         if let Some(c) = &mut cache {
             (c.src.slots, c.dst.slots) = (ss, ds);
         }

@@ -44,6 +44,7 @@ mod fold;
 pub mod k8s;
 mod pass;
 mod plan;
+pub mod policy;
 mod spill;
 mod tables;
 
@@ -93,6 +94,9 @@ pub struct Query {
     /// Cluster snapshots: the Kubernetes sections attribute each sample
     /// as it is read (None: they read the samples' Kubernetes columns).
     pub k8s: Option<Arc<dyn pktsample_schemas::Attribute>>,
+    /// Network policies to judge each sample by (`--k8s-policy`; the
+    /// denied section).
+    pub policy: Option<Arc<dyn pktsample_schemas::PolicyCheck>>,
 }
 
 /// A stratum: samples of one interface, direction and rate of a host, in
@@ -144,6 +148,9 @@ fn columns(q: &Query, s: Sections, constant_stratum: bool) -> Vec<&'static str> 
     if s.any_k8s() {
         let leaving_as = s.has(Section::Leaving) && q.asn.is_some();
         c.extend(k8s::k8s_columns(q.k8s.is_some(), leaving_as));
+    }
+    if s.has(Section::Denied) && q.policy.is_some() {
+        c.extend(policy::POLICY_COLUMNS);
     }
     c
 }

@@ -78,7 +78,7 @@ fn pair_rows(c: &Ctx, g: BTreeMap<(String, String), GroupEst>) -> Vec<K8sPairRow
 }
 
 /// The snapshots, once, and a warning when no sample had context.
-fn prepare(c: &mut Ctx) {
+pub(super) fn prepare(c: &mut Ctx) {
     if c.r.k8s_snapshots.is_some() {
         return;
     }

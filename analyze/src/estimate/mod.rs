@@ -21,6 +21,7 @@ mod group;
 mod interfaces;
 mod k8s;
 mod per_as;
+mod policy;
 mod summary;
 mod time;
 
@@ -38,6 +39,7 @@ pub use self::encap::encapsulations;
 pub use self::interfaces::interfaces;
 pub use self::k8s::{leaving, namespace_pairs, namespaces, workload_pairs, workloads};
 pub use self::per_as::{as_ipv6, as_pairs, destination_as, remote_as, source_as};
+pub use self::policy::denied;
 pub use self::time::time_series;
 
 /// Sum groups of a per-stratum table over strata.
@@ -218,6 +220,10 @@ impl<'a> Ctx<'a> {
             workload_pairs: None,
             leaving_workloads: None,
             leaving_as: None,
+            policies: None,
+            denied_total: None,
+            denied_pairs: None,
+            denied: None,
             calibration: None,
             warnings,
         };

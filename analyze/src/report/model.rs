@@ -227,6 +227,42 @@ pub struct LeavingAsRow {
     pub m: Measures,
 }
 
+/// Traffic network policies would deny between a client and a server
+/// (`--k8s-policy`): per pair, and per pair, service and nearest rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeniedRow {
+    pub client: String,
+    pub server: String,
+    /// `TCP/5432`, `UDP/53`, `ICMP` (the detail rows only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The rule that would have allowed similar traffic: the same peer on
+    /// another port, else the same port from another peer (the detail rows
+    /// only; `null`: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Option<String>>,
+    #[serde(flatten)]
+    pub m: Measures,
+    /// Per second over the report's duration (absent for a zero one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pps: Option<Interval>,
+}
+
+/// Everything the policies would deny.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeniedTotal {
+    #[serde(flatten)]
+    pub m: Measures,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pps: Option<Interval>,
+    /// The denied share of all packets and bytes (0..1).
+    pub share_packets: Interval,
+    pub share_bytes: Interval,
+    /// To or from a service's virtual IP: not judged (policies apply to
+    /// the pods behind it).
+    pub unjudged: Measures,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct AsPairRow {
     pub source: AsRef,
@@ -368,6 +404,16 @@ pub struct Report {
     pub leaving_workloads: Option<Vec<K8sRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leaving_as: Option<Vec<LeavingAsRow>>,
+    /// The policy what-if (1.6): the policies read, the total denied, and
+    /// the denied traffic per pair and per pair, service and rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_total: Option<DeniedTotal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_pairs: Option<Vec<DeniedRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied: Option<Vec<DeniedRow>>,
     /// sFlow inputs with interface counters: the calibration check (1.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Vec<CalibrationRow>>,

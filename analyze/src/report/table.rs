@@ -138,7 +138,7 @@ fn summary(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// A breakdown: its title, then aligned columns (keys cut to
-/// [`KEY_WIDTH`]).
+/// [`KEY_WIDTH`], but a last one to be shown whole).
 fn section(sec: &TextSection, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{}", sec.title)?;
     let nk = sec.key_names.len();
@@ -147,7 +147,12 @@ fn section(sec: &TextSection, out: &mut dyn Write) -> std::io::Result<()> {
         .rows
         .iter()
         .map(|row| {
-            let keys: Vec<String> = row.key.iter().map(|k| cut(k, KEY_WIDTH)).collect();
+            let keys: Vec<String> = (row.key.iter().enumerate())
+                .map(|(i, k)| match sec.whole_last && i + 1 == nk {
+                    true => k.clone(),
+                    false => cut(k, KEY_WIDTH),
+                })
+                .collect();
             (
                 keys,
                 row.m.samples.to_string(),

@@ -38,6 +38,8 @@ pub struct TextSection {
     pub title: &'static str,
     pub key_names: &'static [&'static str],
     pub chart: Chart,
+    /// Show the last key whole in the table format.
+    pub whole_last: bool,
     pub rows: Vec<TextRow>,
 }
 
@@ -239,6 +241,45 @@ pub fn leaving_workloads(r: &Report) -> Option<Vec<TextRow>> {
 pub fn leaving_as(r: &Report) -> Option<Vec<TextRow>> {
     rows(&r.leaving_as, |v| {
         (vec![v.source.clone(), v.destination.text()], v.m.clone())
+    })
+}
+
+fn pps_text(pps: &Option<Interval>) -> String {
+    pps.as_ref().map_or_else(String::new, interval_text)
+}
+
+/// Everything the policies would deny, as one row.
+pub fn denied_total(r: &Report) -> Option<Vec<TextRow>> {
+    r.denied_total.as_ref().map(|t| {
+        vec![TextRow {
+            key: vec![
+                "every pair".into(),
+                pps_text(&t.pps),
+                share_text(&t.share_packets),
+            ],
+            m: t.m.clone(),
+            share: None,
+        }]
+    })
+}
+
+pub fn denied_pairs(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.denied_pairs, |v| {
+        (
+            vec![v.client.clone(), v.server.clone(), pps_text(&v.pps)],
+            v.m.clone(),
+        )
+    })
+}
+
+pub fn denied(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.denied, |v| {
+        let rule = v.rule.clone().flatten().unwrap_or_else(|| "(none)".into());
+        let service = v.service.clone().unwrap_or_default();
+        (
+            vec![v.client.clone(), v.server.clone(), service, rule],
+            v.m.clone(),
+        )
     })
 }
 

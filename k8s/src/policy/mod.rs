@@ -146,18 +146,6 @@ impl Policies {
         ep_of(w, key, ip)
     }
 
-    fn ep(&self, e: &End, t: i64) -> Ep<'_> {
-        if let (Some(ns), Some(pod)) = (e.namespace, e.pod)
-            && let Some((i, p)) = self.cluster.pod_named(ns, pod, t)
-        {
-            return Ep::Pod(i, p, e.ip);
-        }
-        match e.ip {
-            Some(ip) => self.ep_ip(ip, t),
-            None => Ep::Other(None),
-        }
-    }
-
     /// The outcome of a connection from `client` to `server` at `t`
     /// (`proto` an IP protocol number, `port` the server's).
     pub fn connection(
@@ -176,9 +164,53 @@ impl Policies {
     }
 }
 
-impl PolicyCheck for Policies {
-    fn verdict(&self, f: &Flow) -> Verdict {
-        let (src, dst) = (self.ep(&f.src, f.t), self.ep(&f.dst, f.t));
+/// What a connection's outcome depends on: each end (its pod or kind,
+/// and its address, for ipBlocks), the protocol and the server's port.
+type JudgedKey = (
+    (u64, Option<IpAddr>),
+    (u64, Option<IpAddr>),
+    Option<u8>,
+    Option<u16>,
+);
+
+/// An end's identity for [`JudgedKey`].
+fn ep_key(e: &Ep) -> (u64, Option<IpAddr>) {
+    match e {
+        Ep::Pod(i, _, ip) => (u64::from(*i), *ip),
+        Ep::Service => (1 << 40, None),
+        Ep::Node(_, ip) => (2 << 40, *ip),
+        Ep::Other(ip) => (3 << 40, *ip),
+    }
+}
+
+/// What one batch has resolved: pods by name (per snapshot) and outcomes.
+#[derive(Default)]
+struct Memo<'f> {
+    pods: FxHashMap<(usize, &'f str, &'f str), Option<u32>>,
+    judged: FxHashMap<JudgedKey, Outcome>,
+}
+
+impl Policies {
+    fn ep_memo<'f>(&self, e: &End<'f>, t: i64, memo: &mut Memo<'f>) -> Ep<'_> {
+        if let (Some(ns), Some(pod)) = (e.namespace, e.pod) {
+            let epoch = self.cluster.epoch(t);
+            let i = *memo
+                .pods
+                .entry((epoch, ns, pod))
+                .or_insert_with(|| self.cluster.pod_named(ns, pod, t).map(|(i, _)| i));
+            if let Some(i) = i {
+                return Ep::Pod(i, &self.cluster.pods()[i as usize], e.ip);
+            }
+        }
+        match e.ip {
+            Some(ip) => self.ep_ip(ip, t),
+            None => Ep::Other(None),
+        }
+    }
+
+    fn verdict<'f>(&self, f: &Flow<'f>, memo: &mut Memo<'f>) -> Verdict {
+        let src = self.ep_memo(&f.src, f.t, memo);
+        let dst = self.ep_memo(&f.dst, f.t, memo);
         let reply = is_reply(&src, &dst, f.proto, (f.src_port, f.dst_port), f.tcp_flags);
         let (client, server, server_port) = match reply {
             true => (dst, src, f.src_port),
@@ -186,13 +218,25 @@ impl PolicyCheck for Policies {
         };
         let outcome = match (&client, &server) {
             (Ep::Service, _) | (_, Ep::Service) => Outcome::Unjudged(Unjudged::Service),
-            _ => self.judge_connection(&client, &server, f.proto, server_port),
+            _ => {
+                let k = (ep_key(&client), ep_key(&server), f.proto, server_port);
+                *memo.judged.entry(k).or_insert_with(|| {
+                    self.judge_connection(&client, &server, f.proto, server_port)
+                })
+            }
         };
         Verdict {
             outcome,
             reply,
             server_port,
         }
+    }
+}
+
+impl PolicyCheck for Policies {
+    fn verdicts(&self, flows: &[Flow], out: &mut Vec<Verdict>) {
+        let mut memo = Memo::default();
+        out.extend(flows.iter().map(|f| self.verdict(f, &mut memo)));
     }
 
     fn rule(&self, id: u32) -> &str {
