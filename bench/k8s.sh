@@ -9,6 +9,11 @@
 #     hyperfine run; the difference over the rows is the cost per sample.
 #  3. analyze of the same samples: the default report, and with --k8s and
 #     its sections, one hyperfine run; peak RSS of each.
+#  4. The policy what-if on the same samples: 600 policies (every
+#     namespace default-denies ingress and egress, then allows its own pods
+#     in, the world in on TCP 80/443, and out to the world but 10/8 on TCP
+#     443 and UDP 53): analyze --by summary,denied against --by
+#     summary,workload-pairs (the same attribution without judging).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/pktsample-bench}
@@ -48,3 +53,37 @@ hyperfine --warmup 1 --runs "$RUNS" -N \
 for args in "" "--k8s $C --k8s-time $T"; do
   echo "peak RSS analyze ${args:+--k8s}: $("$PY" bench/peak_rss.py -- $P analyze $S -q $args)"
 done
+NP=$BENCH_DIR/netpol-600.json
+"$PY" - "$NP" <<'PYEOF'
+import json, sys
+items = []
+for n in range(200):
+    ns = f"ns-{n}"
+    meta = lambda name: {"namespace": ns, "name": name}
+    items.append({"kind": "NetworkPolicy", "metadata": meta("default-deny"),
+                  "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}})
+    items.append({"kind": "NetworkPolicy", "metadata": meta("allow-in"),
+                  "spec": {"podSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]},
+                           "ingress": [{"from": [{"podSelector": {}}]},
+                                       {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
+                                        "ports": [{"port": 80}, {"port": 443}]}]}})
+    items.append({"kind": "NetworkPolicy", "metadata": meta("allow-out"),
+                  "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                           "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}, {"ipBlock": {"cidr": "::/0"}}],
+                                       "ports": [{"port": 443}, {"protocol": "UDP", "port": 53}]}]}})
+json.dump({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicyList", "items": items}, open(sys.argv[1], "w"))
+PYEOF
+echo "== policy what-if: $ROWS rows, 600 policies"
+# The answer first: something is denied, and not everything.
+"$P" analyze "$S" -q --k8s "$C" --k8s-time $T --k8s-policy "$NP" --by summary,denied --format json -o "$BENCH_DIR/denied.json" --force
+"$PY" - "$BENCH_DIR/denied.json" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+t = r["denied_total"]
+print(f"denied {t['packets']['estimate']:.0f} packets ({100*t['share_packets']['estimate']:.1f}% of all), {len(r['denied'])} detail rows")
+assert 0 < t["share_packets"]["estimate"] < 1, t
+PYEOF
+hyperfine --warmup 1 --runs "$RUNS" -N \
+  -n pairs "$P analyze $S -q --k8s $C --k8s-time $T --by summary,workload-pairs" \
+  -n denied "$P analyze $S -q --k8s $C --k8s-time $T --k8s-policy $NP --by summary,denied"
+echo "peak RSS analyze --by summary,denied: $("$PY" bench/peak_rss.py -- $P analyze $S -q --k8s $C --k8s-time $T --k8s-policy $NP --by summary,denied)"

@@ -71,6 +71,8 @@ pub struct Verdict {
     pub reply: bool,
     /// The server's port (None: a protocol without ports).
     pub server_port: Option<u16>,
+    /// The server's port is one its pod declares (a container port).
+    pub declared: bool,
 }
 
 /// A set of network policies over a cluster.

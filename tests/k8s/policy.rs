@@ -70,7 +70,7 @@ fn groups() -> Vec<G> {
         vxlan: false,
         want,
     };
-    let to_api = Denied(FRONTEND, API_WL, "TCP/9090", Some(API_RULE));
+    let to_api = Denied(FRONTEND, API_WL, "TCP/443", Some(API_RULE));
     let to_db = |svc, rule| Denied(FRONTEND, DB_WL, svc, rule);
     vec![
         // The named port "http" is the api's 8080: allowed, both ways.
@@ -78,8 +78,16 @@ fn groups() -> Vec<G> {
         g(API_IP, FRONTEND_A_IP, Tcp(8080, 40001, "SA"), 5, Allowed),
         // Another port: denied, and its replies with it (the lower port
         // is the server).
-        g(FRONTEND_A_IP, API_IP, Tcp(40002, 9090, "A"), 12, to_api),
-        g(API_IP, FRONTEND_A_IP, Tcp(9090, 40002, "A"), 8, to_api),
+        g(FRONTEND_A_IP, API_IP, Tcp(40002, 443, "A"), 12, to_api),
+        g(API_IP, FRONTEND_A_IP, Tcp(443, 40002, "A"), 8, to_api),
+        // A port neither declared nor well known: "other".
+        g(
+            FRONTEND_A_IP,
+            API_IP,
+            Tcp(40011, 9999, "S"),
+            2,
+            Denied(FRONTEND, API_WL, "TCP/other", Some(API_RULE)),
+        ),
         g(API_IP, DB_IP, Tcp(40003, 5432, "S"), 10, Allowed),
         // The port matches, the peer not.
         g(
@@ -305,7 +313,7 @@ fn the_text_formats_name_the_cut_and_the_rule() {
     for want in [
         "Denied by the network policies",
         FRONTEND,
-        "TCP/9090",
+        "TCP/443",
         API_RULE,
         DB_RULE,
     ] {

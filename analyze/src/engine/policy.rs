@@ -25,12 +25,14 @@ use super::agg::StratumAgg;
 use super::columns::dict_column;
 use super::k8s::side_key;
 
-/// A denied connection: (client side key, server side key, protocol << 16
-/// | server port (`NO_PORT` in the low bits: a protocol without ports),
+/// A denied connection: (client side key, server side key, [`service`],
 /// nearest rule id or `NO_RULE`).
 pub type DeniedKey = (Box<str>, Box<str>, u32, u32);
 
+/// [`service`]'s low bits for a protocol without ports, and for a port
+/// shown as "other".
 pub const NO_PORT: u32 = 0x1_0000;
+pub const OTHER_PORT: u32 = 0x1_0001;
 pub const NO_RULE: u32 = u32::MAX;
 
 /// The columns the verdicts read, besides the Kubernetes ones.
@@ -48,29 +50,22 @@ pub(super) const POLICY_COLUMNS: [&str; 11] = [
     col::INNER_DST_PORT,
 ];
 
-/// A dictionary column and each of its values parsed or read once.
-struct Dict<T> {
+/// An address column by dictionary key, each value parsed when a row
+/// first needs it (a batch's dictionary may be its row group's, far more
+/// values than the batch has rows).
+struct Dict {
     d: Option<DictionaryArray<Int32Type>>,
-    v: Vec<Option<T>>,
+    v: std::cell::RefCell<Vec<Option<Option<IpAddr>>>>,
 }
 
-impl<T: Copy> Dict<T> {
-    fn new(
-        b: &RecordBatch,
-        name: &str,
-        f: impl Fn(&str) -> Option<T>,
-    ) -> Result<Self, AnalyzeError> {
+impl Dict {
+    fn new(b: &RecordBatch, name: &str) -> Result<Self, AnalyzeError> {
         let d = dict_column(b, name)?;
-        let v = match &d {
-            Some(d) => {
-                let s = d.values().as_string::<i32>();
-                (0..s.len())
-                    .map(|i| s.is_valid(i).then(|| f(s.value(i))).flatten())
-                    .collect()
-            }
-            None => Vec::new(),
-        };
-        Ok(Dict { d, v })
+        let n = d.as_ref().map_or(0, |d| d.values().len());
+        Ok(Dict {
+            d,
+            v: std::cell::RefCell::new(vec![None; n]),
+        })
     }
 
     fn key(&self, i: usize) -> Option<usize> {
@@ -78,12 +73,17 @@ impl<T: Copy> Dict<T> {
         d.is_valid(i).then(|| d.keys().value(i) as usize)
     }
 
-    fn at(&self, i: usize) -> Option<T> {
-        self.key(i).and_then(|k| self.v[k])
+    fn at(&self, i: usize) -> Option<IpAddr> {
+        let k = self.key(i)?;
+        let mut v = self.v.borrow_mut();
+        *v[k].get_or_insert_with(|| {
+            let s = self.d.as_ref()?.values().as_string::<i32>();
+            s.is_valid(k).then(|| s.value(k).parse().ok()).flatten()
+        })
     }
 }
 
-fn text<'b>(d: &'b Option<DictionaryArray<Int32Type>>, i: usize) -> Option<&'b str> {
+fn text(d: &Option<DictionaryArray<Int32Type>>, i: usize) -> Option<&str> {
     let d = d.as_ref()?;
     d.is_valid(i).then(|| {
         d.values()
@@ -101,7 +101,7 @@ fn prim_at<T: arrow_array::ArrowPrimitiveType>(
 
 /// The batch's columns a flow is read from.
 struct Cols<'b> {
-    addr: [Dict<IpAddr>; 4],
+    addr: [Dict; 4],
     ns: [Option<DictionaryArray<Int32Type>>; 2],
     pod: [Option<DictionaryArray<Int32Type>>; 2],
     proto: [Option<&'b PrimitiveArray<UInt8Type>>; 2],
@@ -113,7 +113,7 @@ struct Cols<'b> {
 
 impl<'b> Cols<'b> {
     fn new(b: &'b RecordBatch, ts: &'b [i64]) -> Result<Self, AnalyzeError> {
-        let ip = |n| Dict::new(b, n, |s| s.parse::<IpAddr>().ok());
+        let ip = |n| Dict::new(b, n);
         let u8c = |n| {
             b.column_by_name(n)
                 .and_then(|c| c.as_primitive_opt::<UInt8Type>())
@@ -217,7 +217,7 @@ pub(super) fn fold_policy(
             Outcome::Unjudged(_) => aggs[s as usize].unjudged.add(len[i]),
             Outcome::Denied { rule, .. } => {
                 let (src, dst) = (side_of(sn, &sw, i), side_of(dn, &dw, i));
-                let service = service(f.proto, v.server_port);
+                let service = service(f.proto, v.server_port, v.declared);
                 let k = (s, src, dst, v.reply, service, rule.unwrap_or(NO_RULE));
                 denied.entry(k).or_default().add(len[i]);
             }
@@ -232,13 +232,26 @@ pub(super) fn fold_policy(
     Ok(())
 }
 
-/// A connection's protocol and server port as one number (see
-/// [`DeniedKey`]).
-pub fn service(proto: Option<u8>, port: Option<u16>) -> u32 {
-    u32::from(proto.unwrap_or(0)) << 17 | port.map_or(NO_PORT, u32::from)
+/// A connection's protocol and server port as one number: the port as it
+/// is when the server's pod declares it, or it is below 1024 or a named
+/// service's; else "other" (an edge trace's ephemeral ports would make a
+/// row each).
+pub fn service(proto: Option<u8>, port: Option<u16>, declared: bool) -> u32 {
+    let p = match port {
+        None => NO_PORT,
+        Some(p) if declared || p < 1024 || crate::names::service_name(p).is_some() => u32::from(p),
+        Some(_) => OTHER_PORT,
+    };
+    u32::from(proto.unwrap_or(0)) << 17 | p
 }
 
-/// The protocol and port of [`service`]'s number.
-pub fn service_parts(s: u32) -> (u8, Option<u16>) {
-    ((s >> 17) as u8, (s & NO_PORT == 0).then_some(s as u16))
+/// The protocol of [`service`]'s number, and its port (`Err(true)`: none,
+/// `Err(false)`: other).
+pub fn service_parts(s: u32) -> (u8, Result<u16, bool>) {
+    let port = match s & 0x1_ffff {
+        NO_PORT => Err(true),
+        OTHER_PORT => Err(false),
+        p => Ok(p as u16),
+    };
+    ((s >> 17) as u8, port)
 }

@@ -25,8 +25,9 @@ fn service_text(s: u32) -> String {
         p => format!("IP protocol {p}"),
     };
     match port {
-        Some(p) => format!("{name}/{p}"),
-        None => name,
+        Ok(p) => format!("{name}/{p}"),
+        Err(true) => name,
+        Err(false) => format!("{name}/other"),
     }
 }
 

@@ -266,7 +266,7 @@ fn describe(c: &Compiled, ingress: bool, i: usize, r: &Rule) -> String {
     )
 }
 
-fn rules(v: &[PolicyRule], rules: &mut Vec<String>) -> Result<Vec<Rule>, Bad> {
+fn rules(v: &[PolicyRule], texts: &[String]) -> Result<Vec<Rule>, Bad> {
     let mut out = Vec::with_capacity(v.len());
     for r in v {
         // An empty list is "every", as an absent one (the API's reading).
@@ -281,7 +281,7 @@ fn rules(v: &[PolicyRule], rules: &mut Vec<String>) -> Result<Vec<Rule>, Bad> {
         out.push(Rule {
             peers,
             ports,
-            id: rules.len() as u32 + out.len() as u32,
+            id: texts.len() as u32 + out.len() as u32,
         });
     }
     Ok(out)

@@ -45,6 +45,9 @@ pub struct Policies {
     /// Every namespace's labels.
     namespaces: FxHashMap<String, BTreeMap<String, String>>,
     files: Vec<String>,
+    /// Whether any rule has an ipBlock (else an address decides nothing
+    /// its pod or kind does not).
+    blocks: bool,
 }
 
 fn read_policies(path: &Path) -> Result<Vec<NetworkPolicy>, K8sError> {
@@ -121,7 +124,14 @@ impl Policies {
                 }
             }
         }
+        let blocks = set.iter().any(|c| {
+            let rules = c.ingress.iter().chain(&c.egress).flatten();
+            rules
+                .flat_map(|r| r.peers.iter().flatten())
+                .any(|p| matches!(p, compile::Peer::Block { .. }))
+        });
         Policies {
+            blocks,
             cluster,
             set,
             rules,
@@ -219,16 +229,27 @@ impl Policies {
         let outcome = match (&client, &server) {
             (Ep::Service, _) | (_, Ep::Service) => Outcome::Unjudged(Unjudged::Service),
             _ => {
-                let k = (ep_key(&client), ep_key(&server), f.proto, server_port);
+                let key = |e: &Ep| {
+                    let (k, ip) = ep_key(e);
+                    (k, ip.filter(|_| self.blocks))
+                };
+                let k = (key(&client), key(&server), f.proto, server_port);
                 *memo.judged.entry(k).or_insert_with(|| {
                     self.judge_connection(&client, &server, f.proto, server_port)
                 })
             }
         };
+        let declared = match (server.pod(), f.proto, server_port) {
+            (Some(p), Some(pr), Some(port)) => {
+                p.ports.iter().any(|c| c.protocol == pr && c.port == port)
+            }
+            _ => false,
+        };
         Verdict {
             outcome,
             reply,
             server_port,
+            declared,
         }
     }
 }
