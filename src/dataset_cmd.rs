@@ -56,9 +56,10 @@ enum SqlFormat {
 }
 
 pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
-    // Without --by: analyze's default sections (the per-AS ones need an
-    // enriched dataset).
-    let sections = chosen(&a.by, catalog::with_sql().without_as());
+    // Without --by: analyze's default sections without its databases (the
+    // per-AS and Kubernetes ones read an enriched dataset's columns: ask
+    // for them with --by).
+    let sections = chosen(&a.by, catalog::with_sql().without_as().without_k8s());
     if let Some(s) = a.by.iter().find(|s| catalog::descriptor(**s).sql.is_none()) {
         bail!(
             "--by: the {} section has no SQL form yet; run `pktsample analyze --by {}` on the dataset",

@@ -7,7 +7,7 @@
 //!
 //! The dataset: two hosts at 1-in-10 and a third at 1-in-100, several parts
 //! per host over several dates, IPv4 and IPv6, one stratum with drops,
-//! enriched with AS columns. Three scenarios, every section in each: the
+//! enriched with AS and Kubernetes columns. Three scenarios, every section in each: the
 //! whole dataset (with the per-AS sections); a time window cutting parts
 //! and two of the hosts (partitions pruned by both); and a copy whose parts
 //! are of schema 1.0, 1.1 and the current version mixed. Spark and
@@ -76,7 +76,9 @@ fn add_drops(root: &Path, part: &Path) {
 /// The fixture dataset: `asn.pcapng` at 1-in-10 over two hosts and
 /// `mixed.pcapng` at 1-in-100 on a third, parts 12 hours apart over
 /// several dates, one stratum with drops, enriched with the fixture AS
-/// database.
+/// database and the fixture cluster (its pods' addresses are in the
+/// traces: the Kubernetes sections have workloads, labels and
+/// unattributed rows).
 fn build(dir: &Path) -> PathBuf {
     let r10 = dir.join("r10.parquet");
     let r100 = dir.join("r100.parquet");
@@ -94,7 +96,18 @@ fn build(dir: &Path) -> PathBuf {
     split(&r100, &other, &spec(1)).unwrap();
     merge_into(&other, &ds);
     add_drops(&ds, &parts[1]);
-    ok(&["enrich", s(&ds), "--asn-db", s(&asn_db())]);
+    let k8s = fixture("k8s/cluster-2200.json");
+    let t = "2023-11-14T22:00:00Z";
+    ok(&[
+        "enrich",
+        s(&ds),
+        "--asn-db",
+        s(&asn_db()),
+        "--k8s",
+        s(&k8s),
+        "--k8s-time",
+        t,
+    ]);
     ds
 }
 

@@ -104,14 +104,18 @@ const fn per_as(
     }
 }
 
-/// A Kubernetes section: its parts, and the snapshots it read (no SQL
-/// form yet).
-const fn k8s(section: Section, estimate: fn(&mut Ctx), parts: &'static [Part]) -> Descriptor {
+/// A Kubernetes section: its parts, and the snapshots it read.
+const fn k8s(
+    section: Section,
+    estimate: fn(&mut Ctx),
+    sql: fn(&Ask) -> Vec<Statement>,
+    parts: &'static [Part],
+) -> Descriptor {
     Descriptor {
         section: Some(section),
         members: &["k8s_snapshots"],
         estimate,
-        sql: None,
+        sql: Some(sql),
         parts,
     }
 }
@@ -270,6 +274,7 @@ pub const CATALOG: &[Descriptor] = &[
     k8s(
         Section::Namespaces,
         estimate::namespaces,
+        sql::namespaces,
         &[
             part(
                 "source_namespaces",
@@ -294,6 +299,7 @@ pub const CATALOG: &[Descriptor] = &[
     k8s(
         Section::Workloads,
         estimate::workloads,
+        sql::workloads,
         &[
             part(
                 "source_workloads",
@@ -318,6 +324,7 @@ pub const CATALOG: &[Descriptor] = &[
     k8s(
         Section::NamespacePairs,
         estimate::namespace_pairs,
+        sql::namespace_pairs,
         &[charted(
             part(
                 "namespace_pairs",
@@ -331,6 +338,7 @@ pub const CATALOG: &[Descriptor] = &[
     k8s(
         Section::WorkloadPairs,
         estimate::workload_pairs,
+        sql::workload_pairs,
         &[charted(
             part(
                 "workload_pairs",
@@ -344,6 +352,7 @@ pub const CATALOG: &[Descriptor] = &[
     k8s(
         Section::Leaving,
         estimate::leaving,
+        sql::leaving,
         &[
             part(
                 "leaving_workloads",

@@ -42,6 +42,16 @@ KEYS = {
     "remote_as": ["label"],
     "as_pairs": ["source.label", "destination.label"],
     "as_ipv6": ["label"],
+    "source_namespaces": ["name"],
+    "destination_namespaces": ["name"],
+    "remote_namespaces": ["name"],
+    "source_workloads": ["name"],
+    "destination_workloads": ["name"],
+    "remote_workloads": ["name"],
+    "namespace_pairs": ["source", "destination"],
+    "workload_pairs": ["source", "destination"],
+    "leaving_workloads": ["name"],
+    "leaving_as": ["source", "destination.label"],
 }
 
 # Estimate records besides packets and bytes, by section (dotted paths).
@@ -67,6 +77,10 @@ FIELDS = {
     "remote_as": ["asn", "name"],
     "as_pairs": ["source.asn", "source.name", "destination.asn", "destination.name"],
     "as_ipv6": ["asn", "name"],
+    **{k: ["in_cluster"] for k in ["source_namespaces", "destination_namespaces", "remote_namespaces",
+                                   "source_workloads", "destination_workloads", "remote_workloads",
+                                   "leaving_workloads"]},
+    "leaving_as": ["destination.asn", "destination.name"],
 }
 
 # Sections not sorted by packets.
@@ -212,7 +226,7 @@ def compare(section, rows, want, fails):
 
 # Report sections the SQL does not give as rows (metadata and sFlow).
 NOT_ROWS = {"report_version", "tool_version", "inputs", "filters", "warnings",
-            "asn_databases", "calibration", "distinct_addresses",
+            "asn_databases", "calibration", "distinct_addresses", "k8s_snapshots",
             # No SQL form yet (docs/sql.md).
             "encapsulations"}
 

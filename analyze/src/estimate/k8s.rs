@@ -29,20 +29,33 @@ enum End {
     Remote,
 }
 
-/// Sums by a key of each stratum's pairs (None: left out).
-fn sums<K: Ord + Clone>(
-    st: &[Stratum],
+/// Sums by a key of each stratum's pairs (None: left out). A key's cells
+/// of one stratum are merged before they are added: the stratum's
+/// variance is of the key's whole sample, not a sum over its pairs'.
+pub(super) fn sums<'a, K: Ord + Clone>(
+    st: &'a [Stratum<'a>],
+    pairs: impl Fn(&'a Stratum<'a>) -> Vec<(&'a str, &'a str, &'a Cell)>,
     key: impl Fn(&Stratum, &str, &str) -> Option<K>,
 ) -> BTreeMap<K, GroupEst> {
     let mut g: BTreeMap<K, GroupEst> = BTreeMap::new();
     for s in st {
-        for ((src, dst), c) in &s.agg.k8s_pairs {
+        let mut per: BTreeMap<K, Cell> = BTreeMap::new();
+        for (src, dst, c) in pairs(s) {
             if let Some(k) = key(s, src, dst) {
-                g.entry(k).or_default().add(s, c);
+                per.entry(k).or_default().merge(c);
             }
+        }
+        for (k, c) in per {
+            g.entry(k).or_default().add(s, &c);
         }
     }
     g
+}
+
+/// A stratum's (source, destination) cells.
+fn pairs<'a>(s: &'a Stratum<'a>) -> Vec<(&'a str, &'a str, &'a Cell)> {
+    let p = s.agg.k8s_pairs.iter();
+    p.map(|((a, b), c)| (&**a, &**b, c)).collect()
 }
 
 fn end_of<'k>(s: &Stratum, end: End, src: &'k str, dst: &'k str) -> Option<&'k str> {
@@ -104,7 +117,7 @@ pub(super) fn prepare(c: &mut Ctx) {
 }
 
 fn by_end(c: &Ctx, end: End, namespace: bool) -> Vec<K8sRow> {
-    let g = sums(&c.st, |s, src, dst| {
+    let g = sums(&c.st, pairs, |s, src, dst| {
         let k = end_of(s, end, src, dst)?;
         Some(match namespace {
             true => namespace_of(k).to_string(),
@@ -130,7 +143,7 @@ pub fn workloads(c: &mut Ctx) {
 
 pub fn namespace_pairs(c: &mut Ctx) {
     prepare(c);
-    let g = sums(&c.st, |_, src, dst| {
+    let g = sums(&c.st, pairs, |_, src, dst| {
         Some((namespace_of(src).to_string(), namespace_of(dst).to_string()))
     });
     c.r.namespace_pairs = Some(pair_rows(c, g));
@@ -138,7 +151,7 @@ pub fn namespace_pairs(c: &mut Ctx) {
 
 pub fn workload_pairs(c: &mut Ctx) {
     prepare(c);
-    let g = sums(&c.st, |_, src, dst| {
+    let g = sums(&c.st, pairs, |_, src, dst| {
         Some((src.to_string(), dst.to_string()))
     });
     c.r.workload_pairs = Some(pair_rows(c, g));
@@ -152,7 +165,7 @@ pub(crate) fn leaves(src: &str, dst: &str) -> bool {
 
 pub fn leaving(c: &mut Ctx) {
     prepare(c);
-    let g = sums(&c.st, |_, src, dst| {
+    let g = sums(&c.st, pairs, |_, src, dst| {
         leaves(src, dst).then(|| src.to_string())
     });
     c.r.leaving_workloads = Some(rows(c, g));

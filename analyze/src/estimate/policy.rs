@@ -68,13 +68,19 @@ pub fn denied(c: &mut Ctx) {
     };
     super::k8s::prepare(c);
     c.r.policies = Some(p.describe());
-    let mut pairs: BTreeMap<(String, String), GroupEst> = BTreeMap::new();
+    // A pair's cells of a stratum merged first (its services and rules).
+    let pairs = super::k8s::sums(
+        &c.st,
+        |s| {
+            let d = s.agg.denied.iter();
+            d.map(|((a, b, _, _), x)| (&**a, &**b, x)).collect()
+        },
+        |_, client, server| Some((client.to_string(), server.to_string())),
+    );
     let mut detail: BTreeMap<(String, String, u32, u32), GroupEst> = BTreeMap::new();
     for s in &c.st {
         for ((client, server, service, rule), x) in &s.agg.denied {
-            let pair = (client.to_string(), server.to_string());
-            pairs.entry(pair.clone()).or_default().add(s, x);
-            let k = (pair.0, pair.1, *service, *rule);
+            let k = (client.to_string(), server.to_string(), *service, *rule);
             detail.entry(k).or_default().add(s, x);
         }
     }

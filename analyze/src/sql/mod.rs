@@ -10,11 +10,13 @@
 //! pools and unseen bound, the IPv6 share, IP versions, EtherTypes, IP
 //! protocols, services, interfaces, top sources and destinations, the time
 //! series (with its per-bucket IPv6 share and protocol classes), packet
-//! sizes, and the per-AS sections from the enrichment columns.
+//! sizes, the per-AS sections from the enrichment columns and the
+//! Kubernetes sections from the Kubernetes columns.
 
 mod breakdowns;
 mod dialect;
 mod interfaces;
+mod k8s;
 mod per_as;
 mod query;
 mod summary;
@@ -23,6 +25,7 @@ mod time;
 pub(crate) use breakdowns::*;
 pub use dialect::Dialect;
 pub(crate) use interfaces::interfaces;
+pub(crate) use k8s::{leaving, namespace_pairs, namespaces, workload_pairs, workloads};
 pub(crate) use per_as::{as_ipv6, as_pairs, destination_as, remote_as, source_as};
 pub use query::Scope;
 pub(crate) use summary::summary;

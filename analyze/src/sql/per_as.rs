@@ -10,7 +10,7 @@ use crate::stats::sql::{share_ctes, v6_sums};
 /// `dst`): (label, AS number, AS name). The label is `AS` and the number,
 /// or the class of an address without one (`private`, `unrouted`, …);
 /// null where the part was not enriched.
-fn origin(d: Dialect, side: &str) -> (String, String, String) {
+pub(super) fn origin(d: Dialect, side: &str) -> (String, String, String) {
     (
         format!(
             "(CASE WHEN {side}_as IS NOT NULL THEN 'AS' || {} ELSE {} END)",
