@@ -161,14 +161,13 @@ impl Folder<'_> {
         if n == 0 {
             return Ok(());
         }
-        let view;
+        let (view, attributed);
         let b = if self.q.inner {
             view = super::encap::inner_view(b)?;
             &view
         } else {
             b
         };
-        let attributed;
         let b = match &self.q.k8s {
             Some(k) if self.sections.any_k8s() => {
                 attributed =
@@ -183,17 +182,7 @@ impl Folder<'_> {
         // The stratum columns, unless the statistics made them constant.
         let strata_cols = match self.constant {
             Some(_) => None,
-            None => {
-                let dir =
-                    dict_column(b, col::DIRECTION)?.ok_or_else(|| schema_err(col::DIRECTION))?;
-                let dir_of = directions(&dir);
-                Some((
-                    prim::<UInt32Type>(b, col::IFINDEX)?,
-                    prim::<UInt32Type>(b, col::SAMPLING_RATE)?,
-                    dir,
-                    dir_of,
-                ))
-            }
+            None => Some(strata_cols(b)?),
         };
         let (local, row_stratum) = self.batch_strata(strata_cols.as_ref(), n);
         let (rows, sel) = self.selection(&local, row_stratum, ts.values());
@@ -204,19 +193,9 @@ impl Folder<'_> {
         for (a, r) in aggs.iter_mut().zip(&rows) {
             a.rows += r;
         }
-        let protos = if self.sections.has(Section::Protocols) {
-            let sp = prim::<UInt16Type>(b, col::SRC_PORT)?;
-            let proto = prim::<UInt8Type>(b, col::IP_PROTO)?;
-            Some(ProtoCols {
-                eth: prim::<UInt16Type>(b, col::ETH_TYPE)?.values(),
-                proto: proto.values(),
-                proto_nulls: bits(proto.nulls()),
-                sport: sp.values(),
-                dport: prim::<UInt16Type>(b, col::DST_PORT)?.values(),
-                port_nulls: bits(sp.nulls()),
-            })
-        } else {
-            None
+        let protos = match self.sections.has(Section::Protocols) {
+            true => Some(proto_cols(b)?),
+            false => None,
         };
         let addr_cols = if self.sections.addresses() {
             let s = dict_column(b, col::SRC_ADDR)?.ok_or_else(|| schema_err(col::SRC_ADDR))?;
@@ -279,26 +258,7 @@ impl Folder<'_> {
         );
         pass.run(sel.as_deref());
         drop(pass);
-        if self.sections.has(Section::Encapsulations) {
-            super::encap::fold_encap(b, sel.as_deref(), len.values(), &mut aggs)?;
-        }
-        if self.sections.any_k8s() {
-            let asn = self
-                .q
-                .asn
-                .as_deref()
-                .filter(|_| self.sections.has(Section::Leaving));
-            super::k8s::fold_k8s(b, sel.as_deref(), len.values(), &mut aggs, asn)?;
-        }
-        if let Some(p) = self
-            .q
-            .policy
-            .as_deref()
-            .filter(|_| self.sections.has(Section::Denied))
-        {
-            let ts = ts.values();
-            super::policy::fold_policy(b, sel.as_deref(), len.values(), ts, &mut aggs, p)?;
-        }
+        self.column_folds(b, sel.as_deref(), (len.values(), ts.values()), &mut aggs)?;
         if let Some(c) = &mut cache {
             (c.src.slots, c.dst.slots) = (ss, ds);
         }
@@ -309,4 +269,62 @@ impl Folder<'_> {
         }
         Ok(())
     }
+
+    /// The sections folded from their own columns, after the row pass:
+    /// encapsulations, the Kubernetes ones and the policy what-if.
+    fn column_folds(
+        &self,
+        b: &RecordBatch,
+        sel: Option<&[u32]>,
+        (len, ts): (&[u32], &[i64]),
+        aggs: &mut [StratumAgg],
+    ) -> Result<(), AnalyzeError> {
+        if self.sections.has(Section::Encapsulations) {
+            super::encap::fold_encap(b, sel, len, aggs)?;
+        }
+        if self.sections.any_k8s() {
+            let asn = self
+                .q
+                .asn
+                .as_deref()
+                .filter(|_| self.sections.has(Section::Leaving));
+            super::k8s::fold_k8s(b, sel, len, aggs, asn)?;
+        }
+        if let Some(p) = self
+            .q
+            .policy
+            .as_deref()
+            .filter(|_| self.sections.has(Section::Denied))
+        {
+            super::policy::fold_policy(b, sel, len, ts, aggs, p)?;
+        }
+        Ok(())
+    }
+}
+
+/// The protocol section's columns of a batch.
+fn proto_cols(b: &RecordBatch) -> Result<ProtoCols<'_>, AnalyzeError> {
+    let sp = prim::<UInt16Type>(b, col::SRC_PORT)?;
+    let proto = prim::<UInt8Type>(b, col::IP_PROTO)?;
+    Ok(ProtoCols {
+        eth: prim::<UInt16Type>(b, col::ETH_TYPE)?.values(),
+        proto: proto.values(),
+        proto_nulls: bits(proto.nulls()),
+        sport: sp.values(),
+        dport: prim::<UInt16Type>(b, col::DST_PORT)?.values(),
+        port_nulls: bits(sp.nulls()),
+    })
+}
+
+/// A batch's stratum columns: interface, rate and direction (with each
+/// direction key's value).
+fn strata_cols(b: &RecordBatch) -> Result<StrataCols<'_>, AnalyzeError> {
+    let dir = dict_column(b, col::DIRECTION)?.ok_or_else(|| schema_err(col::DIRECTION))?;
+    let dir_of = directions(&dir);
+    Ok((
+        prim::<UInt32Type>(b, col::IFINDEX)?,
+        prim::<UInt32Type>(b, col::SAMPLING_RATE)?,
+        dir,
+        dir_of,
+    ))
 }
