@@ -161,17 +161,10 @@ fn l4_frame(g: &G) -> Vec<u8> {
             .write(&mut out, &payload)
             .unwrap(),
     }
-    if !g.vxlan {
-        return out;
+    match g.vxlan {
+        true => vxlan(&out),
+        false => out,
     }
-    let mut body = vec![0x08, 0, 0, 0, 0, 0x10, 0x01, 0];
-    body.extend_from_slice(&out);
-    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4])
-        .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
-        .udp(49152, 4789);
-    let mut outer = Vec::new();
-    b.write(&mut outer, &body).unwrap();
-    outer
 }
 
 /// Denied truth: (client, server, service, rule) -> (packets, bytes).
@@ -208,25 +201,21 @@ fn write(path: &std::path::Path) -> (Truth, (u64, u64), u64) {
     (truth, all, unjudged)
 }
 
+/// analyze's output for the trace with the fixture policies, on the fixture
+/// cluster.
+fn judged(trace: &std::path::Path, more: &[&str]) -> String {
+    let np = fixture("k8s/netpol-shop.json");
+    let mut args = vec!["analyze", s(trace), "--k8s-policy", s(&np)];
+    args.extend_from_slice(more);
+    run_with(&args, true)
+}
+
 #[test]
 fn denied_traffic_at_rate_1_equals_the_truth_with_its_rules() {
     let d = tmpdir();
     let trace = d.path().join("policy.pcapng");
     let (truth, total, unjudged) = write(&trace);
-    let np = fixture("k8s/netpol-shop.json");
-    let out = run_with(
-        &[
-            "analyze",
-            s(&trace),
-            "--k8s-policy",
-            s(&np),
-            "--format",
-            "json",
-            "--top",
-            "50",
-        ],
-        true,
-    );
+    let out = judged(&trace, &["--format", "json", "--top", "50"]);
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     let est = |v: &serde_json::Value, m: &str| v[m]["estimate"].as_f64().unwrap().round() as u64;
     let t = &r["denied_total"];
@@ -297,18 +286,7 @@ fn the_text_formats_name_the_cut_and_the_rule() {
     let d = tmpdir();
     let trace = d.path().join("policy.pcapng");
     write(&trace);
-    let np = fixture("k8s/netpol-shop.json");
-    let table = run_with(
-        &[
-            "analyze",
-            s(&trace),
-            "--k8s-policy",
-            s(&np),
-            "--by",
-            "denied",
-        ],
-        true,
-    );
+    let table = judged(&trace, &["--by", "denied"]);
     // The table cuts names to its width, but shows the rule whole.
     for want in [
         "Denied by the network policies",
@@ -319,19 +297,7 @@ fn the_text_formats_name_the_cut_and_the_rule() {
     ] {
         assert!(table.contains(want), "{want} missing:\n{table}");
     }
-    let csv = run_with(
-        &[
-            "analyze",
-            s(&trace),
-            "--k8s-policy",
-            s(&np),
-            "--by",
-            "denied",
-            "--format",
-            "csv",
-        ],
-        true,
-    );
+    let csv = judged(&trace, &["--by", "denied", "--format", "csv"]);
     let row = |s: &str, k: &str| csv.lines().any(|l| l.starts_with(s) && l.contains(k));
     assert!(
         row("denied,", "TCP/5432") && row("denied,", API_WL),

@@ -233,11 +233,16 @@ pub fn groups() -> Vec<Group> {
 /// A group's frame: in VXLAN from node-a to node-b when it says so.
 pub fn group_frame(g: &Group, payload: usize) -> Vec<u8> {
     let inner = frame(g.src, g.dst, payload);
-    if !g.vxlan {
-        return inner;
+    match g.vxlan {
+        true => vxlan(&inner),
+        false => inner,
     }
+}
+
+/// A frame in VXLAN (VNI 4097) from node-a to node-b.
+pub fn vxlan(inner: &[u8]) -> Vec<u8> {
     let mut body = vec![0x08, 0, 0, 0, 0, 0x10, 0x01, 0];
-    body.extend_from_slice(&inner);
+    body.extend_from_slice(inner);
     let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4])
         .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
         .udp(49152, 4789);

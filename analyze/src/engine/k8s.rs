@@ -79,8 +79,9 @@ pub fn namespace_of(key: &str) -> &str {
     }
 }
 
-/// Each row's side as (namespace key + 1, workload key + 1), 0 for null.
-fn sides(
+/// Each row's side as (namespace key + 1) << 32 | (workload key + 1), 0
+/// for null.
+pub(super) fn sides(
     ns: &Option<DictionaryArray<Int32Type>>,
     wl: &Option<DictionaryArray<Int32Type>>,
     i: usize,
@@ -92,9 +93,17 @@ fn sides(
     k(ns) << 32 | k(wl)
 }
 
-fn text(d: &Option<DictionaryArray<Int32Type>>, k: u64) -> Option<&str> {
-    let d = d.as_ref()?;
-    (k > 0).then(|| d.values().as_string::<i32>().value(k as usize - 1))
+/// A side of [`sides`] spelled as [`side_key`] spells it.
+pub(super) fn side_text(
+    ns: &Option<DictionaryArray<Int32Type>>,
+    wl: &Option<DictionaryArray<Int32Type>>,
+    k: u64,
+) -> String {
+    fn t(d: &Option<DictionaryArray<Int32Type>>, k: u64) -> Option<&str> {
+        let d = d.as_ref()?;
+        (k > 0).then(|| d.values().as_string::<i32>().value(k as usize - 1))
+    }
+    side_key(t(ns, k >> 32), t(wl, k & 0xffff_ffff))
 }
 
 /// The origin key of the row's destination (its inner address where it
@@ -150,15 +159,15 @@ pub(super) fn fold_k8s(
             out.entry((s, src, o)).or_default().add(l);
         }
     }
-    let key = |n: &Option<DictionaryArray<Int32Type>>,
-               w: &Option<DictionaryArray<Int32Type>>,
-               k: u64| { side_key(text(n, k >> 32), text(w, k & 0xffff_ffff)) };
     for ((s, src, dst), c) in pairs {
-        let k = (key(&sn, &sw, src).into(), key(&dn, &dw, dst).into());
+        let k = (
+            side_text(&sn, &sw, src).into(),
+            side_text(&dn, &dw, dst).into(),
+        );
         aggs[s as usize].k8s_pairs.entry(k).or_default().merge(&c);
     }
     for ((s, src, o), c) in out {
-        let k = (key(&sn, &sw, src).into_boxed_str(), o);
+        let k = (side_text(&sn, &sw, src).into_boxed_str(), o);
         aggs[s as usize]
             .k8s_leaving_as
             .entry(k)

@@ -23,7 +23,7 @@ use crate::stats::Cell;
 
 use super::agg::StratumAgg;
 use super::columns::dict_column;
-use super::k8s::side_key;
+use super::k8s::{side_text, sides};
 
 /// A denied connection: (client side key, server side key, [`service`],
 /// nearest rule id or `NO_RULE`).
@@ -164,31 +164,6 @@ impl<'b> Cols<'b> {
     }
 }
 
-/// Each row's side as (namespace key + 1) << 32 | (workload key + 1).
-fn side_of(
-    ns: &Option<DictionaryArray<Int32Type>>,
-    wl: &Option<DictionaryArray<Int32Type>>,
-    i: usize,
-) -> u64 {
-    let k = |d: &Option<DictionaryArray<Int32Type>>| match d {
-        Some(d) if d.is_valid(i) => d.keys().value(i) as u64 + 1,
-        _ => 0,
-    };
-    k(ns) << 32 | k(wl)
-}
-
-fn side_text(
-    ns: &Option<DictionaryArray<Int32Type>>,
-    wl: &Option<DictionaryArray<Int32Type>>,
-    k: u64,
-) -> String {
-    fn t(d: &Option<DictionaryArray<Int32Type>>, k: u64) -> Option<&str> {
-        let d = d.as_ref()?;
-        (k > 0).then(|| d.values().as_string::<i32>().value(k as usize - 1))
-    }
-    side_key(t(ns, k >> 32), t(wl, k & 0xffff_ffff))
-}
-
 /// Judge the selected rows and sum the denied ones into their strata.
 pub(super) fn fold_policy(
     b: &RecordBatch,
@@ -216,7 +191,7 @@ pub(super) fn fold_policy(
             Outcome::Allowed => {}
             Outcome::Unjudged(_) => aggs[s as usize].unjudged.add(len[i]),
             Outcome::Denied { rule, .. } => {
-                let (src, dst) = (side_of(sn, &sw, i), side_of(dn, &dw, i));
+                let (src, dst) = (sides(sn, &sw, i), sides(dn, &dw, i));
                 let service = service(f.proto, v.server_port, v.declared);
                 let k = (s, src, dst, v.reply, service, rule.unwrap_or(NO_RULE));
                 denied.entry(k).or_default().add(len[i]);
