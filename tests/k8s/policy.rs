@@ -19,6 +19,7 @@ const CART_IP: &str = "198.51.100.30";
 const DEBUG_IP: &str = "198.51.100.40";
 const API_SVC_IP: &str = "198.51.100.201";
 const NODE_A_IP: &str = "192.0.2.1";
+const NODE_B_IP: &str = "192.0.2.2";
 
 const FRONTEND: &str = "shop/deployment/frontend";
 const API_WL: &str = "payments/deployment/payments-api";
@@ -118,6 +119,16 @@ fn groups() -> Vec<G> {
         g(FRONTEND_A_IP, API_SVC_IP, Tcp(40008, 80, "S"), 9, Unjudged),
         // A pod's own node reaches it whatever its policies say.
         g(NODE_A_IP, API_IP, Tcp(40009, 9090, "S"), 4, Allowed),
+        // And it reaches its node: cart's egress policy does not cut its
+        // kubelet (node-b), but does the other node's.
+        g(CART_IP, NODE_B_IP, Tcp(40012, 10250, "S"), 3, Allowed),
+        g(
+            CART_IP,
+            NODE_A_IP,
+            Tcp(40013, 10250, "S"),
+            2,
+            Denied(CART_WL, "(node)", "TCP/other", Some(CART_RULE)),
+        ),
         // Between the nodes in VXLAN: the pods inside are judged.
         G {
             vxlan: true,

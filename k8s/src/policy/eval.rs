@@ -4,8 +4,8 @@
 //! namespace with that type selects it; an isolated pod's traffic in that
 //! direction is allowed only if some rule of those policies matches both
 //! the peer and the port, and a connection needs the client's egress and
-//! the server's ingress. Traffic from a pod's own node is always allowed
-//! (the API's documented limit: a pod cannot block its node), as is a
+//! the server's ingress. Traffic to and from a pod's own node is always
+//! allowed (the API's documented limit: a pod cannot block its node), as is a
 //! pod's traffic to itself. An ipBlock matches any address in it, a pod's
 //! as well (as Calico and the upstream conformance tests read it); a
 //! named port is the server pod's container port of that name and
@@ -158,8 +158,9 @@ impl Policies {
         {
             return Outcome::Allowed;
         }
-        let egress = match client {
-            Ep::Pod(i, ..) => {
+        let egress = match (client, server) {
+            (Ep::Pod(_, c, _), Ep::Node(n, _)) if c.node.as_deref() == Some(*n) => Said::Open,
+            (Ep::Pod(i, ..), _) => {
                 let ids = &self.egress_of[*i as usize];
                 self.judge(ids, true, server, server, proto, port)
             }
