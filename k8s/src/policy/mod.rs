@@ -175,7 +175,8 @@ impl Policies {
 }
 
 /// What a connection's outcome depends on: each end (its pod or kind,
-/// and its address, for ipBlocks), the protocol and the server's port.
+/// and its address, for ipBlocks and for which node it is), the protocol
+/// and the server's port.
 type JudgedKey = (
     (u64, Option<IpAddr>),
     (u64, Option<IpAddr>),
@@ -229,9 +230,11 @@ impl Policies {
         let outcome = match (&client, &server) {
             (Ep::Service, _) | (_, Ep::Service) => Outcome::Unjudged(Unjudged::Service),
             _ => {
+                // A node's address always counts: which node it is
+                // decides whether it is the pod's own.
                 let key = |e: &Ep| {
                     let (k, ip) = ep_key(e);
-                    (k, ip.filter(|_| self.blocks))
+                    (k, ip.filter(|_| self.blocks || matches!(e, Ep::Node(..))))
                 };
                 let k = (key(&client), key(&server), f.proto, server_port);
                 *memo.judged.entry(k).or_insert_with(|| {
