@@ -38,7 +38,7 @@ enum Command {
     Capture(CaptureArgs),
     /// Convert a samples file between Parquet and pcapng (lossless), or a
     /// plain capture into a samples file at rate 1.
-    Convert(ConvertArgs),
+    Convert(crate::convert_cmd::ConvertArgs),
     /// Send a capture's frames out of an interface (AF_PACKET), e.g. to push
     /// a known trace through the live sampler.
     Inject(InjectArgs),
@@ -103,8 +103,8 @@ struct CaptureArgs {
     #[arg(long, value_name = "N")]
     count: Option<u64>,
     /// Start a new file (OUT-0001.ext, OUT-0002.ext, ...) every TIME or SIZE,
-    /// e.g. 60s or 100MB (live). Each finished part is complete and renamed
-    /// into place.
+    /// e.g. 60s or 100MB (a replay's TIME is of the capture's own clock).
+    /// Each finished part is complete and renamed into place.
     #[arg(long, value_parser = parse_rotate, value_name = "TIME|SIZE")]
     rotate: Option<Rotate>,
     /// Ring buffer between kernel and user space, a power of two, e.g. 8MiB.
@@ -153,29 +153,10 @@ enum HooksArg {
     Egress,
 }
 
-#[derive(clap::Args, Debug)]
-struct ConvertArgs {
-    /// Samples file (.parquet or .pcapng) or plain capture (.pcap/.pcapng).
-    input: PathBuf,
-    /// Output: .parquet or .pcapng.
-    #[arg(short, long)]
-    output: PathBuf,
-    #[command(flatten)]
-    force: Force,
-    #[command(flatten)]
-    asn: AsnDb,
-    #[command(flatten)]
-    k8s: K8s,
-    /// Read the sFlow datagrams a capture carries on this UDP port (a
-    /// capture with sFlow on port 6343 is recognised without it).
-    #[arg(long, value_name = "PORT")]
-    sflow_port: Option<u16>,
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.cmd {
         Command::Capture(a) => capture(a),
-        Command::Convert(a) => convert(a),
+        Command::Convert(a) => crate::convert_cmd::convert(a),
         Command::Inject(a) => inject_cmd(a),
         Command::Analyze(a) => crate::analyze_cmd::analyze_cmd(a),
         Command::Sql(a) => crate::dataset_cmd::sql_cmd(a),
@@ -289,16 +270,14 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     let Some(input) = a.replay else {
         return live(a);
     };
-    if a.duration.is_some() || a.count.is_some() || a.rotate.is_some() || a.fib {
-        bail!(
-            "--duration, --count, --rotate and --fib apply to live capture (-i), not to --replay"
-        );
+    if a.duration.is_some() || a.count.is_some() || a.fib {
+        bail!("--duration, --count and --fib apply to live capture (-i), not to --replay");
     }
     if !a.sflow.sflow.is_empty() {
         bail!("--sflow applies to live capture (-i), not to --replay");
     }
     let Some(output) = a.output else {
-        bail!("-o: give the output file (.parquet or .pcapng)");
+        bail!("-o: give the output file (.parquet or .pcapng) or a dataset directory (DIR/)");
     };
     let opts = ReplayOptions {
         input,
@@ -308,12 +287,15 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
         snaplen: a.snaplen,
         force: a.force.on,
         enrich: shared::enrichment(&a.asn, &a.k8s)?,
+        rotate: a.rotate,
+        first_part: 1,
+        source: None,
     };
     let bar = draw::ReplayBar::new(!a.quiet.on);
     let s = replay(&opts, &mut |p| bar.update(p))?;
     bar.finish();
     let secs = s.elapsed.as_secs_f64().max(1e-9);
-    out!("wrote {}", s.output.display());
+    wrote(&opts.output, &s.parts)?;
     out!(
         "  read      {} packets, {} bytes from {} ({:.1} Mpkt/s)",
         s.packets_seen,
@@ -353,13 +335,13 @@ fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
-    let enrich = shared::enrichment(&a.asn, &a.k8s)?;
-    if sflow_cmd::is_sflow_input(&a.input, a.sflow_port)? {
-        let port = a.sflow_port.unwrap_or(pktsample_schemas::sflow::PORT);
-        return sflow_cmd::convert_sflow(&a.input, &a.output, port, a.force.on, enrich);
+/// What a replay wrote: its file, or its parts.
+pub fn wrote(output: &std::path::Path, parts: &[PathBuf]) -> std::io::Result<()> {
+    match parts {
+        [one] if !pktsample_schemas::dataset::is_root(output) => out!("wrote {}", one.display()),
+        [] => out!("wrote nothing to {}: no packets", output.display()),
+        [_] => out!("wrote 1 part to {}", output.display()),
+        _ => out!("wrote {} parts to {}", parts.len(), output.display()),
     }
-    let s = pktsample_schemas::convert::convert(&a.input, &a.output, a.force.on, enrich)?;
-    out!("wrote {} ({} samples)", s.output.display(), s.rows);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -17,6 +17,7 @@ macro_rules! out {
 
 mod analyze_cmd;
 mod cli;
+mod convert_cmd;
 mod dataset_cmd;
 mod draw;
 mod parse;

@@ -252,6 +252,9 @@ pub fn replay_lib(input: &Path, out: &Path, rate: u32, seed: u64) {
             snaplen: 128,
             force: true,
             enrich: Default::default(),
+            rotate: None,
+            first_part: 1,
+            source: None,
         },
         &mut |_| {},
     )
