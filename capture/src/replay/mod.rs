@@ -1,6 +1,6 @@
 //! Offline replay: apply the live sampler to an existing capture, into
 //! one file, numbered parts (`--rotate`) or a dataset (`-o DIR/`, see
-//! [`parts`]).
+//! `parts.rs`).
 //!
 //! Every packet of the input is counted in the pool of its interface and
 //! direction (so `packets_seen` is exact), the sampler decides, and a selected
