@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{assert_same_report, fails, ok, read_all, s, tmpdir};
+use common::{assert_same_report, dataset_parts, fails, ok, read_all, s, tmpdir};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapTsResolution, PcapWriter};
 use pktsample_schemas::dataset::{DAY_NS, day_of, parse_date};
 use serde_json::Value;
@@ -48,26 +48,6 @@ fn night_trace(dir: &Path, name: &str, offset_s: u64) -> (PathBuf, u64) {
     }
     assert_eq!(i, FRAMES, "the fixture changed: mend the spacing");
     (path, before)
-}
-
-/// Every part file below `dir`, sorted.
-fn parts_of(dir: &Path) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                if !p.ends_with("_pools") {
-                    stack.push(p);
-                }
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    v
 }
 
 /// The JSON report, without its list of input files.
@@ -157,7 +137,7 @@ fn a_replayed_dataset_is_cut_at_midnight_and_reports_as_one_file() {
             a.extend(["--rotate".into(), r.into()]);
         }
         let printed = run(a);
-        let parts = parts_of(&ds);
+        let parts = dataset_parts(&ds);
         assert!(
             parts.len() >= at_least,
             "{name}: {} parts\n{printed}",
@@ -192,7 +172,7 @@ fn an_archive_of_captures_converts_into_one_dataset() {
     let (b, _) = night_trace(d.path(), "b.pcap", 86_400);
     let ds = d.path().join("archive/");
     let printed = ok(&["convert", s(&a), s(&b), "-o", s(&ds)]);
-    let parts = parts_of(&ds);
+    let parts = dataset_parts(&ds);
     assert!(
         printed.contains(&format!("{} parts", parts.len())),
         "{printed}"
@@ -216,7 +196,7 @@ fn an_archive_of_captures_converts_into_one_dataset() {
     // Again into the same dataset: refused, nothing overwritten.
     let e = fails(&["convert", s(&a), "-o", s(&ds)]);
     assert!(e.contains("exists") && e.contains("--force"), "{e}");
-    assert_eq!(parts_of(&ds), parts);
+    assert_eq!(dataset_parts(&ds), parts);
     // A samples file's pools cannot be cut by day: refused, in one line.
     let e = fails(&[
         "convert",

@@ -220,6 +220,30 @@ fn every_upstream_conformance_case_gives_its_verdicts() {
     assert!(probes >= 60, "{probes} probes");
 }
 
+/// A case's pods, namespaces (and `nodes`) as snapshots, its policies
+/// compiled over them.
+fn compiled(case: &Value, nodes: Option<&Value>) -> Policies {
+    let dir = tempfile::tempdir().unwrap();
+    let (pods, ns) = cluster_json(case);
+    let mut sources = vec![
+        write(dir.path(), "p.json", &pods),
+        write(dir.path(), "n.json", &ns),
+    ];
+    if let Some(n) = nodes {
+        sources.push(write(dir.path(), "nodes.json", n));
+    }
+    let sources: Vec<Source> = sources
+        .into_iter()
+        .map(|path| Source {
+            path,
+            time: Some(0),
+        })
+        .collect();
+    let cluster = Arc::new(Cluster::load(&sources).unwrap());
+    let np = write(dir.path(), "np.json", &policies_json(case));
+    Policies::load(cluster, &[np]).unwrap()
+}
+
 /// The nearest rule: the same peer on another port, else the same port
 /// from another peer.
 #[test]
@@ -231,19 +255,7 @@ fn a_denied_connection_names_the_rule_that_would_allow_similar_traffic() {
                 "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}}],
                              "ports": [{"port": 8080}]}]}}]
     });
-    let dir = tempfile::tempdir().unwrap();
-    let (pods, ns) = cluster_json(&case);
-    let sources = [
-        write(dir.path(), "p.json", &pods),
-        write(dir.path(), "n.json", &ns),
-    ]
-    .map(|path| Source {
-        path,
-        time: Some(0),
-    });
-    let cluster = Arc::new(Cluster::load(&sources).unwrap());
-    let np = write(dir.path(), "np.json", &policies_json(&case));
-    let set = Policies::load(cluster, &[np]).unwrap();
+    let set = compiled(&case, None);
     let rule = |from, port| match set.connection(ip(from), ip("x/a"), 0, 6, Some(port)) {
         Outcome::Denied { rule, .. } => rule,
         o => panic!("{from} :{port} was {o:?}"),
@@ -269,26 +281,13 @@ fn a_pod_and_its_own_node_reach_each_other_and_no_other_node() {
         "policies": [{"kind": "NetworkPolicy", "metadata": {"namespace": "x", "name": "deny-all"},
             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}]
     });
-    let dir = tempfile::tempdir().unwrap();
-    let (pods, ns) = cluster_json(&case);
     let node = |name: &str, addr: &str| {
         json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
             "status": {"addresses": [{"type": "InternalIP", "address": addr}]}})
     };
     let nodes = json!({"apiVersion": "v1", "kind": "NodeList",
         "items": [node("node-a", "192.0.2.1"), node("node-b", "192.0.2.2")]});
-    let sources = [
-        write(dir.path(), "p.json", &pods),
-        write(dir.path(), "n.json", &ns),
-        write(dir.path(), "nodes.json", &nodes),
-    ]
-    .map(|path| Source {
-        path,
-        time: Some(0),
-    });
-    let cluster = Arc::new(Cluster::load(&sources).unwrap());
-    let np = write(dir.path(), "np.json", &policies_json(&case));
-    let set = Policies::load(cluster, &[np]).unwrap();
+    let set = compiled(&case, Some(&nodes));
     let (pod, own, other) = (ip("x/a"), ip_of("192.0.2.1"), ip_of("192.0.2.2"));
     let flows = [
         request(pod, own, 6, Some(10250)),

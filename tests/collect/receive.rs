@@ -250,21 +250,7 @@ fn collect_writes_a_partitioned_dataset_with_pools_per_part() {
     let out = format!("{}/", root.display());
     collect_scenario(&sc, std::ffi::OsStr::new(&out), &["--rotate", "100KB"]);
     // Parts in their date= and host= partitions, each with its pools.
-    let mut parts = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                if !p.ends_with("_pools") {
-                    stack.push(p);
-                }
-            } else {
-                parts.push(p);
-            }
-        }
-    }
-    parts.sort();
+    let parts = common::dataset_parts(&root);
     assert!(parts.len() >= 3, "{parts:?}");
     let mut lost_total = 0;
     for p in &parts {

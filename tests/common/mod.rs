@@ -90,6 +90,26 @@ pub fn listing(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Every file of a dataset's parts below `dir` (not its pools), sorted.
+pub fn dataset_parts(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                if !p.ends_with("_pools") {
+                    stack.push(p);
+                }
+            } else {
+                v.push(p);
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
 pub fn read_all(path: &Path) -> (Vec<RecordBatch>, CaptureMetadata) {
     let mut batches = Vec::new();
     let meta = read_samples(path, |b| -> Result<(), FormatError> {
