@@ -473,12 +473,8 @@ pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
 /// The statements for `sections` on the dataset at `root`: the setup, then
 /// each section's (those without an SQL form are left out).
 pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec<Statement> {
-    let ask = Ask {
-        scope,
-        top,
-        sections,
-    };
-    let mut v = sql::setup(scope.dialect, root);
+    let ask = Ask::new(scope, top, sections);
+    let mut v = Vec::new();
     for d in CATALOG {
         if let (Some(s), Some(f)) = (d.section, d.sql)
             && sections.has(s)
@@ -486,7 +482,10 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
             v.extend(f(&ask));
         }
     }
-    v
+    // The setup fills the cells the statements were built to read.
+    let mut all = ask.setup(root);
+    all.extend(v);
+    all
 }
 
 /// The breakdowns of a report, in display order: those it has.

@@ -3,7 +3,7 @@
 //! returning the statements of one section of [`crate::catalog`]
 //! (`estimate/breakdowns.rs` in SQL).
 
-use super::{Ask, Ranked, Scope, Statement, listed, names, ranked};
+use super::{Ask, Ranked, Statement, listed, names, ranked};
 use crate::engine::SIZE_CLASSES;
 use crate::names::service_name;
 use crate::names::{eth_type_name, ip_proto_name};
@@ -15,7 +15,7 @@ pub fn ip_versions(a: &Ask) -> Vec<Statement> {
         .to_string();
     let all = "SELECT '4' AS k UNION ALL SELECT '6' AS k UNION ALL SELECT 'non-ip' AS k";
     let sql = listed(
-        a.scope,
+        a,
         (key, "ipv"),
         all,
         &|_| "1e18".into(),
@@ -27,10 +27,10 @@ pub fn ip_versions(a: &Ask) -> Vec<Statement> {
 
 /// EtherTypes, IP protocols and services.
 pub fn protocols(a: &Ask) -> Vec<Statement> {
-    let d = a.scope.dialect;
+    let d = a.dialect;
     let eth = names("eth_type", 0..=0xffff, |k| eth_type_name(k as u16));
     let eth_types = ranked(
-        a.scope,
+        a,
         &Ranked {
             keys: &[("eth_type".into(), "eth_type")],
             out: &[
@@ -42,7 +42,7 @@ pub fn protocols(a: &Ask) -> Vec<Statement> {
     );
     let pr = names("ip_proto", 0..=255, |k| ip_proto_name(k as u8));
     let ip_protocols = ranked(
-        a.scope,
+        a,
         &Ranked {
             keys: &[("ip_proto".into(), "ip_proto")],
             out: &[
@@ -64,7 +64,7 @@ pub fn protocols(a: &Ask) -> Vec<Statement> {
         },
         Statement {
             section: "services",
-            sql: services(a.scope),
+            sql: services(a),
         },
     ]
 }
@@ -73,7 +73,7 @@ pub fn protocols(a: &Ask) -> Vec<Statement> {
 fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
     let filter = format!("{column} IS NOT NULL");
     let sql = ranked(
-        a.scope,
+        a,
         &Ranked {
             keys: &[(column.into(), "address")],
             out: &["address".into()],
@@ -95,7 +95,7 @@ pub fn top_destinations(a: &Ask) -> Vec<Statement> {
 
 /// Every size class, sampled or not; a class bounds its frames.
 pub fn packet_sizes(a: &Ask) -> Vec<Statement> {
-    let d = a.scope.dialect;
+    let d = a.dialect;
     let all: Vec<String> = (0..SIZE_CLASSES.len())
         .map(|i| format!("SELECT {i} AS k"))
         .collect();
@@ -112,7 +112,7 @@ pub fn packet_sizes(a: &Ask) -> Vec<Statement> {
     lo.push_str(" END)");
     hi.push_str(" END)");
     let sql = listed(
-        a.scope,
+        a,
         ("sc".into(), "sc"),
         &all.join(" UNION ALL "),
         &|k| format!("(CASE {k}{caps} END)"),
@@ -141,7 +141,7 @@ WHEN least(src_port, dst_port) < 1024 THEN least(src_port, dst_port) END)"
         .replace("K", &known)
 }
 
-fn services(s: &Scope) -> String {
+fn services(s: &Ask) -> String {
     let d = s.dialect;
     let transport = "(CASE ip_proto WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 132 THEN 'sctp' WHEN 136 THEN 'udplite' END)";
     let name = names("port", 0..=u16::MAX as u32, |p| service_name(p as u16));

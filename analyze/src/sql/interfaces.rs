@@ -1,14 +1,14 @@
 //! Interfaces as SQL: every interface and direction the pools list,
 //! sampled or not (`estimate/interfaces.rs` in SQL).
 
-use super::query::{base_with, groups_by, intervals, parts_of_absent, parts_of_gi, records};
+use super::query::{base, groups_by, intervals, parts_of_absent, parts_of_gi, records};
 use super::summary::unsampled_ctes;
-use super::{Ask, Scope, Statement};
+use super::{Ask, Statement};
 
 /// Interfaces: one row per host, interface and direction, from the strata
 /// with samples and from the pools of those without (their packets known
 /// exactly, their bytes bounded by the report's frame sizes).
-fn interfaces_sql(s: &Scope) -> String {
+fn interfaces_sql(s: &Ask) -> String {
     let d = s.dialect;
     // Named apart from the strata's own columns.
     let keys = [
@@ -47,7 +47,7 @@ CASE WHEN u > 0 THEN blo + {add_blo} ELSE blo END AS blo, CASE WHEN u > 0 THEN b
 FROM ifo CROSS JOIN fr)\n\
 SELECT CASE WHEN (SELECT count(DISTINCT host) FROM ifr) > 1 THEN host ELSE '' END AS host, ifname, direction, \
 sampling_rates, packets_seen, drops, {records} FROM ifm ORDER BY pe DESC, host ASC, ifname ASC, direction ASC",
-        base = base_with(s, &[]),
+        base = base(s),
         groups = groups_by(s, &keys, "1 = 1"),
         intervals = intervals(d),
         us = unsampled_ctes(),
@@ -64,5 +64,5 @@ sampling_rates, packets_seen, drops, {records} FROM ifm ORDER BY pe DESC, host A
 }
 
 pub fn interfaces(a: &Ask) -> Vec<Statement> {
-    a.one("interfaces", interfaces_sql(a.scope))
+    a.one("interfaces", interfaces_sql(a))
 }

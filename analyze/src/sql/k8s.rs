@@ -6,7 +6,7 @@
 //! context.
 
 use super::per_as::origin;
-use super::{Ask, Dialect, Ranked, Scope, Statement, ranked};
+use super::{Ask, Dialect, Ranked, Statement, ranked};
 
 const K8S_COLS: [&str; 4] = [
     "src_namespace",
@@ -51,7 +51,7 @@ fn in_cluster(d: Dialect, k: &str) -> String {
 }
 
 /// Rows keyed by one expression, with `in_cluster`.
-fn rows(s: &Scope, key: String, filter: Option<&str>, top: usize) -> String {
+fn rows(s: &Ask, key: String, filter: Option<&str>, top: usize) -> String {
     ranked(
         s,
         &Ranked {
@@ -68,7 +68,7 @@ fn rows(s: &Scope, key: String, filter: Option<&str>, top: usize) -> String {
     )
 }
 
-fn pairs(s: &Scope, key: fn(&str) -> String, top: usize) -> String {
+fn pairs(s: &Ask, key: fn(&str) -> String, top: usize) -> String {
     ranked(
         s,
         &Ranked {
@@ -84,7 +84,7 @@ fn pairs(s: &Scope, key: fn(&str) -> String, top: usize) -> String {
 const DIRECTED: &str = "direction IN ('ingress', 'egress')";
 
 fn by_end(a: &Ask, key: fn(&str) -> String, names: [&'static str; 3]) -> Vec<Statement> {
-    let s = a.scope;
+    let s = a;
     vec![
         Statement {
             section: names[0],
@@ -120,11 +120,11 @@ pub fn workloads(a: &Ask) -> Vec<Statement> {
 }
 
 pub fn namespace_pairs(a: &Ask) -> Vec<Statement> {
-    a.one("namespace_pairs", pairs(a.scope, namespace, a.top))
+    a.one("namespace_pairs", pairs(a, namespace, a.top))
 }
 
 pub fn workload_pairs(a: &Ask) -> Vec<Statement> {
-    a.one("workload_pairs", pairs(a.scope, side, a.top))
+    a.one("workload_pairs", pairs(a, side, a.top))
 }
 
 /// From the cluster's (a workload, service or node) to an address none
@@ -135,7 +135,7 @@ AND dst_namespace IS NULL AND dst_workload IS NOT NULL AND dst_workload <> 'node
 /// Traffic leaving the cluster per workload, and per workload and
 /// destination AS (from the AS columns).
 pub fn leaving(a: &Ask) -> Vec<Statement> {
-    let s = a.scope;
+    let s = a;
     let d = s.dialect;
     let (dl, dn, dnm) = origin(d, "dst");
     let filter = format!("{LEAVES} AND {dl} IS NOT NULL");

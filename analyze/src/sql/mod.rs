@@ -14,6 +14,7 @@
 //! Kubernetes sections from the Kubernetes columns.
 
 mod breakdowns;
+mod cells;
 mod dialect;
 mod interfaces;
 mod k8s;
@@ -31,32 +32,57 @@ pub use query::Scope;
 pub(crate) use summary::summary;
 pub(crate) use time::time_series;
 
+use std::cell::RefCell;
+
 use crate::section::Sections;
+use cells::Cells;
 use query::{Groups, absent, absent_cte, base, groups, intervals, measures};
 
 /// What a section's statements are asked for: the dataset's scope, the
-/// rows of the top-N sections, and the other sections asked for with it.
+/// rows of the top-N sections, and the other sections asked for with it;
+/// the cells the statements read, gathered as they are built.
 pub struct Ask<'a> {
     pub scope: &'a Scope,
     pub top: usize,
     pub sections: Sections,
+    cells: RefCell<Cells>,
 }
 
-impl Ask<'_> {
+impl<'a> Ask<'a> {
+    pub fn new(scope: &'a Scope, top: usize, sections: Sections) -> Self {
+        Ask {
+            scope,
+            top,
+            sections,
+            cells: RefCell::default(),
+        }
+    }
+
     fn one(&self, section: &'static str, sql: String) -> Vec<Statement> {
         vec![Statement { section, sql }]
     }
+
+    /// The setup, once every section's statements are built: the views
+    /// over the dataset at `root`, then the cells the statements read,
+    /// filled in one scan of the samples (and one of their addresses).
+    pub fn setup(&self, root: &str) -> Vec<Statement> {
+        let d = self.dialect;
+        d.prelude(root)
+            .into_iter()
+            .chain(self.cells.borrow().setup(self.scope))
+            .map(|sql| Statement {
+                section: "setup",
+                sql,
+            })
+            .collect()
+    }
 }
 
-/// The setup of the views over the dataset at `root`.
-pub fn setup(d: Dialect, root: &str) -> Vec<Statement> {
-    d.prelude(root)
-        .into_iter()
-        .map(|sql| Statement {
-            section: "setup",
-            sql,
-        })
-        .collect()
+impl std::ops::Deref for Ask<'_> {
+    type Target = Scope;
+    fn deref(&self) -> &Scope {
+        self.scope
+    }
 }
 
 /// One statement to run: the setup of the views, or a section's query.
@@ -101,14 +127,17 @@ struct Ranked<'a> {
     gsrc: Option<&'a str>,
 }
 
-fn ranked(s: &Scope, r: &Ranked) -> String {
+fn ranked(a: &Ask, r: &Ranked) -> String {
     let order: Vec<String> = r.keys.iter().map(|(_, n)| format!("{n} ASC")).collect();
     let limit = r.top.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     format!(
         "{}{}{}{}\nSELECT {}{} FROM gi ORDER BY rank_ DESC, {}{limit}",
-        query::base_with(s, r.cols),
+        {
+            a.cells.borrow_mut().need(r.cols);
+            base(a)
+        },
         groups(
-            s,
+            a,
             &Groups {
                 keys: r.keys,
                 filter: r.filter.unwrap_or("1 = 1"),
@@ -116,9 +145,9 @@ fn ranked(s: &Scope, r: &Ranked) -> String {
             }
         ),
         r.ctes,
-        query::intervals_from(s.dialect, r.gsrc.unwrap_or("g")),
+        query::intervals_from(a.dialect, r.gsrc.unwrap_or("g")),
         r.out.iter().map(|o| format!("{o}, ")).collect::<String>(),
-        measures(s.dialect),
+        measures(a.dialect),
         order.join(", ")
     )
 }
@@ -127,7 +156,7 @@ fn ranked(s: &Scope, r: &Ranked) -> String {
 /// groups with samples by estimate, the others with 0 and their bound;
 /// `cap` gives the largest frame of a key's packets from its expression.
 fn listed(
-    s: &Scope,
+    s: &Ask,
     key: (String, &str),
     all: &str,
     cap: &dyn Fn(&str) -> String,

@@ -1,10 +1,10 @@
 //! The per-AS sections as SQL, from the dataset's enrichment columns:
 //! `estimate/per_as.rs` in SQL.
 
-use super::query::G_COLS;
-use super::{Ask, Dialect, Scope, Statement};
+use super::query::{G_COLS, v6_sums};
+use super::{Ask, Dialect, Statement};
 use super::{Ranked, ranked};
-use crate::stats::sql::{share_ctes, v6_sums};
+use crate::stats::sql::share_ctes;
 
 /// An address's origin from the enrichment columns of `side` (`src` or
 /// `dst`): (label, AS number, AS name). The label is `AS` and the number,
@@ -38,7 +38,7 @@ fn remote(d: Dialect) -> (String, String, String) {
 const AS_COLS: [&str; 4] = ["src_as", "dst_as", "src_as_name", "dst_as_name"];
 
 /// `source_as`, `destination_as` or `remote_as`.
-fn per_as(s: &Scope, which: &str, top: usize) -> String {
+fn per_as(s: &Ask, which: &str, top: usize) -> String {
     let d = s.dialect;
     let (l, n, nm) = match which {
         "source_as" => origin(d, "src"),
@@ -59,7 +59,7 @@ fn per_as(s: &Scope, which: &str, top: usize) -> String {
     )
 }
 
-fn as_pairs_sql(s: &Scope, top: usize) -> String {
+fn as_pairs_sql(s: &Ask, top: usize) -> String {
     let d = s.dialect;
     let (sl, sn, snm) = origin(d, "src");
     let (dl, dn, dnm) = origin(d, "dst");
@@ -89,12 +89,12 @@ fn as_pairs_sql(s: &Scope, top: usize) -> String {
 
 /// The IPv6 traffic of each remote AS with its share of the AS's IP
 /// traffic (by packets and by bytes).
-fn as_ipv6_sql(s: &Scope, top: usize) -> String {
+fn as_ipv6_sql(s: &Ask, top: usize) -> String {
     let d = s.dialect;
     let (l, n, nm) = remote(d);
     let filter = format!("ip_version = 6 AND {l} IS NOT NULL");
     let known = format!("{l} IS NOT NULL");
-    let src = |bytes: bool| v6_sums(d, &l, "slabel", &known, bytes);
+    let src = |bytes: bool| v6_sums(s, &l, "slabel", &known, bytes);
     let gcols: String = ["label", "asn", "asname"]
         .iter()
         .chain(G_COLS.iter())
@@ -127,21 +127,21 @@ shb.shb_e AS shb_e, shb.shb_l AS shb_l, shb.shb_h AS shb_h FROM g JOIN shp ON g.
 }
 
 pub fn source_as(a: &Ask) -> Vec<Statement> {
-    a.one("source_as", per_as(a.scope, "source_as", a.top))
+    a.one("source_as", per_as(a, "source_as", a.top))
 }
 
 pub fn destination_as(a: &Ask) -> Vec<Statement> {
-    a.one("destination_as", per_as(a.scope, "destination_as", a.top))
+    a.one("destination_as", per_as(a, "destination_as", a.top))
 }
 
 pub fn remote_as(a: &Ask) -> Vec<Statement> {
-    a.one("remote_as", per_as(a.scope, "remote_as", a.top))
+    a.one("remote_as", per_as(a, "remote_as", a.top))
 }
 
 pub fn as_pairs(a: &Ask) -> Vec<Statement> {
-    a.one("as_pairs", as_pairs_sql(a.scope, a.top))
+    a.one("as_pairs", as_pairs_sql(a, a.top))
 }
 
 pub fn as_ipv6(a: &Ask) -> Vec<Statement> {
-    a.one("as_ipv6", as_ipv6_sql(a.scope, a.top))
+    a.one("as_ipv6", as_ipv6_sql(a, a.top))
 }

@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use super::Ask;
+use super::cells::SetRef;
 use super::dialect::Dialect;
 use crate::engine::SIZE_CLASSES;
 use crate::stats::sql::{
@@ -103,7 +105,7 @@ fn smaller(d: Dialect, sc: &str, n: &str) -> String {
     )
 }
 
-const KEYS: &str = "host, ifname, direction, rate_i";
+pub const KEYS: &str = "host, ifname, direction, rate_i";
 
 /// `'YYYY-MM-DD'` of a time in ns: the date partition holding it.
 fn date_of(ns: i64) -> String {
@@ -111,10 +113,11 @@ fn date_of(ns: i64) -> String {
     format!("'{}'", pktsample_schemas::dataset::date_text(day))
 }
 
-/// The CTEs every section starts from: `pl` (the pools of the parts
-/// selected), `rows_all` (their rows, with `extra` columns), `r` (those in
-/// the time window, with their size class), the strata's designs `st`
-/// and the report's sizes pooled (`tot`, `cum`).
+/// The CTEs the cells are filled from: `pl` (the pools of the parts
+/// selected), `rows_all` (their rows, with `extra` columns) and `r` (with
+/// their size class `sc`, whether they are in the time window `inw` and,
+/// with `ivc` (a CTE of one row, column `iv`, that may read `pl`), their
+/// time `bucket`).
 ///
 /// A time window selects parts as analyze does: a part whose capture span
 /// (from its pools rows) misses the window is left out whole, rows and
@@ -122,66 +125,30 @@ fn date_of(ns: i64) -> String {
 /// those in the window in the sums. Date partitions outside the window
 /// are excluded by a predicate on the partition column, which the engines
 /// use to skip them unopened.
-pub fn base_with(s: &Scope, extra: &[&str]) -> String {
-    base_full(s, extra, None)
-}
-
-/// [`base_with`] whose rows in the window also have their time `bucket`,
-/// by the interval of the CTE `ivc` (one row, column `iv`; it may read
-/// `pl`), defined before them.
-pub fn base_bucketed(s: &Scope, ivc: &str) -> String {
-    base_full(s, &[], Some(ivc))
-}
-
-fn base_full(s: &Scope, extra: &[&str], ivc: Option<&str>) -> String {
+pub fn rows_ctes(s: &Scope, extra: &[&str], ivc: Option<&str>) -> String {
     let d = s.dialect;
     let mut rows_where = Vec::new();
-    let mut pools_where = Vec::new();
     if !s.hosts.is_empty() {
-        let list: Vec<String> = s.hosts.iter().map(|h| quote(h)).collect();
-        rows_where.push(format!("host IN ({})", list.join(", ")));
-        pools_where.push(format!("host IN ({})", list.join(", ")));
+        rows_where.push(hosts_in(s));
     }
-    let end = d.ident("end");
-    let (ps, pe) = (d.ts_ns("start"), d.ts_ns(&end));
     let mut window = Vec::new();
-    let mut overlap = Vec::new();
     if let Some(f) = s.from {
         window.push(format!("ts >= {f}"));
-        overlap.push(format!("{pe} >= {f}"));
         rows_where.push(format!("{} >= {}", d.text("date"), date_of(f)));
     }
     if let Some(t) = s.to {
         window.push(format!("ts < {t}"));
-        overlap.push(format!("{ps} < {t}"));
         rows_where.push(format!("{} <= {}", d.text("date"), date_of(t - 1)));
     }
-    if !overlap.is_empty() {
-        pools_where.push(format!(
-            "(start IS NULL OR {end} IS NULL OR ({}))",
-            overlap.join(" AND ")
-        ));
+    if !window.is_empty() {
         rows_where
             .push("(host || '/' || file_) IN (SELECT host || '/' || pname FROM pl)".to_string());
     }
-    let clause = |v: &[String]| {
-        if v.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", v.join(" AND "))
-        }
+    let inw = if window.is_empty() {
+        "1 = 1".to_string()
+    } else {
+        format!("({})", window.join(" AND "))
     };
-    let cums: String = (0..SIZE_CLASSES.len())
-        .map(|i| {
-            format!(
-                "{} AS u{i}",
-                d.dbl(&format!(
-                    "coalesce(sum(CASE WHEN sc <= {i} THEN c ELSE 0 END), 0)"
-                ))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
     let cols: String = ["ip_version", "eth_type", "ip_proto", "src_addr", "dst_addr"]
         .iter()
         .chain(extra)
@@ -196,43 +163,138 @@ fn base_full(s: &Scope, extra: &[&str], ivc: Option<&str>) -> String {
         None => (String::new(), "rows_all", String::new()),
     };
     format!(
-        "WITH\n\
-pl AS (SELECT host, ifname, direction, {prate} AS rate_i, packets_seen, drops, {ps} AS ps, {pe} AS pe, {pname} AS pname FROM pools{pools_where}),\n\
+        "{pl},\n\
 {ivc}rows_all AS (SELECT host, ifname, direction, {rate} AS rate_i, {ts} AS ts, {len} AS len{cols} FROM samples{rows_where}),\n\
-r AS (SELECT rows_all.*, {sc} AS sc{bucket} FROM {r_from}{window}),\n\
-strat AS (SELECT {KEYS}, count(*) AS n0 FROM rows_all GROUP BY {KEYS}),\n\
-pool AS (SELECT host, ifname, direction, rate_i, sum(packets_seen) AS m0, sum(drops) AS drops FROM pl GROUP BY host, ifname, direction, rate_i),\n\
-des AS (SELECT s.host AS host, s.ifname AS ifname, s.direction AS direction, s.rate_i AS rate_i, {drate} AS rate, {dn} AS n, CASE WHEN p.m0 > 0 AND p.m0 >= s.n0 THEN {dm} END AS m, coalesce(p.drops, 0) AS drops, p.m0 AS m0 \
-FROM strat s LEFT JOIN pool p ON s.host = p.host AND s.ifname = p.ifname AND s.direction = p.direction AND s.rate_i = p.rate_i),\n\
-desw AS (SELECT *, CASE WHEN m = n THEN 0.0 WHEN m > n AND n > 0 THEN m / n ELSE rate END AS w FROM des),\n\
-pooled AS (SELECT sc, count(*) AS c, max(len) AS mx, sum(len) AS sb FROM r GROUP BY sc),\n\
-tot AS (SELECT {total} AS ptotal, coalesce(max(mx), 0.0) AS pmax FROM pooled),\n\
-cum AS (SELECT {cums} FROM pooled),\n\
-sown0 AS (SELECT {KEYS}, {dbl_nh} AS nh, max(len) AS own FROM r GROUP BY {KEYS}),\n\
-sown AS (SELECT *, {own_sc} AS own_sc FROM sown0),\n\
-st AS (SELECT x.host AS host, x.ifname AS ifname, x.direction AS direction, x.rate_i AS rate_i, x.rate AS rate, x.n AS n, x.m AS m, x.drops AS drops, x.m0 AS m0, x.w AS w, coalesce(o.nh, 0.0) AS nh, {frame} AS frame FROM desw x LEFT JOIN sown o ON x.host = o.host AND x.ifname = o.ifname AND x.direction = o.direction AND x.rate_i = o.rate_i CROSS JOIN tot CROSS JOIN cum)",
+r AS (SELECT rows_all.*, {sc} AS sc, {inw} AS inw{bucket} FROM {r_from})",
+        pl = pools_cte(s),
         rate = d.int("sampling_rate"),
         ts = d.ts_ns("timestamp"),
         len = d.dbl("pkt_len"),
         sc = size_class("len"),
+        rows_where = clause(&rows_where),
+    )
+}
+
+fn clause(v: &[String]) -> String {
+    if v.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", v.join(" AND "))
+    }
+}
+
+fn hosts_in(s: &Scope) -> String {
+    let list: Vec<String> = s.hosts.iter().map(|h| quote(h)).collect();
+    format!("host IN ({})", list.join(", "))
+}
+
+/// `WITH pl AS (…)`: the pools of the parts selected (those whose capture
+/// span meets the window).
+fn pools_cte(s: &Scope) -> String {
+    let d = s.dialect;
+    let mut pools_where = Vec::new();
+    if !s.hosts.is_empty() {
+        pools_where.push(hosts_in(s));
+    }
+    let end = d.ident("end");
+    let (ps, pe) = (d.ts_ns("start"), d.ts_ns(&end));
+    let mut overlap = Vec::new();
+    if let Some(f) = s.from {
+        overlap.push(format!("{pe} >= {f}"));
+    }
+    if let Some(t) = s.to {
+        overlap.push(format!("{ps} < {t}"));
+    }
+    if !overlap.is_empty() {
+        pools_where.push(format!(
+            "(start IS NULL OR {end} IS NULL OR ({}))",
+            overlap.join(" AND ")
+        ));
+    }
+    format!(
+        "WITH\npl AS (SELECT host, ifname, direction, {prate} AS rate_i, packets_seen, drops, {ps} AS ps, {pe} AS pe, {pname} AS pname FROM pools{pools_where})",
         prate = d.int("sampling_rate"),
         pname = d.basename("part"),
         pools_where = clause(&pools_where),
-        rows_where = clause(&rows_where),
-        window = clause(&window),
+    )
+}
+
+/// The CTEs every section starts from, read from the cells: `pl`, `ivc`
+/// when given, the strata's designs `st` and the report's sizes pooled
+/// (`tot`, `cum`). `strat` has each stratum's samples (in the window or
+/// not), `pooled` the window's per size class.
+pub fn base(a: &Ask) -> String {
+    base_full(a, None)
+}
+
+/// [`base`] with the CTE `ivc` (the time series' interval).
+pub fn base_bucketed(a: &Ask, ivc: &str) -> String {
+    a.cells.borrow_mut().bucket_by(ivc.to_string());
+    base_full(a, Some(ivc))
+}
+
+fn base_full(a: &Ask, ivc: Option<&str>) -> String {
+    let d = a.dialect;
+    let sr = a.cells.borrow_mut().set(&["sc"], None);
+    let (t, gid, sc) = (sr.table, sr.gid, &sr.keys[0]);
+    let cums: String = (0..SIZE_CLASSES.len())
+        .map(|i| {
+            format!(
+                "{} AS u{i}",
+                d.dbl(&format!(
+                    "coalesce(sum(CASE WHEN sc <= {i} THEN c ELSE 0 END), 0)"
+                ))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ivc = ivc.map(|c| format!(",\n{c}")).unwrap_or_default();
+    format!(
+        "{pl}{ivc},\n\
+strat AS (SELECT {KEYS}, sum(k) AS n0 FROM {t} WHERE gid = {gid} GROUP BY {KEYS}),\n\
+pool AS (SELECT host, ifname, direction, rate_i, sum(packets_seen) AS m0, sum(drops) AS drops FROM pl GROUP BY host, ifname, direction, rate_i),\n\
+des AS (SELECT s.host AS host, s.ifname AS ifname, s.direction AS direction, s.rate_i AS rate_i, {drate} AS rate, {dn} AS n, CASE WHEN p.m0 > 0 AND p.m0 >= s.n0 THEN {dm} END AS m, coalesce(p.drops, 0) AS drops, p.m0 AS m0 \
+FROM strat s LEFT JOIN pool p ON s.host = p.host AND s.ifname = p.ifname AND s.direction = p.direction AND s.rate_i = p.rate_i),\n\
+desw AS (SELECT *, CASE WHEN m = n THEN 0.0 WHEN m > n AND n > 0 THEN m / n ELSE rate END AS w FROM des),\n\
+pooled AS (SELECT {sc} AS sc, sum(k) AS c, max(mx) AS mx, sum(b) AS sb FROM {t} WHERE {rows} GROUP BY {sc}),\n\
+tot AS (SELECT {total} AS ptotal, coalesce(max(mx), 0.0) AS pmax FROM pooled),\n\
+cum AS (SELECT {cums} FROM pooled),\n\
+sown0 AS (SELECT {KEYS}, sum(k) AS nh, max(mx) AS own FROM {t} WHERE {rows} GROUP BY {KEYS}),\n\
+sown AS (SELECT *, {own_sc} AS own_sc FROM sown0),\n\
+st AS (SELECT x.host AS host, x.ifname AS ifname, x.direction AS direction, x.rate_i AS rate_i, x.rate AS rate, x.n AS n, x.m AS m, x.drops AS drops, x.m0 AS m0, x.w AS w, coalesce(o.nh, 0.0) AS nh, {frame} AS frame FROM desw x LEFT JOIN sown o ON x.host = o.host AND x.ifname = o.ifname AND x.direction = o.direction AND x.rate_i = o.rate_i CROSS JOIN tot CROSS JOIN cum)",
+        pl = pools_cte(a),
+        rows = sr.rows(),
         drate = d.dbl("s.rate_i"),
         dn = d.dbl("s.n0"),
         dm = d.dbl("p.m0"),
         total = d.dbl("coalesce(sum(c), 0)"),
-        dbl_nh = d.dbl("count(*)"),
         frame = frame(d),
         own_sc = size_class("own"),
     )
 }
 
-/// [`base_with`] without extra columns.
-pub fn base(s: &Scope) -> String {
-    base_with(s, &[])
+/// A set's rows in the window as a query: per key (named `names`) and
+/// stratum, the `sums` of its cells.
+pub fn cell_sums(sr: &SetRef, names: &[&str], sums: &str) -> String {
+    let kexpr: Vec<String> = sr
+        .keys
+        .iter()
+        .zip(names)
+        .map(|(c, n)| format!("{c} AS {n}"))
+        .collect();
+    let by: Vec<&str> = sr
+        .keys
+        .iter()
+        .take(names.len())
+        .map(String::as_str)
+        .collect();
+    format!(
+        "SELECT {}, {KEYS}, {sums} FROM {} WHERE {} GROUP BY {}, {KEYS}",
+        kexpr.join(", "),
+        sr.table,
+        sr.rows(),
+        by.join(", ")
+    )
 }
 
 /// A stratum's largest plausible frame (analyze's `stratum_frame`).
@@ -257,9 +319,9 @@ pub struct Groups<'a> {
 }
 
 /// [`groups`] of `keys` over the rows passing `filter`, frames uncapped.
-pub fn groups_by(s: &Scope, keys: &[(String, &str)], filter: &str) -> String {
+pub fn groups_by(a: &Ask, keys: &[(String, &str)], filter: &str) -> String {
     groups(
-        s,
+        a,
         &Groups {
             keys,
             filter,
@@ -268,27 +330,28 @@ pub fn groups_by(s: &Scope, keys: &[(String, &str)], filter: &str) -> String {
     )
 }
 
-/// The CTEs `g` (each group's sums over strata) and `ge` of a section.
-pub fn groups(s: &Scope, g: &Groups) -> String {
-    let d = s.dialect;
-    let kexpr: Vec<String> = g.keys.iter().map(|(e, n)| format!("{e} AS {n}")).collect();
-    let kexp_only: Vec<&str> = g.keys.iter().map(|(e, _)| e.as_str()).collect();
+/// The CTEs `cell` (a group's sums per stratum, from the cells), `ge` and
+/// `g` (its sums over strata) of a section.
+pub fn groups(a: &Ask, g: &Groups) -> String {
+    let exprs: Vec<&str> = g.keys.iter().map(|(e, _)| e.as_str()).collect();
+    let sr = a.cells.borrow_mut().set(&exprs, Some(g.filter));
     let knames: Vec<&str> = g.keys.iter().map(|(_, n)| *n).collect();
     let ck: Vec<String> = knames.iter().map(|n| format!("c.{n}")).collect();
     let (vp, sp) = stratum_total("k", "k");
     let (vb, sb) = stratum_total("b", "b2");
     format!(
-        ",\ncell AS (SELECT {kexpr}, {KEYS}, {k} AS k, sum(len) AS b, sum(len * len) AS b2, max(len) AS mx FROM r WHERE {filter} GROUP BY {kgroup}, {KEYS}),\n\
+        ",\ncell AS ({cell}),\n\
 ge AS (SELECT {ck}, c.k, c.b, c.mx, n, m, rate, w, \
 {vp} AS vp, {sp} AS sp, w * (CASE WHEN m IS NOT NULL AND c.k = n THEN 0.0 ELSE 1.0 END) AS wp, \
 {vb} AS vb, {sb} AS sb, w * greatest(least(frame, {cap}), c.mx) AS wf \
 FROM cell c JOIN st x ON c.host = x.host AND c.ifname = x.ifname AND c.direction = x.direction AND c.rate_i = x.rate_i),\n\
 g AS (SELECT {knames}, sum(k) AS samples, sum(vp) AS vp, sum(sp) AS sp, max(wp) AS wp, count(*) AS strata, min(n) AS n1, min(m) AS m1, min(rate) AS r1, \
 sum(vb) AS vb, sum(sb) AS sb, sum(b) AS ob, max(w) AS ws, max(wf) AS wf, max(mx) AS gmax FROM ge GROUP BY {knames})",
-        kexpr = kexpr.join(", "),
-        k = d.dbl("count(*)"),
-        filter = g.filter,
-        kgroup = kexp_only.join(", "),
+        cell = cell_sums(
+            &sr,
+            &knames,
+            "sum(k) AS k, sum(b) AS b, sum(b2) AS b2, max(mx) AS mx"
+        ),
         ck = ck.join(", "),
         knames = knames.join(", "),
         cap = g.cap,
@@ -500,4 +563,26 @@ pub fn absent_cte(keys: &str, cap: &str) -> String {
         ",\nab AS (SELECT kk.k, count(*) AS sn, max(x.w) AS wp, min(x.n) AS n1, min(x.m) AS m1, min(x.rate) AS r1, \
 max(x.w * least(x.frame, {cap})) AS wb, max(least(x.frame, {cap})) AS fmax FROM ({keys}) kk CROSS JOIN st x GROUP BY kk.k)"
     )
+}
+
+/// Per group (`name`, from `key` over the rows passing `filter`) and
+/// stratum: the sums of the IPv6 share of IP traffic, by packets or by
+/// bytes (a query for `stats::sql::share_ctes`).
+pub fn v6_sums(a: &Ask, key: &str, name: &str, filter: &str, bytes: bool) -> String {
+    let d = a.dialect;
+    let sr = a.cells.borrow_mut().set(
+        &[key, "ip_version"],
+        Some(&format!("ip_version IN (4, 6) AND {filter}")),
+    );
+    let v = &sr.keys[1];
+    let (x, x2) = if bytes { ("b", "b2") } else { ("k", "k") };
+    let sums = format!(
+        "{} AS nx, {} AS x, {} AS x2, {} AS y, {} AS y2",
+        d.dbl("sum(k)"),
+        d.dbl(&format!("sum({x})")),
+        d.dbl(&format!("sum({x2})")),
+        d.dbl(&format!("sum(CASE WHEN {v} = 6 THEN {x} ELSE 0.0 END)")),
+        d.dbl(&format!("sum(CASE WHEN {v} = 6 THEN {x2} ELSE 0.0 END)")),
+    );
+    cell_sums(&sr, &[name], &sums)
 }

@@ -4,11 +4,11 @@
 
 use std::fmt::Write;
 
-use super::query::{absent_cte, base_with, groups_by, intervals, parts_of_absent, parts_of_gi};
+use super::query::{absent_cte, base, groups_by, intervals, parts_of_absent, parts_of_gi, v6_sums};
 use super::time::span_cte;
-use super::{Ask, Scope, Statement};
+use super::{Ask, Statement};
 use crate::engine::SIZE_CLASSES;
-use crate::stats::sql::{share_ctes, v6_sums};
+use crate::stats::sql::share_ctes;
 
 /// The lower bound of the smallest size class with a sample (over `cum`).
 fn smallest_class() -> String {
@@ -34,7 +34,7 @@ CASE WHEN tot.ptotal > 0 THEN tot.pmax ELSE greatest(tot.pmax, 65557.0) END AS l
     )
 }
 
-fn summary_sql(s: &Scope) -> String {
+fn summary_sql(s: &Ask) -> String {
     let d = s.dialect;
     let windowed = s.from.is_some() || s.to.is_some();
     let keys = [(d.text("'all'"), "grp")];
@@ -85,7 +85,7 @@ CASE WHEN nst > 0 AND nopool = 0 THEN {seen} END AS packets_seen, {drops} AS dro
 CASE WHEN drops + written > 0 THEN drops / (drops + written) ELSE 0.0 END AS drop_share, \
 {exact} AS packets_exact, \
 {unseen} AS unseen FROM tt CROSS JOIN rt CROSS JOIN un",
-        base = base_with(s, &[]),
+        base = base(s),
         groups = groups_by(s, &keys, "1 = 1"),
         intervals = intervals(d),
         ab = absent_cte(&format!("SELECT {} AS k", d.text("'all'")), "1e18"),
@@ -116,21 +116,21 @@ CASE WHEN drops + written > 0 THEN drops / (drops + written) ELSE 0.0 END AS dro
 }
 
 /// The report's IPv6 share of IP packets and bytes.
-fn ipv6_share(s: &Scope) -> String {
+fn ipv6_share(s: &Ask) -> String {
     let d = s.dialect;
     let all = d.text("'all'");
     format!(
         "{}{}{}\nSELECT {} AS packets, {} AS bytes FROM shp JOIN shb ON shp.grp = shb.grp",
-        base_with(s, &[]),
+        base(s),
         share_ctes(
             "shp",
-            &v6_sums(d, &all, "grp", "1 = 1", false),
+            &v6_sums(s, &all, "grp", "1 = 1", false),
             &["grp"],
             true
         ),
         share_ctes(
             "shb",
-            &v6_sums(d, &all, "grp", "1 = 1", true),
+            &v6_sums(s, &all, "grp", "1 = 1", true),
             &["grp"],
             true
         ),
@@ -144,11 +144,11 @@ pub fn summary(a: &Ask) -> Vec<Statement> {
     vec![
         Statement {
             section: "summary",
-            sql: summary_sql(a.scope),
+            sql: summary_sql(a),
         },
         Statement {
             section: "ipv6_share",
-            sql: ipv6_share(a.scope),
+            sql: ipv6_share(a),
         },
     ]
 }

@@ -5,10 +5,12 @@
 
 use std::fmt::Write;
 
-use super::query::{absent_cte, base_bucketed, groups_by, intervals, parts_of_absent, parts_of_gi};
-use super::{Ask, Dialect, Scope, Statement};
+use super::query::{
+    absent_cte, base_bucketed, groups_by, intervals, parts_of_absent, parts_of_gi, v6_sums,
+};
+use super::{Ask, Dialect, Statement};
 use crate::section::Section;
-use crate::stats::sql::{share_ctes, v6_sums};
+use crate::stats::sql::share_ctes;
 
 /// analyze's automatic intervals (`engine::auto_interval`), in ns.
 const STEPS: [i64; 11] = [
@@ -30,7 +32,7 @@ const MAX_BUCKETS: i64 = 100_000;
 
 /// The interval of the time series in ns (a query of one row, column
 /// `iv`): `--interval`, else analyze's choice from the span.
-fn interval_cte(s: &Scope) -> String {
+fn interval_cte(s: &Ask) -> String {
     if let Some(iv) = s.interval {
         return format!("ivc AS (SELECT {} AS iv)", s.dialect.int(&iv.to_string()));
     }
@@ -56,25 +58,29 @@ fn interval_cte(s: &Scope) -> String {
 
 /// The CTE `span` (`s0`, `s1`: the report's start and end in ns, null
 /// when unknown).
-pub(super) fn span_cte(s: &Scope) -> String {
+pub(super) fn span_cte(s: &Ask) -> String {
     let start = "coalesce(a.ps, b.fs)";
     let end = "coalesce(a.pe, b.ls)";
     let clip = |e: &str, lim: Option<i64>, f: &str| match lim {
         Some(x) => format!("(CASE WHEN {e} IS NULL THEN {x} ELSE {f}({e}, {x}) END)"),
         None => e.to_string(),
     };
+    let sr = s.cells.borrow_mut().set(&["sc"], None);
     format!(
         ",\nspan AS (SELECT {} AS s0, {} AS s1 FROM (SELECT min(ps) AS ps, max(pe) AS pe FROM pl) a \
-CROSS JOIN (SELECT min(ts) AS fs, max(ts) AS ls FROM r) b)",
+CROSS JOIN (SELECT min(t0) AS fs, max(t1) AS ls FROM {} WHERE {}) b)",
         clip(start, s.from, "greatest"),
         clip(end, s.to, "least"),
+        sr.table,
+        sr.rows(),
     )
 }
 
 /// The buckets to list (`bk`, column `k`): every bucket of the span when
 /// there are at most [`MAX_BUCKETS`], and always those with samples.
-fn buckets_cte(s: &Scope) -> String {
+fn buckets_cte(s: &Ask) -> String {
     let d = s.dialect;
+    let sr = s.cells.borrow_mut().set(&["bucket"], None);
     let last = match s.to {
         Some(t) => format!("(CASE WHEN s1 = {t} THEN s1 - 1 ELSE s1 END)"),
         None => "s1".into(),
@@ -82,8 +88,11 @@ fn buckets_cte(s: &Scope) -> String {
     let (b0, b1) = (d.idiv("s0", "iv"), d.idiv(&last, "iv"));
     format!(
         ",\nbk AS (SELECT DISTINCT k FROM (SELECT {} AS k FROM span CROSS JOIN ivc WHERE s0 IS NOT NULL AND s1 IS NOT NULL AND {b1} >= {b0} AND {b1} - {b0} < {MAX_BUCKETS} \
-UNION ALL SELECT bucket AS k FROM r) z)",
-        d.each(&b0, &b1)
+UNION ALL SELECT {} AS k FROM {} WHERE {}) z)",
+        d.each(&b0, &b1),
+        sr.keys[0],
+        sr.table,
+        sr.rows(),
     )
 }
 
@@ -107,7 +116,7 @@ fn bucket_start(d: Dialect, k: &str) -> String {
 /// The time series' buckets: `time_series.buckets` of report-v1 (and
 /// `interval_seconds`, the same on every row), without their protocol
 /// classes (the section `time_series_protocols`).
-fn time_series_sql(s: &Scope) -> String {
+fn time_series_sql(s: &Ask) -> String {
     let d = s.dialect;
     let keys = [("bucket".to_string(), "bucket")];
     let secs = "(iv / 1e9)";
@@ -132,13 +141,13 @@ SELECT {start} AS start, {secs} AS interval_seconds, t.samples, {p} AS packets, 
         ab = absent_cte("SELECT k FROM bk", "1e18"),
         shp = share_ctes(
             "shp",
-            &v6_sums(d, "bucket", "bucket", "1 = 1", false),
+            &v6_sums(s, "bucket", "bucket", "1 = 1", false),
             &["bucket"],
             true
         ),
         shb = share_ctes(
             "shb",
-            &v6_sums(d, "bucket", "bucket", "1 = 1", true),
+            &v6_sums(s, "bucket", "bucket", "1 = 1", true),
             &["bucket"],
             true
         ),
@@ -166,7 +175,7 @@ SELECT {start} AS start, {secs} AS interval_seconds, t.samples, {p} AS packets, 
 /// The protocol classes of each bucket (report-v1's
 /// `time_series.buckets[].protocols`, with the bucket's `start`): every
 /// class of every listed bucket, in analyze's order.
-fn time_series_protocols(s: &Scope) -> String {
+fn time_series_protocols(s: &Ask) -> String {
     let d = s.dialect;
     let class = "(CASE WHEN ip_proto IS NOT NULL THEN (CASE ip_proto WHEN 6 THEN 0 WHEN 17 THEN 1 WHEN 1 THEN 2 WHEN 58 THEN 3 ELSE 4 END) \
 WHEN ip_version IS NULL OR ip_version NOT IN (4, 6) THEN 5 END)";
@@ -193,11 +202,11 @@ SELECT {start} AS start, {names} AS class, t.samples, {p} AS packets, {b} AS byt
 
 /// The buckets, and their protocol classes with the protocol sections.
 pub fn time_series(a: &Ask) -> Vec<Statement> {
-    let mut v = a.one("time_series", time_series_sql(a.scope));
+    let mut v = a.one("time_series", time_series_sql(a));
     if a.sections.has(Section::Protocols) {
         v.push(Statement {
             section: "time_series_protocols",
-            sql: time_series_protocols(a.scope),
+            sql: time_series_protocols(a),
         });
     }
     v

@@ -241,34 +241,3 @@ FROM {p}6)",
         z2 = format!("({Z} * {Z})"),
     )
 }
-
-/// Per group (`name`, from `key` over the rows passing `filter`) and
-/// stratum: the sums of the IPv6 share of IP traffic, by packets or by
-/// bytes.
-pub fn v6_sums(d: Dialect, key: &str, name: &str, filter: &str, bytes: bool) -> String {
-    let strata = "host, ifname, direction, rate_i";
-    let (x, x2, y, y2) = if bytes {
-        (
-            "sum(len)",
-            "sum(len * len)",
-            "sum(CASE WHEN ip_version = 6 THEN len ELSE 0.0 END)",
-            "sum(CASE WHEN ip_version = 6 THEN len * len ELSE 0.0 END)",
-        )
-    } else {
-        (
-            "count(*)",
-            "count(*)",
-            "sum(CASE WHEN ip_version = 6 THEN 1 ELSE 0 END)",
-            "sum(CASE WHEN ip_version = 6 THEN 1 ELSE 0 END)",
-        )
-    };
-    format!(
-        "SELECT {key} AS {name}, {strata}, {} AS nx, {} AS x, {} AS x2, {} AS y, {} AS y2 \
-FROM r WHERE ip_version IN (4, 6) AND {filter} GROUP BY {key}, {strata}",
-        d.dbl("count(*)"),
-        d.dbl(x),
-        d.dbl(x2),
-        d.dbl(y),
-        d.dbl(y2),
-    )
-}
