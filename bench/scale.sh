@@ -2,7 +2,9 @@
 # Benchmark: the report on a 100 M-row partitioned dataset (24 hourly parts
 # x 4 hosts, edge-shaped traffic: millions of addresses), by `pktsample
 # analyze` and by the queries `pktsample sql` prints, run on DuckDB, chDB
-# (embedded ClickHouse) and Spark local[2], one after the other in one run.
+# (embedded ClickHouse) and Spark local[2], one after the other in one run,
+# each beside the plain GROUP BY queries of the same sections on the same
+# engine (the baseline of issue 27's targets).
 # Each engine's run is checked against analyze's report (every key, sample
 # count, estimate and bound: tests/interop/sql_check.py), so a wrong answer
 # fails the benchmark. Prints wall time and peak RSS of the process tree
@@ -10,7 +12,10 @@
 #
 #   ROWS      rows in the dataset (default 100000000)
 #   SECTIONS  the report's sections (default: the default ones)
-#   ENGINES   default "analyze duckdb chdb spark"
+#   ENGINES   default "analyze duckdb duckdb-plain chdb chdb-plain spark
+#             spark-plain": ENGINE runs the generated SQL, ENGINE-plain the
+#             baseline (bench/plain_queries.py: the same sections as plain
+#             GROUP BY queries without intervals, on the same views)
 #   LIMIT     seconds an engine may take before it is stopped and reported
 #             as not finishing (default 1800)
 # Needs the interop venv (.ci/run makes .venv) and, for Spark, Java.
@@ -19,7 +24,7 @@ cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/pktsample-bench}
 ROWS=${ROWS:-100000000}
 SECTIONS=${SECTIONS:-summary,ip-versions,protocols,interfaces,top-sources,top-destinations,time-series,packet-sizes}
-ENGINES=${ENGINES:-analyze duckdb chdb spark}
+ENGINES=${ENGINES:-analyze duckdb duckdb-plain chdb chdb-plain spark spark-plain}
 PY=${PKTSAMPLE_PYTHON:-$PWD/.venv/bin/python}
 LIMIT=${LIMIT:-1800}
 export SPARK_DRIVER_MEMORY=${SPARK_DRIVER_MEMORY:-12g}
@@ -47,12 +52,18 @@ for e in $ENGINES; do
     analyze)
       line=$(bench/tree_rss.py -- $P analyze "$ds" -q --format json --by "$SECTIONS" -o "$rep" --force)
       ;;
-    duckdb|chdb|spark)
+    duckdb|chdb|spark|duckdb-plain|chdb-plain|spark-plain)
       [ -s "$rep" ] || $P analyze "$ds" -q --format json --by "$SECTIONS" -o "$rep" --force
-      d=$e; [ "$e" = chdb ] && d=clickhouse
-      $P sql "$ds" --dialect "$d" --by "$SECTIONS" --format json > "$BENCH_DIR/scale-$e.sql.json"
-      line=$(bench/tree_rss.py --limit "$LIMIT" -- "$PY" tests/interop/sql_check.py "$e" 2e-4 scale "$BENCH_DIR/scale-$e.sql.json" "$rep") \
-        || line="$line (failed: rerun ENGINES=$e to see why)"
+      en=${e%-plain}; d=$en; [ "$en" = chdb ] && d=clickhouse
+      q=$BENCH_DIR/scale-$en.sql.json
+      $P sql "$ds" --dialect "$d" --by "$SECTIONS" --format json > "$q"
+      if [ "$e" = "$en" ]; then
+        line=$(bench/tree_rss.py --limit "$LIMIT" -- "$PY" tests/interop/sql_check.py "$en" 2e-4 scale "$q" "$rep") \
+          || line="$line (failed: rerun ENGINES=$e to see why)"
+      else
+        line=$(bench/tree_rss.py --limit "$LIMIT" -- "$PY" bench/plain_queries.py "$en" "$q" "$rep") \
+          || line="$line (failed: rerun ENGINES=$e to see why)"
+      fi
       ;;
     *) echo "unknown engine $e"; exit 2 ;;
   esac

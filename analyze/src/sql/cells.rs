@@ -216,3 +216,74 @@ fn materialise(d: Dialect, table: &str, query: &str) -> Vec<String> {
         ],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            dialect: Dialect::DuckDb,
+            from: None,
+            to: None,
+            hosts: vec![],
+            interval: None,
+            inner: false,
+        }
+    }
+
+    #[test]
+    fn a_set_asked_twice_is_one_set_and_a_key_one_column() {
+        let mut c = Cells::default();
+        let a = c.set(&["ip_proto", "sc"], None);
+        let b = c.set(&["sc", "ip_proto"], Some("1 = 1"));
+        assert_eq!(a.gid, b.gid, "the same keys in another order");
+        assert_eq!(a.keys, vec!["c0", "c1"]);
+        assert_eq!(b.keys, vec!["c1", "c0"]);
+        let f = c.set(&["ip_proto"], Some("ip_proto IS NOT NULL"));
+        assert_ne!(f.gid, a.gid, "a filter makes another set");
+        assert_eq!(f.keys, vec!["c0"]);
+        assert_eq!(f.filter.as_deref(), Some("c2"));
+        assert_eq!(f.rows(), format!("gid = {} AND inw AND c2", f.gid));
+        assert_eq!(a.table, CELLS);
+    }
+
+    #[test]
+    fn address_sets_have_their_own_table_and_pass() {
+        let mut c = Cells::default();
+        let small = c.set(&["ip_version"], None);
+        let src = c.set(&["src_addr"], None);
+        let dst = c.set(&["dst_addr"], None);
+        assert_eq!((src.table, dst.table), (ADDRS, ADDRS));
+        let setup = c.setup(&scope());
+        assert_eq!(setup.len(), 2, "{setup:#?}");
+        assert!(setup[0].contains("pk_cells") && setup[0].contains("ip_version AS c0"));
+        assert!(!setup[0].contains("src_addr AS"), "{}", setup[0]);
+        assert!(setup[1].contains("pk_addrs") && setup[1].contains("src_addr AS c1"));
+        // Each row's set by which columns are grouped: exactly the set's.
+        assert!(setup[1].contains(&format!("WHEN g1 = 0 AND g2 = 1 THEN {}", src.gid)));
+        assert!(setup[1].contains(&format!("WHEN g1 = 1 AND g2 = 0 THEN {}", dst.gid)));
+        assert!(setup[0].contains(&format!("WHEN g0 = 0 THEN {}", small.gid)));
+        assert_eq!(setup[0].matches("FROM samples").count(), 1, "one scan");
+    }
+
+    #[test]
+    fn spark_caches_eagerly_and_compiles_the_sections_plainly() {
+        let mut c = Cells::default();
+        c.set(&["sc"], None);
+        let s = Scope {
+            dialect: Dialect::Spark,
+            ..scope()
+        };
+        let setup = c.setup(&s);
+        assert!(
+            setup
+                .iter()
+                .any(|q| q.starts_with("CACHE TABLE pk_cells AS "))
+        );
+        assert_eq!(
+            setup.last().map(String::as_str),
+            Some("SET spark.sql.codegen.wholeStage = false")
+        );
+    }
+}

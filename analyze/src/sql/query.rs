@@ -261,14 +261,15 @@ tot AS (SELECT {total} AS ptotal, coalesce(max(mx), 0.0) AS pmax FROM pooled),\n
 cum AS (SELECT {cums} FROM pooled),\n\
 sown0 AS (SELECT {KEYS}, sum(k) AS nh, max(mx) AS own FROM {t} WHERE {rows} GROUP BY {KEYS}),\n\
 sown AS (SELECT *, {own_sc} AS own_sc FROM sown0),\n\
-st AS (SELECT x.host AS host, x.ifname AS ifname, x.direction AS direction, x.rate_i AS rate_i, x.rate AS rate, x.n AS n, x.m AS m, x.drops AS drops, x.m0 AS m0, x.w AS w, coalesce(o.nh, 0.0) AS nh, {frame} AS frame FROM desw x LEFT JOIN sown o ON x.host = o.host AND x.ifname = o.ifname AND x.direction = o.direction AND x.rate_i = o.rate_i CROSS JOIN tot CROSS JOIN cum)",
+st0 AS (SELECT x.host AS host, x.ifname AS ifname, x.direction AS direction, x.rate_i AS rate_i, x.rate AS rate, x.n AS n, x.m AS m, x.drops AS drops, x.m0 AS m0, x.w AS w, coalesce(o.nh, 0.0) AS nh, {seen} AS f0 FROM desw x LEFT JOIN sown o ON x.host = o.host AND x.ifname = o.ifname AND x.direction = o.direction AND x.rate_i = o.rate_i CROSS JOIN tot CROSS JOIN cum),\n\
+st AS (SELECT *, {FRAME} AS frame FROM st0)",
         pl = pools_cte(a),
         rows = sr.rows(),
         drate = d.dbl("s.rate_i"),
         dn = d.dbl("s.n0"),
         dm = d.dbl("p.m0"),
         total = d.dbl("coalesce(sum(c), 0)"),
-        frame = frame(d),
+        seen = seen_frame(d),
         own_sc = size_class("own"),
     )
 }
@@ -297,18 +298,22 @@ pub fn cell_sums(sr: &SetRef, names: &[&str], sums: &str) -> String {
     )
 }
 
-/// A stratum's largest plausible frame (analyze's `stratum_frame`).
-fn frame(d: Dialect) -> String {
+/// A stratum's largest frame as its samples show it (`f0` of `st0`): its
+/// own largest when they show it smaller than the report's sizes, else
+/// the report's.
+fn seen_frame(d: Dialect) -> String {
     let own = "coalesce(o.own, 0.0)";
-    let nh = "coalesce(o.nh, 0.0)";
-    let f = format!(
-        "(CASE WHEN {} THEN {own} ELSE greatest(tot.pmax, {own}) END)",
-        smaller(d, "coalesce(o.own_sc, 0)", nh)
-    );
     format!(
-        "(CASE WHEN {f} = 0 THEN 65557.0 WHEN {nh} < 30 THEN greatest({f}, 1518.0) ELSE {f} END)"
+        "(CASE WHEN {} THEN {own} ELSE greatest(tot.pmax, {own}) END)",
+        smaller(d, "coalesce(o.own_sc, 0)", "coalesce(o.nh, 0.0)")
     )
 }
+
+/// A stratum's largest plausible frame from `f0` (analyze's
+/// `stratum_frame`): the largest possible (`MAX_FRAME`) when nothing was seen, at least a
+/// full Ethernet frame's on fewer than 30 samples.
+const FRAME: &str =
+    "(CASE WHEN f0 = 0 THEN 65557.0 WHEN nh < 30 THEN greatest(f0, 1518.0) ELSE f0 END)";
 
 /// One section's groups: `keys` (expression, name), the rows that count
 /// (`filter`), the largest frame a group's packet can be (`cap`).
