@@ -69,9 +69,15 @@ pub fn protocols(a: &Ask) -> Vec<Statement> {
     ]
 }
 
-/// The top `a.top` addresses of one column.
+/// The top `a.top` addresses of one column. The intervals are computed
+/// for those only (`gt`: the groups ranked by the point estimate, as the
+/// section is), not for the millions of addresses ranked out.
 fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
     let filter = format!("{column} IS NOT NULL");
+    let ctes = format!(
+        ",\ngt AS (SELECT * FROM g ORDER BY vp DESC, address ASC LIMIT {})",
+        a.top
+    );
     let sql = ranked(
         a,
         &Ranked {
@@ -79,6 +85,8 @@ fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
             out: &["address".into()],
             filter: Some(&filter),
             top: Some(a.top),
+            ctes,
+            gsrc: Some("gt"),
             ..Default::default()
         },
     );

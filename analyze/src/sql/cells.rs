@@ -50,7 +50,8 @@ pub struct SetRef {
 }
 
 impl SetRef {
-    /// The condition selecting the set's rows in the window.
+    /// The condition selecting the set's rows in the window (the filter: a
+    /// boolean column, or a key's `IS NOT NULL`).
     pub fn rows(&self) -> String {
         let f = self
             .filter
@@ -81,8 +82,17 @@ impl Cells {
     /// over the rows passing `filter` (`None`: every row).
     pub fn set(&mut self, keys: &[&str], filter: Option<&str>) -> SetRef {
         let mut cols: Vec<usize> = keys.iter().map(|k| self.column(k)).collect();
+        let filter = filter.map(str::trim).filter(|f| *f != "1 = 1");
+        // "KEY IS NOT NULL" needs no column of its own: the key's says it
+        // (a grouped-out key is told apart by `gid`, not by its null).
+        let on_key = filter.and_then(|f| {
+            let k = f.strip_suffix(" IS NOT NULL")?;
+            keys.iter()
+                .position(|x| *x == k)
+                .map(|i| format!("c{} IS NOT NULL", cols[i]))
+        });
         let fcol = filter
-            .filter(|f| f.trim() != "1 = 1")
+            .filter(|_| on_key.is_none())
             .map(|f| self.column(&format!("({f})")));
         cols.extend(fcol);
         let is_wide = keys.iter().any(|k| wide(k));
@@ -100,7 +110,7 @@ impl Cells {
             table: if is_wide { ADDRS } else { CELLS },
             gid,
             keys: cols[..keys.len()].iter().map(|i| format!("c{i}")).collect(),
-            filter: fcol.map(|i| format!("c{i}")),
+            filter: on_key.or(fcol.map(|i| format!("c{i}"))),
         }
     }
 
@@ -240,7 +250,7 @@ mod tests {
         assert_eq!(a.gid, b.gid, "the same keys in another order");
         assert_eq!(a.keys, vec!["c0", "c1"]);
         assert_eq!(b.keys, vec!["c1", "c0"]);
-        let f = c.set(&["ip_proto"], Some("ip_proto IS NOT NULL"));
+        let f = c.set(&["ip_proto"], Some("ip_version = 6"));
         assert_ne!(f.gid, a.gid, "a filter makes another set");
         assert_eq!(f.keys, vec!["c0"]);
         assert_eq!(f.filter.as_deref(), Some("c2"));
@@ -260,6 +270,12 @@ mod tests {
         assert!(setup[0].contains("pk_cells") && setup[0].contains("ip_version AS c0"));
         assert!(!setup[0].contains("src_addr AS"), "{}", setup[0]);
         assert!(setup[1].contains("pk_addrs") && setup[1].contains("src_addr AS c1"));
+        let seen = c.set(&["src_addr"], Some("src_addr IS NOT NULL"));
+        assert_eq!(seen.gid, src.gid, "a key's own IS NOT NULL is no column");
+        assert_eq!(
+            seen.rows(),
+            format!("gid = {} AND inw AND c1 IS NOT NULL", src.gid)
+        );
         // Each row's set by which columns are grouped: exactly the set's.
         assert!(setup[1].contains(&format!("WHEN g1 = 0 AND g2 = 1 THEN {}", src.gid)));
         assert!(setup[1].contains(&format!("WHEN g1 = 1 AND g2 = 0 THEN {}", dst.gid)));
