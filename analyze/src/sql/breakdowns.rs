@@ -7,6 +7,7 @@ use super::{Ask, Ranked, Statement, listed, names, ranked};
 use crate::engine::SIZE_CLASSES;
 use crate::names::service_name;
 use crate::names::{eth_type_name, ip_proto_name};
+use crate::stats::sql::stratum_total;
 
 const MEASURES: &str = "samples, packets, bytes";
 
@@ -69,14 +70,22 @@ pub fn protocols(a: &Ask) -> Vec<Statement> {
     ]
 }
 
-/// The top `a.top` addresses of one column. The intervals are computed
-/// for those only (`gt`: the groups ranked by the point estimate, as the
-/// section is), not for the millions of addresses ranked out.
+/// The top `a.top` addresses of one column. Millions of addresses are
+/// ranked by their point estimate alone (`top`: Σ over strata of the
+/// stratum's weight × count, as `ge` sums it), and only those ranked in
+/// have their sums and intervals computed.
 fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
     let filter = format!("{column} IS NOT NULL");
-    let ctes = format!(
-        ",\ngt AS (SELECT * FROM g ORDER BY vp DESC, address ASC LIMIT {})",
-        a.top
+    let sr = a.cells.borrow_mut().set(&[column], Some(&filter));
+    // The cells' columns but the stratum's are theirs alone: unqualified.
+    let (vp, _) = stratum_total("k", "k");
+    let pre = format!(
+        ",\ntop AS (SELECT {key} AS address FROM {t} c JOIN st x ON {on} WHERE {rows} GROUP BY {key} ORDER BY sum({vp}) DESC, {key} ASC LIMIT {n})",
+        key = sr.keys[0],
+        t = sr.table,
+        on = "c.host = x.host AND c.ifname = x.ifname AND c.direction = x.direction AND c.rate_i = x.rate_i",
+        rows = sr.rows(),
+        n = a.top,
     );
     let sql = ranked(
         a,
@@ -85,8 +94,8 @@ fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
             out: &["address".into()],
             filter: Some(&filter),
             top: Some(a.top),
-            ctes,
-            gsrc: Some("gt"),
+            pre,
+            within: Some("{0} IN (SELECT address FROM top)"),
             ..Default::default()
         },
     );

@@ -125,6 +125,9 @@ struct Ranked<'a> {
     cols: &'a [&'a str],
     ctes: String,
     gsrc: Option<&'a str>,
+    /// CTEs after the base, before the groups (which `within` may read).
+    pre: String,
+    within: Option<&'a str>,
 }
 
 fn ranked(a: &Ask, r: &Ranked) -> String {
@@ -134,14 +137,15 @@ fn ranked(a: &Ask, r: &Ranked) -> String {
         "{}{}{}{}\nSELECT {}{} FROM gi ORDER BY rank_ DESC, {}{limit}",
         {
             a.cells.borrow_mut().need(r.cols);
-            base(a)
+            base(a) + &r.pre
         },
         groups(
             a,
             &Groups {
                 keys: r.keys,
                 filter: r.filter.unwrap_or("1 = 1"),
-                cap: "1e18"
+                cap: "1e18",
+                within: r.within,
             }
         ),
         r.ctes,
@@ -174,6 +178,7 @@ fn listed(
                 keys: &keys,
                 filter: "1 = 1",
                 cap: &cap(&format!("c.{name}")),
+                within: None,
             }
         ),
         intervals(s.dialect),

@@ -122,6 +122,7 @@ shb.shb_e AS shb_e, shb.shb_l AS shb_l, shb.shb_h AS shb_h FROM g JOIN shp ON g.
             cols: &AS_COLS,
             ctes,
             gsrc: Some("gx"),
+            ..Default::default()
         },
     )
 }

@@ -316,11 +316,14 @@ const FRAME: &str =
     "(CASE WHEN f0 = 0 THEN 65557.0 WHEN nh < 30 THEN greatest(f0, 1518.0) ELSE f0 END)";
 
 /// One section's groups: `keys` (expression, name), the rows that count
-/// (`filter`), the largest frame a group's packet can be (`cap`).
+/// (`filter`), the largest frame a group's packet can be (`cap`), and a
+/// condition on the cells' key columns (`within`: `{0}` the first key's
+/// column) keeping only some groups.
 pub struct Groups<'a> {
     pub keys: &'a [(String, &'a str)],
     pub filter: &'a str,
     pub cap: &'a str,
+    pub within: Option<&'a str>,
 }
 
 /// [`groups`] of `keys` over the rows passing `filter`, frames uncapped.
@@ -331,6 +334,7 @@ pub fn groups_by(a: &Ask, keys: &[(String, &str)], filter: &str) -> String {
             keys,
             filter,
             cap: "1e18",
+            within: None,
         },
     )
 }
@@ -339,7 +343,11 @@ pub fn groups_by(a: &Ask, keys: &[(String, &str)], filter: &str) -> String {
 /// `g` (its sums over strata) of a section.
 pub fn groups(a: &Ask, g: &Groups) -> String {
     let exprs: Vec<&str> = g.keys.iter().map(|(e, _)| e.as_str()).collect();
-    let sr = a.cells.borrow_mut().set(&exprs, Some(g.filter));
+    let mut sr = a.cells.borrow_mut().set(&exprs, Some(g.filter));
+    if let Some(w) = g.within {
+        let w = w.replace("{0}", &sr.keys[0]);
+        sr.filter = Some(sr.filter.map_or(w.clone(), |f| format!("{f} AND {w}")));
+    }
     let knames: Vec<&str> = g.keys.iter().map(|(_, n)| *n).collect();
     let ck: Vec<String> = knames.iter().map(|n| format!("c.{n}")).collect();
     let (vp, sp) = stratum_total("k", "k");
