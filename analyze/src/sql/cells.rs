@@ -185,14 +185,33 @@ impl Cells {
             gid.push_str(&format!(" WHEN {} THEN {j}", conds.join(" AND ")));
         }
         gid.push_str(" END");
+        // The small sets' keys together take far fewer values than there
+        // are rows: the rows are grouped once by all of them (`fine`) and
+        // the sets summed from that, which an engine does much faster
+        // than a dozen grouping sets over every row (measured on DuckDB:
+        // half the time on 100 M rows). The address sets' keys do not
+        // shrink that way (one cell per address and stratum), so they
+        // are grouped from the rows.
+        let sums = format!(
+            "{} AS k, sum(len) AS b, sum(len * len) AS b2, max(len) AS mx, min(ts) AS t0, max(ts) AS t1",
+            d.dbl("count(*)")
+        );
+        let (fine, from, sums) = if wide {
+            (String::new(), "rk", sums)
+        } else {
+            (
+                format!(",\nfine AS (SELECT {KEYS}, inw{names}, {sums} FROM rk GROUP BY {KEYS}, inw{names})"),
+                "fine",
+                "sum(k) AS k, sum(b) AS b, sum(b2) AS b2, max(mx) AS mx, min(t0) AS t0, max(t1) AS t1"
+                    .to_string(),
+            )
+        };
         format!(
             "{rows},\n\
-rk AS (SELECT {KEYS}, inw, ts, len{keys} FROM r),\n\
-gs AS (SELECT {KEYS}, inw{names}{grouping}, {k} AS k, sum(len) AS b, sum(len * len) AS b2, max(len) AS mx, min(ts) AS t0, max(ts) AS t1 \
-FROM rk GROUP BY GROUPING SETS ({sets}))\n\
+rk AS (SELECT {KEYS}, inw, ts, len{keys} FROM r){fine},\n\
+gs AS (SELECT {KEYS}, inw{names}{grouping}, {sums} FROM {from} GROUP BY GROUPING SETS ({sets}))\n\
 SELECT {KEYS}, inw{names}, {gid} AS gid, k, b, b2, mx, t0, t1 FROM gs",
             rows = rows_ctes(s, &cols, self.ivc.as_deref()),
-            k = d.dbl("count(*)"),
             sets = sets_sql.join(", "),
         )
     }
