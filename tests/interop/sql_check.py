@@ -18,6 +18,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 
 EXACT = 1e-9
@@ -153,6 +154,7 @@ def run_chdb(stmts):
 
 
 SPARK = None
+WAREHOUSE = tempfile.TemporaryDirectory(prefix="pktsample-spark-")
 
 
 def run_spark(stmts):
@@ -163,6 +165,9 @@ def run_spark(stmts):
                  .config("spark.ui.enabled", "false")
                  .config("spark.sql.shuffle.partitions", "4")
                  .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
+                 # The setup writes the cells as tables: in a directory
+                 # of this run's, removed at exit.
+                 .config("spark.sql.warehouse.dir", WAREHOUSE.name)
                  .getOrCreate())
         SPARK.sparkContext.setLogLevel("ERROR")
     for s in stmts:
