@@ -3,6 +3,7 @@
 //! returning the statements of one section of [`crate::catalog`]
 //! (`estimate/breakdowns.rs` in SQL).
 
+use super::query::ON_STRATUM;
 use super::{Ask, Ranked, Statement, listed, names, ranked};
 use crate::engine::SIZE_CLASSES;
 use crate::names::service_name;
@@ -83,7 +84,7 @@ fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
         ",\ntop AS (SELECT {key} AS address FROM {t} c JOIN st x ON {on} WHERE {rows} GROUP BY {key} ORDER BY sum({vp}) DESC, {key} ASC LIMIT {n})",
         key = sr.keys[0],
         t = sr.table,
-        on = "c.host = x.host AND c.ifname = x.ifname AND c.direction = x.direction AND c.rate_i = x.rate_i",
+        on = ON_STRATUM,
         rows = sr.rows(),
         n = a.top,
     );
@@ -95,7 +96,7 @@ fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
             filter: Some(&filter),
             top: Some(a.top),
             pre,
-            within: Some("{0} IN (SELECT address FROM top)"),
+            within: Some(format!("{} IN (SELECT address FROM top)", sr.keys[0])),
             ..Default::default()
         },
     );

@@ -1,5 +1,5 @@
-//! One scan per report. The samples are read once, by one `GROUPING SETS`
-//! query, into a small table of sufficient statistics (`pk_cells`): per
+//! One scan per report. The samples are read once, by one query, into a
+//! small table of sufficient statistics (`pk_cells`): per
 //! stratum (host, interface, direction, rate), whether the row is in the
 //! time window, and each section's key, the count, Σ len, Σ len², the
 //! largest frame and the first and last timestamp. Every section's
@@ -31,9 +31,8 @@ pub const ADDRS: &str = "pk_addrs";
 pub struct Cells {
     /// Distinct key expressions: column `c{i}`.
     exprs: Vec<String>,
-    /// Each set: its columns (indices into `exprs`), and whether it is an
-    /// address set.
-    sets: Vec<(Vec<usize>, bool)>,
+    /// Each set: its columns (indices into `exprs`).
+    sets: Vec<Vec<usize>>,
     /// Row columns the keys read besides the base's.
     cols: Vec<String>,
     /// The interval CTE `ivc`, when a key reads the time bucket.
@@ -65,6 +64,11 @@ impl SetRef {
 /// Whether a key reads addresses (a set of millions of rows).
 fn wide(expr: &str) -> bool {
     matches!(expr, "src_addr" | "dst_addr")
+}
+
+/// The table of the address sets (`wide`) or of the small ones.
+fn table_of(wide: bool) -> &'static str {
+    if wide { ADDRS } else { CELLS }
 }
 
 impl Cells {
@@ -99,15 +103,15 @@ impl Cells {
         let mut sorted = cols.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        let gid = match self.sets.iter().position(|(c, _)| *c == sorted) {
+        let gid = match self.sets.iter().position(|c| *c == sorted) {
             Some(i) => i,
             None => {
-                self.sets.push((sorted, is_wide));
+                self.sets.push(sorted);
                 self.sets.len() - 1
             }
         };
         SetRef {
-            table: if is_wide { ADDRS } else { CELLS },
+            table: table_of(is_wide),
             gid,
             keys: cols[..keys.len()].iter().map(|i| format!("c{i}")).collect(),
             filter: on_key.or(fcol.map(|i| format!("c{i}"))),
@@ -128,15 +132,17 @@ impl Cells {
         self.ivc = Some(ivc);
     }
 
+    /// Whether a set (its columns) is an address set.
+    fn is_wide(&self, set: &[usize]) -> bool {
+        set.iter().any(|i| wide(&self.exprs[*i]))
+    }
+
     /// The statements filling the tables (after the views).
     pub fn setup(&self, s: &Scope) -> Vec<String> {
         [false, true]
             .into_iter()
-            .filter(|w| self.sets.iter().any(|(_, x)| x == w))
-            .flat_map(|w| {
-                let table = if w { ADDRS } else { CELLS };
-                materialise(s.dialect, table, &self.fill(s, w))
-            })
+            .filter(|w| self.sets.iter().any(|c| self.is_wide(c) == *w))
+            .flat_map(|w| materialise(s.dialect, table_of(w), &self.fill(s, w)))
             .collect()
     }
 
@@ -148,8 +154,7 @@ impl Cells {
             .sets
             .iter()
             .enumerate()
-            .filter(|(_, (_, w))| *w == wide)
-            .map(|(i, (c, _))| (i, c))
+            .filter(|(_, c)| self.is_wide(c) == wide)
             .collect();
         let mut used: Vec<usize> = sets.iter().flat_map(|(_, c)| c.iter().copied()).collect();
         used.sort_unstable();

@@ -127,7 +127,7 @@ struct Ranked<'a> {
     gsrc: Option<&'a str>,
     /// CTEs after the base, before the groups (which `within` may read).
     pre: String,
-    within: Option<&'a str>,
+    within: Option<String>,
 }
 
 fn ranked(a: &Ask, r: &Ranked) -> String {
@@ -145,7 +145,7 @@ fn ranked(a: &Ask, r: &Ranked) -> String {
                 keys: r.keys,
                 filter: r.filter.unwrap_or("1 = 1"),
                 cap: "1e18",
-                within: r.within,
+                within: r.within.clone(),
             }
         ),
         r.ctes,

@@ -107,6 +107,10 @@ fn smaller(d: Dialect, sc: &str, n: &str) -> String {
 
 pub const KEYS: &str = "host, ifname, direction, rate_i";
 
+/// Cells `c` joined to their stratum's design `x` (`st`).
+pub const ON_STRATUM: &str =
+    "c.host = x.host AND c.ifname = x.ifname AND c.direction = x.direction AND c.rate_i = x.rate_i";
+
 /// `'YYYY-MM-DD'` of a time in ns: the date partition holding it.
 fn date_of(ns: i64) -> String {
     let day = pktsample_schemas::dataset::day_of(ns);
@@ -317,13 +321,12 @@ const FRAME: &str =
 
 /// One section's groups: `keys` (expression, name), the rows that count
 /// (`filter`), the largest frame a group's packet can be (`cap`), and a
-/// condition on the cells' key columns (`within`: `{0}` the first key's
-/// column) keeping only some groups.
+/// condition on the cells' columns (`within`) keeping only some groups.
 pub struct Groups<'a> {
     pub keys: &'a [(String, &'a str)],
     pub filter: &'a str,
     pub cap: &'a str,
-    pub within: Option<&'a str>,
+    pub within: Option<String>,
 }
 
 /// [`groups`] of `keys` over the rows passing `filter`, frames uncapped.
@@ -344,8 +347,7 @@ pub fn groups_by(a: &Ask, keys: &[(String, &str)], filter: &str) -> String {
 pub fn groups(a: &Ask, g: &Groups) -> String {
     let exprs: Vec<&str> = g.keys.iter().map(|(e, _)| e.as_str()).collect();
     let mut sr = a.cells.borrow_mut().set(&exprs, Some(g.filter));
-    if let Some(w) = g.within {
-        let w = w.replace("{0}", &sr.keys[0]);
+    if let Some(w) = &g.within {
         sr.filter = Some(sr.filter.map_or(w.clone(), |f| format!("{f} AND {w}")));
     }
     let knames: Vec<&str> = g.keys.iter().map(|(_, n)| *n).collect();
@@ -357,7 +359,7 @@ pub fn groups(a: &Ask, g: &Groups) -> String {
 ge AS (SELECT {ck}, c.k, c.b, c.mx, n, m, rate, w, \
 {vp} AS vp, {sp} AS sp, w * (CASE WHEN m IS NOT NULL AND c.k = n THEN 0.0 ELSE 1.0 END) AS wp, \
 {vb} AS vb, {sb} AS sb, w * greatest(least(frame, {cap}), c.mx) AS wf \
-FROM cell c JOIN st x ON c.host = x.host AND c.ifname = x.ifname AND c.direction = x.direction AND c.rate_i = x.rate_i),\n\
+FROM cell c JOIN st x ON {ON_STRATUM}),\n\
 g AS (SELECT {knames}, sum(k) AS samples, sum(vp) AS vp, sum(sp) AS sp, max(wp) AS wp, count(*) AS strata, min(n) AS n1, min(m) AS m1, min(rate) AS r1, \
 sum(vb) AS vb, sum(sb) AS sb, sum(b) AS ob, max(w) AS ws, max(wf) AS wf, max(mx) AS gmax FROM ge GROUP BY {knames})",
         cell = cell_sums(
