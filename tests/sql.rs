@@ -331,7 +331,10 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         ds: ds.clone(),
         args: vec!["--by".into(), "summary,time-series,as-pairs,as-ipv6".into()],
         analyze_only: asn,
-        engines: if spark_all() { &[] } else { &["spark"] },
+        // On a standalone cluster (a master and two workers, each its own
+        // JVM: sql_check.py's Cluster); the same dialect on `local[2]`
+        // runs the window and drift scenarios below.
+        engines: &["spark-cluster"],
     };
     // A window cutting parts, and two of the three hosts: analyze prunes
     // partitions and parts, the SQL the same by its predicates.
@@ -359,7 +362,10 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         ds: ds.clone(),
         args: [cut, vec!["--by".into(), "summary".into()]].concat(),
         analyze_only: vec![],
-        engines: &["chdb", "spark"],
+        // chdb-mergetree: the views over MergeTree tables, as docs/sql.md
+        // has them on a ClickHouse cluster (partitions, hosts and file
+        // names as columns).
+        engines: &["chdb", "chdb-mergetree", "spark"],
     };
     // The mixed versions must read everywhere: every section on DuckDB,
     // the summary (every row of every part) on the others.
@@ -375,7 +381,7 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         ds: drift,
         args: vec!["--by".into(), "summary".into()],
         analyze_only: vec![],
-        engines: &["chdb", "spark"],
+        engines: &["chdb", "chdb-mergetree", "spark"],
     };
     // Overlay traffic with --inner: the sections on the inner headers.
     let inner = Scenario {
@@ -402,7 +408,9 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
     for (engine, dialect) in [
         ("duckdb", "duckdb"),
         ("chdb", "clickhouse"),
+        ("chdb-mergetree", "clickhouse"),
         ("spark", "spark"),
+        ("spark-cluster", "spark"),
     ] {
         if !only.is_empty() && !only.split(',').any(|e| e == engine) {
             eprintln!("PKTSAMPLE_SQL_ENGINES: {engine} left out");

@@ -2,7 +2,10 @@
 `pktsample analyze --format json` of the same dataset.
 
 Usage: sql_check.py ENGINE BOUND NAME QUERIES.json REPORT.json [NAME QUERIES REPORT ...]
-  ENGINE: duckdb | chdb | spark (one session for every scenario's queries)
+  ENGINE: duckdb | chdb | chdb-mergetree | spark | spark-cluster (one session for
+  every scenario's queries; chdb-mergetree: the parts loaded into MergeTree
+  tables first, see MERGETREE; spark-cluster: a standalone master and two
+  workers, see Cluster)
 
 Every section of the report the queries cover must come back from the
 engine (the per-AS sections, asn_databases aside: metadata, not rows).
@@ -139,13 +142,39 @@ def run_duckdb(stmts):
     return out
 
 
-def run_chdb(stmts):
+# docs/sql.md, "A ClickHouse cluster": the parts loaded into MergeTree
+# tables (a shard's `samples_local`), the views over them.
+MERGETREE = {
+    "samples": ["CREATE TABLE samples_local ENGINE = MergeTree PARTITION BY date "
+                "ORDER BY (host, ifname, direction, sampling_rate, timestamp) EMPTY AS "
+                "SELECT *, _file AS file_ FROM file('{glob}', Parquet) SETTINGS {settings}",
+                "INSERT INTO samples_local SELECT *, _file AS file_ FROM file('{glob}', Parquet) "
+                "SETTINGS {settings}",
+                "CREATE VIEW samples AS SELECT * FROM samples_local"],
+    "pools": ["CREATE TABLE pools_local ENGINE = MergeTree ORDER BY tuple() EMPTY AS "
+              "SELECT * FROM file('{glob}', Parquet)",
+              "INSERT INTO pools_local SELECT * FROM file('{glob}', Parquet)",
+              "CREATE VIEW pools AS SELECT * FROM pools_local"],
+}
+
+
+def mergetree(sql):
+    """The statements that replace a setup view by a MergeTree table."""
+    import re
+    m = re.match(r"CREATE VIEW (samples|pools) AS SELECT .* FROM file\('([^']*)', Parquet\)(?: SETTINGS (.*))?$", sql)
+    if not m:
+        return [sql]
+    return [q.format(glob=m.group(2), settings=m.group(3)) for q in MERGETREE[m.group(1)]]
+
+
+def run_chdb(stmts, tables=False):
     from chdb import session
     sess = session.Session()
     out = {}
     for s in stmts:
         if s["section"] == "setup":
-            sess.query(s["sql"])
+            for q in mergetree(s["sql"]) if tables else [s["sql"]]:
+                sess.query(q)
             continue
         res = sess.query(s["sql"], "JSONEachRow")
         text = res.bytes().decode() if hasattr(res, "bytes") else str(res)
@@ -154,22 +183,126 @@ def run_chdb(stmts):
 
 
 SPARK = None
+CLUSTER = None
 WAREHOUSE = tempfile.TemporaryDirectory(prefix="pktsample-spark-")
+
+
+class Cluster:
+    """A Spark standalone cluster on this machine: one master and two
+    workers, each its own JVM, started by pyspark's bundled `spark-class`
+    (as `start-master.sh`/`start-worker.sh` would), in a process group of
+    their own that `stop` ends."""
+
+    WORKERS = 2
+
+    def __init__(self):
+        import pyspark
+        import socket
+        import subprocess
+        self.home = os.path.dirname(pyspark.__file__)
+        self.logs = tempfile.TemporaryDirectory(prefix="pktsample-spark-cluster-")
+        cls = os.path.join(self.home, "bin", "spark-class")
+        env = dict(os.environ, SPARK_HOME=self.home, SPARK_LOCAL_IP="127.0.0.1")
+
+        def port():
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                return s.getsockname()[1]
+
+        def start(name, args):
+            log = open(os.path.join(self.logs.name, name + ".log"), "w")
+            return subprocess.Popen([cls, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+
+        p = port()
+        self.url = f"spark://127.0.0.1:{p}"
+        self.procs = [start("master", ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                                       "--port", str(p), "--webui-port", str(port())])]
+        self.work = []
+        for i in range(self.WORKERS):
+            w = os.path.join(self.logs.name, f"work-{i}")
+            os.mkdir(w)
+            self.work.append(w)
+            self.procs.append(start(f"worker-{i}", [
+                "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1",
+                "--memory", os.environ.get("SPARK_WORKER_MEMORY", "1g"),
+                "--webui-port", str(port()), "--work-dir", w, self.url]))
+
+    def wait_for_executors(self, spark, timeout=120):
+        """Until both workers run an executor for this application."""
+        t0 = time.time()
+        while True:
+            n = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
+            if n >= self.WORKERS:
+                return
+            dead = [p.args[1] for p in self.procs if p.poll() is not None]
+            if dead or time.time() - t0 > timeout:
+                raise SystemExit(f"spark cluster: {n} of {self.WORKERS} executors after "
+                                 f"{time.time() - t0:.0f} s; exited: {dead}; logs: {self.tail()}")
+            time.sleep(0.5)
+
+    def executors_used(self, app):
+        """Workers whose work directory holds an executor of `app`."""
+        return sum(os.path.isdir(os.path.join(w, app)) for w in self.work)
+
+    def tail(self):
+        out = []
+        for f in sorted(os.listdir(self.logs.name)):
+            if f.endswith(".log"):
+                lines = open(os.path.join(self.logs.name, f)).read().splitlines()
+                out.append(f + ": " + " | ".join(l for l in lines if "ERROR" in l or "Exception" in l)[-600:])
+        return "; ".join(out)
+
+    def stop(self):
+        import signal
+        for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except Exception:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+def spark_session(master):
+    from pyspark.sql import SparkSession
+    b = (SparkSession.builder.master(master).appName("pktsample-sql")
+         .config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "4")
+         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
+         # The setup writes the cells as tables: in a directory
+         # of this run's, removed at exit.
+         .config("spark.sql.warehouse.dir", WAREHOUSE.name))
+    if master.startswith("spark://"):
+        b = (b.config("spark.executor.memory", os.environ.get("SPARK_EXECUTOR_MEMORY", "768m"))
+             .config("spark.executor.cores", "1")
+             .config("spark.cores.max", str(Cluster.WORKERS)))
+    s = b.getOrCreate()
+    s.sparkContext.setLogLevel("ERROR")
+    return s
+
+
+def run_spark_cluster(stmts):
+    global SPARK, CLUSTER
+    if CLUSTER is None:
+        CLUSTER = Cluster()
+        SPARK = spark_session(CLUSTER.url)
+        CLUSTER.wait_for_executors(SPARK)
+    out = run_spark(stmts)
+    app = SPARK.sparkContext.applicationId
+    used = CLUSTER.executors_used(app)
+    if used != Cluster.WORKERS:
+        raise SystemExit(f"spark cluster: executors of {app} on {used} of {Cluster.WORKERS} workers")
+    return out
 
 
 def run_spark(stmts):
     global SPARK
     if SPARK is None:
-        from pyspark.sql import SparkSession
-        SPARK = (SparkSession.builder.master("local[2]").appName("pktsample-sql")
-                 .config("spark.ui.enabled", "false")
-                 .config("spark.sql.shuffle.partitions", "4")
-                 .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
-                 # The setup writes the cells as tables: in a directory
-                 # of this run's, removed at exit.
-                 .config("spark.sql.warehouse.dir", WAREHOUSE.name)
-                 .getOrCreate())
-        SPARK.sparkContext.setLogLevel("ERROR")
+        SPARK = spark_session("local[2]")
     for s in stmts:
         if s["section"] == "setup":
             SPARK.sql(s["sql"])
@@ -240,7 +373,9 @@ def check(engine, name, qpath, rpath, fails):
     stmts = json.load(open(qpath))
     report = json.load(open(rpath))
     t0 = time.time()
-    got = {"duckdb": run_duckdb, "chdb": run_chdb, "spark": run_spark}[engine](stmts)
+    got = {"duckdb": run_duckdb, "chdb": run_chdb, "spark": run_spark,
+           "spark-cluster": run_spark_cluster,
+           "chdb-mergetree": lambda st: run_chdb(st, tables=True)}[engine](stmts)
     worst = {"seconds": round(time.time() - t0, 1)}
     for section, rows in got.items():
         want = expected(report, section)
@@ -272,6 +407,8 @@ def main():
     finally:
         if SPARK is not None:
             SPARK.stop()
+        if CLUSTER is not None:
+            CLUSTER.stop()
     if fails:
         print("\n".join(fails[:40]), file=sys.stderr)
         sys.exit(1)
