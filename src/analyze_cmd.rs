@@ -89,6 +89,11 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub inner: bool,
 
+    /// Read the samples even where a dataset's rollups (`pktsample
+    /// rollup`) would serve the report (the report is the same).
+    #[arg(long)]
+    pub no_rollup: bool,
+
     #[command(flatten)]
     quiet: Quiet,
 }
@@ -238,6 +243,7 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         temp_dir: a.temp_dir,
         ignore_metadata: a.ignore_metadata,
         inner: a.inner,
+        rollups: !a.no_rollup,
     };
     let bar = (!a.quiet.on && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
@@ -257,6 +263,12 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let analysis = pktsample_analyze::run(&q, &progress)?;
     if let Some(pb) = &bar {
         pb.finish_and_clear();
+    }
+    if analysis.from_rollups && !a.quiet.on {
+        let n = analysis.inputs.iter().filter(|i| !i.skipped).count();
+        eprintln!(
+            "analyze: read the rollups of {n} parts, not their samples (--no-rollup reads the samples)"
+        );
     }
     let report = pktsample_analyze::report(&analysis, a.top)?;
     write_outputs(&report, a.format, out, html)?;

@@ -57,6 +57,11 @@ enum Command {
     /// place from an ASN database and cluster snapshots (each part
     /// replaced atomically, its pools rewritten).
     Enrich(crate::dataset_cmd::EnrichArgs),
+    /// Roll up a dataset: each part's sums for the fixed-key sections
+    /// (summary, protocols, interfaces, sizes, the time series by minute)
+    /// in DIR/_rollup/, which analyze reads instead of the samples where
+    /// they serve the report. Incremental: only new or replaced parts.
+    Rollup(crate::dataset_cmd::RollupArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -161,6 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Analyze(a) => crate::analyze_cmd::analyze_cmd(a),
         Command::Sql(a) => crate::dataset_cmd::sql_cmd(a),
         Command::Enrich(a) => crate::dataset_cmd::enrich_cmd(a),
+        Command::Rollup(a) => crate::dataset_cmd::rollup_cmd(a),
         Command::Collect(a) => sflow_cmd::collect_cmd(a),
     }
 }

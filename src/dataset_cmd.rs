@@ -140,3 +140,43 @@ pub fn enrich_cmd(a: EnrichArgs) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Args, Debug)]
+pub struct RollupArgs {
+    /// The dataset's root directory.
+    #[arg(value_name = "DATASET")]
+    dataset: std::path::PathBuf,
+    /// Roll up every part again, fresh rollups too.
+    #[arg(long)]
+    again: bool,
+}
+
+/// `pktsample rollup`: each part's sums for the fixed-key sections, in
+/// DIR/_rollup/, which analyze then reads instead of the samples where
+/// they serve the report.
+pub fn rollup_cmd(a: RollupArgs) -> anyhow::Result<ExitCode> {
+    if !a.dataset.is_dir() {
+        bail!(
+            "{}: not a dataset directory (give the DIR that capture/collect/convert -o DIR/ wrote)",
+            a.dataset.display()
+        );
+    }
+    let d = pktsample_analyze::engine::rollup::dataset(&a.dataset, a.again, &|_, _| {})?;
+    if d.rolled + d.fresh == 0 {
+        bail!(
+            "{}: holds no part (*.parquet under date=/host=)",
+            a.dataset.display()
+        );
+    }
+    out!(
+        "rolled up {} parts ({} samples); {} already fresh; {} orphaned rollups removed; in {}",
+        d.rolled,
+        d.samples,
+        d.fresh,
+        d.removed,
+        a.dataset
+            .join(pktsample_schemas::dataset::ROLLUP_DIR)
+            .display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -74,6 +74,7 @@ fn peak_bytes(inputs: &[PathBuf]) -> usize {
         temp_dir: None,
         ignore_metadata: false,
         inner: false,
+        rollups: false,
         k8s: None,
         policy: None,
     };

@@ -68,6 +68,7 @@ fn run(r: Run) -> (Value, u64) {
         temp_dir: r.temp,
         ignore_metadata: false,
         inner: false,
+        rollups: false,
         k8s: None,
         policy: None,
     };

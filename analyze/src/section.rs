@@ -144,6 +144,16 @@ impl Sections {
         self.0 & s.bit() != 0
     }
 
+    /// The set with `s` too.
+    pub const fn with(self, s: Section) -> Sections {
+        Sections(self.0 | s.bit())
+    }
+
+    /// Whether every section of `o` is in the set.
+    pub const fn contains(self, o: Sections) -> bool {
+        o.0 & !self.0 == 0
+    }
+
     pub fn insert(&mut self, s: Section) {
         self.0 |= s.bit();
     }

@@ -141,6 +141,29 @@ pub fn part_path(root: &Path, host: &str, now_ns: i64, n: u32) -> Result<PathBuf
     )))
 }
 
+/// Where a dataset's rollups go (`pktsample rollup`; one file per part).
+pub const ROLLUP_DIR: &str = "_rollup";
+
+/// The rollup of the part at `part`, from the dataset layout alone
+/// (`ROOT/date=…/host=…/FILE` -> `ROOT/_rollup/date=…/host=…/FILE`); None
+/// for a file outside that layout.
+pub fn rollup_path(part: &Path) -> Option<PathBuf> {
+    let host = part.parent()?;
+    let date = host.parent()?;
+    let root = date.parent()?;
+    let name = |p: &Path| p.file_name()?.to_str().map(str::to_owned);
+    let (h, d) = (name(host)?, name(date)?);
+    if !h.starts_with("host=") || !d.starts_with("date=") {
+        return None;
+    }
+    Some(
+        root.join(ROLLUP_DIR)
+            .join(d)
+            .join(h)
+            .join(part.file_name()?),
+    )
+}
+
 /// Where the pools of a part go: the same relative path under `_pools`.
 pub fn pools_path(root: &Path, part: &Path) -> Option<PathBuf> {
     let rel = part.strip_prefix(root).ok()?;

@@ -318,6 +318,7 @@ pub fn query(
         temp_dir: None,
         ignore_metadata: false,
         inner: false,
+        rollups: false,
         k8s,
         policy: None,
     }

@@ -291,6 +291,7 @@ fn analyze(path: &Path, asn: &Arc<pktsample_asn::AsDb>) -> Report {
         temp_dir: None,
         ignore_metadata: false,
         inner: false,
+        rollups: false,
         k8s: None,
         policy: None,
     };

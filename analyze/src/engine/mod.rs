@@ -45,6 +45,7 @@ pub mod k8s;
 mod pass;
 mod plan;
 pub mod policy;
+pub mod rollup;
 mod spill;
 mod tables;
 
@@ -97,6 +98,10 @@ pub struct Query {
     /// Network policies to judge each sample by (`--k8s-policy`; the
     /// denied section).
     pub policy: Option<Arc<dyn pktsample_schemas::PolicyCheck>>,
+    /// Read a dataset's rollups instead of its samples where they serve
+    /// the report ([`rollup::choose`]); false: always the samples, and no
+    /// word on rollups.
+    pub rollups: bool,
 }
 
 /// A stratum: samples of one interface, direction and rate of a host, in
@@ -125,6 +130,10 @@ pub struct Analysis {
     pub spilled: u64,
     pub interval_ns: i64,
     pub query: Query,
+    /// For the report's warnings: rollups not used, and why.
+    pub notes: Vec<String>,
+    /// Whether the sums came from rollups rather than the samples.
+    pub from_rollups: bool,
 }
 
 fn columns(q: &Query, s: Sections, constant_stratum: bool) -> Vec<&'static str> {
@@ -270,11 +279,28 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     let accs: Vec<Mutex<ThreadAcc>> = (0..rayon::current_num_threads())
         .map(|_| Mutex::new(ThreadAcc::new()))
         .collect();
-    units(&inputs).par_iter().try_for_each(|u| {
-        let i = rayon::current_thread_index().unwrap_or(0) % accs.len();
-        let mut acc = accs[i].lock().expect("accumulator");
-        read_unit(&ctx, u, &mut acc)
-    })?;
+    let (rolled, notes) = rolled_up(q, &inputs, interval);
+    let from_rollups = rolled.is_some();
+    match rolled {
+        Some(rolled) => {
+            let acc = &mut accs[0].lock().expect("accumulator");
+            for (fi, strata) in rolled {
+                for ((ifindex, d, rate), a) in strata {
+                    let k = parts.key(fi as u32, ifindex, d, rate);
+                    if !excluded(&k) {
+                        progress(a.rows);
+                        let a = rollup::fit(a, q.sections, interval);
+                        acc.agg.strata.entry(k).or_default().merge(a);
+                    }
+                }
+            }
+        }
+        None => units(&inputs).par_iter().try_for_each(|u| {
+            let i = rayon::current_thread_index().unwrap_or(0) % accs.len();
+            let mut acc = accs[i].lock().expect("accumulator");
+            read_unit(&ctx, u, &mut acc)
+        })?,
+    }
     let mut acc = accs
         .into_iter()
         .map(|m| m.into_inner().expect("accumulator"))
@@ -291,6 +317,12 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         runs: budget.take_runs(),
     };
     let mut agg = acc.agg;
+    // The row pass keeps every stratum of a batch it reads, a filtered-out
+    // direction's too (with its rows but no sums): not in the report.
+    if !q.directions.is_empty() {
+        agg.strata
+            .retain(|k, _| q.directions.contains(&k.direction));
+    }
     // Name filters for inputs whose metadata came at the end.
     if !q.hosts.is_empty() {
         agg.strata
@@ -313,7 +345,31 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         parts,
         interval_ns: interval,
         query: q.clone(),
+        notes,
+        from_rollups,
     })
+}
+
+/// The rollups' strata by input, where they serve the query (see
+/// [`rollup::choose`]), and the notes on why not.
+type Rolled = Vec<(usize, Vec<rollup::RolledStratum>)>;
+
+fn rolled_up(q: &Query, inputs: &[Input], interval: i64) -> (Option<Rolled>, Vec<String>) {
+    if !q.rollups {
+        return (None, Vec::new());
+    }
+    let c = rollup::choose(q, inputs, interval);
+    let mut notes = c.notes;
+    let Some(files) = c.files else {
+        return (None, notes);
+    };
+    match rollup::read_all(&files) {
+        Ok(r) => (Some(r), notes),
+        Err(n) => {
+            notes.push(n);
+            (None, notes)
+        }
+    }
 }
 
 /// Fold one unit into a thread's accumulator.

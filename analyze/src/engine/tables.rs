@@ -285,6 +285,44 @@ impl ProtoSums {
         merge_sorted(&mut self.service, &o.service);
     }
 
+    /// The sums by service as (IP protocol, port or None = other), the
+    /// inverse of [`ProtoSums::from_parts`] (a rollup's rows).
+    pub(super) fn from_parts(
+        eth_type: Vec<(u16, Cell)>,
+        mut ip_proto: Vec<(u8, Cell)>,
+        service: &[((u8, Option<u16>), Cell)],
+    ) -> Option<ProtoSums> {
+        let (t, n) = (ports(), port_slots());
+        let mut sv = Vec::with_capacity(service.len());
+        for &((proto, port), c) in service {
+            let ti = TRANSPORT_INDEX[proto as usize];
+            let slot = match port {
+                Some(p) if p < 1024 || crate::names::service_name(p).is_some() => {
+                    t.slot(p) as usize
+                }
+                Some(_) => return None,
+                None => n - 1,
+            };
+            if ti == u8::MAX {
+                return None;
+            }
+            sv.push(((ti as usize * n + slot) as u32, c));
+        }
+        sv.sort_by_key(|e| e.0);
+        ip_proto.sort_by_key(|e| e.0);
+        Some(ProtoSums {
+            eth_type,
+            ip_proto,
+            service: sv,
+        })
+    }
+
+    /// The sums by IP protocol of the rows not counted by service (the
+    /// stored form; [`ProtoSums::ip_protos`] adds the services back).
+    pub(super) fn ip_proto_own(&self) -> &[(u8, Cell)] {
+        &self.ip_proto
+    }
+
     pub fn eth_types(&self) -> Vec<(u16, Cell)> {
         self.eth_type.clone()
     }

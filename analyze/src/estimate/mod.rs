@@ -157,7 +157,7 @@ impl<'a> Ctx<'a> {
     pub fn new(a: &'a Analysis, top: usize) -> Result<Ctx<'a>, AnalyzeError> {
         let q = &a.query;
         let (st, pooled) = strata(a);
-        let mut warnings = Vec::new();
+        let mut warnings = a.notes.clone();
         let (addrs, by_id) = address_summary(a, &st, top)?;
         let (summary, start, end) = summary(a, &st, &pooled, &mut warnings);
         let ip = |a: &StratumAgg| {
