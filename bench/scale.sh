@@ -16,6 +16,10 @@
 #             spark-plain": ENGINE runs the generated SQL, ENGINE-plain the
 #             baseline (bench/plain_queries.py: the same sections as plain
 #             GROUP BY queries without intervals, on the same views)
+#             Rollups: "rollup" (pktsample rollup --again: every part),
+#             "analyze-fixed" (analyze --no-rollup of the sections rollups
+#             answer: FIXED) and "analyze-rollup" (the same from the
+#             rollups, which must give the same report, byte for byte)
 #   LIMIT     seconds an engine may take before it is stopped and reported
 #             as not finishing (default 1800)
 # Needs the interop venv (.ci/run makes .venv) and, for Spark, Java.
@@ -24,7 +28,8 @@ cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/pktsample-bench}
 ROWS=${ROWS:-100000000}
 SECTIONS=${SECTIONS:-summary,ip-versions,protocols,interfaces,top-sources,top-destinations,time-series,packet-sizes}
-ENGINES=${ENGINES:-analyze duckdb duckdb-plain chdb chdb-plain spark spark-plain}
+FIXED=${FIXED:-summary,protocols,interfaces,time-series,packet-sizes}
+ENGINES=${ENGINES:-rollup analyze-fixed analyze-rollup analyze duckdb duckdb-plain chdb chdb-plain spark spark-plain}
 PY=${PKTSAMPLE_PYTHON:-$PWD/.venv/bin/python}
 LIMIT=${LIMIT:-1800}
 export SPARK_DRIVER_MEMORY=${SPARK_DRIVER_MEMORY:-12g}
@@ -51,6 +56,18 @@ for e in $ENGINES; do
   case $e in
     analyze)
       line=$(bench/tree_rss.py -- $P analyze "$ds" -q --format json --by "$SECTIONS" -o "$rep" --force)
+      ;;
+    rollup)
+      line=$(bench/tree_rss.py -- $P rollup "$ds" --again)
+      ;;
+    analyze-fixed|analyze-rollup)
+      [ -d "$ds/_rollup" ] || $P rollup "$ds" > /dev/null
+      no=; [ "$e" = analyze-fixed ] && no=--no-rollup
+      line=$(bench/tree_rss.py -- $P analyze "$ds" -q --format json --by "$FIXED" $no -o "$BENCH_DIR/scale-$e.json" --force)
+      if [ -s "$BENCH_DIR/scale-analyze-fixed.json" ] && [ -s "$BENCH_DIR/scale-analyze-rollup.json" ]; then
+        cmp -s "$BENCH_DIR/scale-analyze-fixed.json" "$BENCH_DIR/scale-analyze-rollup.json" \
+          || { echo "$e: the report from rollups differs from the samples'"; exit 1; }
+      fi
       ;;
     duckdb|chdb|spark|duckdb-plain|chdb-plain|spark-plain)
       [ -s "$rep" ] || $P analyze "$ds" -q --format json --by "$SECTIONS" -o "$rep" --force
