@@ -19,7 +19,10 @@
 #             Rollups: "rollup" (pktsample rollup --again: every part),
 #             "analyze-fixed" (analyze --no-rollup of the sections rollups
 #             answer: FIXED) and "analyze-rollup" (the same from the
-#             rollups, which must give the same report, byte for byte)
+#             rollups, which must give the same report, byte for byte),
+#             and on the engines "ENGINE-fixed" (the generated SQL of those
+#             sections over the samples) and "ENGINE-rollup" (the same with
+#             `sql --rollup`), both checked against analyze-fixed's report
 #   LIMIT     seconds an engine may take before it is stopped and reported
 #             as not finishing (default 1800)
 # Needs the interop venv (.ci/run makes .venv) and, for Spark, Java.
@@ -63,11 +66,22 @@ for e in $ENGINES; do
     analyze-fixed|analyze-rollup)
       [ -d "$ds/_rollup" ] || $P rollup "$ds" > /dev/null
       no=; [ "$e" = analyze-fixed ] && no=--no-rollup
-      line=$(bench/tree_rss.py -- $P analyze "$ds" -q --format json --by "$FIXED" $no -o "$BENCH_DIR/scale-$e.json" --force)
+      line=$(bench/tree_rss.py -- $P analyze "$ds" -q --format json --by "$FIXED" --interval 1h $no -o "$BENCH_DIR/scale-$e.json" --force)
       if [ -s "$BENCH_DIR/scale-analyze-fixed.json" ] && [ -s "$BENCH_DIR/scale-analyze-rollup.json" ]; then
         cmp -s "$BENCH_DIR/scale-analyze-fixed.json" "$BENCH_DIR/scale-analyze-rollup.json" \
           || { echo "$e: the report from rollups differs from the samples'"; exit 1; }
       fi
+      ;;
+    duckdb-fixed|chdb-fixed|spark-fixed|duckdb-rollup|chdb-rollup|spark-rollup)
+      [ -d "$ds/_rollup" ] || $P rollup "$ds" > /dev/null
+      fr=$BENCH_DIR/scale-analyze-fixed.json
+      [ -s "$fr" ] || $P analyze "$ds" -q --format json --by "$FIXED" --interval 1h --no-rollup -o "$fr" --force
+      en=${e%-*}; d=$en; [ "$en" = chdb ] && d=clickhouse
+      ro=; [ "${e#*-}" = rollup ] && ro=--rollup
+      q=$BENCH_DIR/scale-$e.sql.json
+      $P sql "$ds" --dialect "$d" --by "$FIXED" --interval 1h $ro --format json > "$q"
+      line=$(bench/tree_rss.py --limit "$LIMIT" -- "$PY" tests/interop/sql_check.py "$en" 2e-4 scale "$q" "$fr") \
+        || line="$line (failed: rerun ENGINES=$e to see why)"
       ;;
     duckdb|chdb|spark|duckdb-plain|chdb-plain|spark-plain)
       [ -s "$rep" ] || $P analyze "$ds" -q --format json --by "$SECTIONS" -o "$rep" --force

@@ -44,6 +44,12 @@ pub struct SqlArgs {
     /// How to print the statements.
     #[arg(long, value_enum, default_value = "sql", value_name = "FORMAT")]
     format: SqlFormat,
+    /// Read the dataset's rollups (`pktsample rollup`) instead of its
+    /// samples: the sections rollups answer (summary, protocols,
+    /// interfaces, time-series, packet-sizes), without --from/--to or
+    /// --inner, the time series' bucket a multiple of a minute.
+    #[arg(long)]
+    rollup: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -71,7 +77,11 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
     if a.top == 0 {
         bail!("--top must be at least 1");
     }
+    if a.rollup {
+        rollup_allows(&a, sections, interval)?;
+    }
     let scope = Scope {
+        rollup: a.rollup,
         dialect: a.dialect,
         from: a.window.from,
         to: a.window.to,
@@ -79,7 +89,8 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
         interval,
         inner: a.inner,
     };
-    let stmts = queries(&scope, &a.dataset, sections, a.top);
+    let stmts = queries(&scope, &a.dataset, sections, a.top)
+        .map_err(|e| anyhow::anyhow!("--rollup: {e}; run without --rollup"))?;
     match a.format {
         SqlFormat::Sql => {
             for s in &stmts {
@@ -95,6 +106,39 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `sql --rollup` cannot do, named by its flag.
+fn rollup_allows(
+    a: &SqlArgs,
+    sections: pktsample_analyze::Sections,
+    interval: Option<i64>,
+) -> anyhow::Result<()> {
+    use pktsample_analyze::engine::rollup::{BASE_NS, SECTIONS};
+    if let Some(s) = sections.iter().find(|s| !SECTIONS.contains(pktsample_analyze::Sections::none().with(*s))) {
+        bail!(
+            "--rollup: the {} section needs the samples; give --by from summary, protocols, interfaces, time-series, packet-sizes",
+            s.name()
+        );
+    }
+    if a.window.from.is_some() || a.window.to.is_some() {
+        bail!("--rollup: --from/--to cut the parts, which the rollups sum whole; run without --rollup");
+    }
+    if a.inner {
+        bail!("--rollup: --inner needs the samples' inner headers; run without --rollup");
+    }
+    if interval.is_none() && sections.has(pktsample_analyze::Section::TimeSeries) {
+        bail!(
+            "--rollup: give the time series' --interval (a multiple of 1m): the automatic one may be finer than the rollups' minute"
+        );
+    }
+    if let Some(iv) = interval.filter(|iv| iv % BASE_NS != 0) {
+        bail!(
+            "--interval: {} s is not a multiple of the rollups' minute; give a multiple of 1m",
+            iv as f64 / 1e9
+        );
+    }
+    Ok(())
 }
 
 #[derive(clap::Args, Debug)]

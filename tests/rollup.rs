@@ -331,3 +331,31 @@ fn bad_rollups_are_ignored_with_a_warning() {
     let e = common::fails(&["rollup", s(&dir.path().join("nope"))]);
     assert!(e.contains("not a dataset directory"), "{e}");
 }
+
+#[test]
+fn sql_rollup_refuses_what_rollups_cannot_answer() {
+    let dir = tmpdir();
+    let ds = dir.path().join("ds");
+    std::fs::create_dir_all(&ds).unwrap();
+    let sql = |extra: &[&str]| {
+        let mut a = vec!["sql", s(&ds), "--dialect", "duckdb", "--rollup"];
+        a.extend(extra);
+        common::fails(&a)
+    };
+    let e = sql(&["--by", "summary,top-sources"]);
+    assert!(e.contains("top-sources section needs the samples"), "{e}");
+    let e = sql(&["--by", "summary", "--from", "2023-11-15T00:00:00Z"]);
+    assert!(e.contains("--from/--to"), "{e}");
+    let e = sql(&["--by", "summary,time-series"]);
+    assert!(e.contains("--interval"), "{e}");
+    let e = sql(&["--by", "time-series", "--interval", "90s"]);
+    assert!(e.contains("not a multiple of the rollups' minute"), "{e}");
+    let e = sql(&["--by", "summary", "--inner"]);
+    assert!(e.contains("--inner"), "{e}");
+    // What it answers, it prints: the rollup view and no samples scan.
+    let q = ok(&[
+        "sql", s(&ds), "--dialect", "duckdb", "--rollup", "--by", FIXED, "--interval", "1m",
+    ]);
+    assert!(q.contains("_rollup/date=*/host=*/*.parquet"), "{q}");
+    assert!(!q.contains("FROM samples"), "the rollup form reads no sample");
+}

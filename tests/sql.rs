@@ -195,6 +195,8 @@ struct Scenario {
     ds: PathBuf,
     args: Vec<String>,
     analyze_only: Vec<String>,
+    /// `sql`'s arguments besides (`--rollup`).
+    sql_only: Vec<String>,
     /// The engines it runs on.
     engines: &'static [&'static str],
 }
@@ -216,6 +218,7 @@ impl Scenario {
             "1000",
         ];
         a.extend(self.args.iter().map(String::as_str));
+        a.extend(self.sql_only.iter().map(String::as_str));
         std::fs::write(&q, ok(&a)).unwrap();
         if !r.exists() {
             let mut a: Vec<&str> = vec![
@@ -311,6 +314,7 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         ds: ds.clone(),
         args: every,
         analyze_only: asn.clone(),
+        sql_only: vec![],
         engines: if spark_all() { ALL } else { FAST },
     };
     let (_, report) = full.files("duckdb");
@@ -331,6 +335,7 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         ds: ds.clone(),
         args: vec!["--by".into(), "summary,time-series,as-pairs,as-ipv6".into()],
         analyze_only: asn,
+        sql_only: vec![],
         // On a standalone cluster (a master and two workers, each its own
         // JVM: sql_check.py's Cluster); the same dialect on `local[2]`
         // runs the window and drift scenarios below.
@@ -355,6 +360,7 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         ds: ds.clone(),
         args: cut.clone(),
         analyze_only: vec![],
+        sql_only: vec![],
         engines: &["duckdb"],
     };
     let window_light = Scenario {
@@ -362,6 +368,7 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         ds: ds.clone(),
         args: [cut, vec!["--by".into(), "summary".into()]].concat(),
         analyze_only: vec![],
+        sql_only: vec![],
         // chdb-mergetree: the views over MergeTree tables, as docs/sql.md
         // has them on a ClickHouse cluster (partitions, hosts and file
         // names as columns).
@@ -374,6 +381,7 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         ds: drift.clone(),
         args: vec![],
         analyze_only: vec![],
+        sql_only: vec![],
         engines: &["duckdb"],
     };
     let drift_light = Scenario {
@@ -381,6 +389,7 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
         ds: drift,
         args: vec!["--by".into(), "summary".into()],
         analyze_only: vec![],
+        sql_only: vec![],
         engines: &["chdb", "chdb-mergetree", "spark"],
     };
     // Overlay traffic with --inner: the sections on the inner headers.
@@ -393,9 +402,27 @@ fn duckdb_chdb_and_spark_give_analyzes_numbers() {
             "summary,ip-versions,protocols,top-sources,top-destinations,time-series".into(),
         ],
         analyze_only: vec![],
+        sql_only: vec![],
         engines: &["duckdb"],
     };
+    // The rollups' form: the cells from DIR/_rollup/ (which analyze,
+    // given the same sections, reads too), on every engine.
+    ok(&["rollup", s(&ds)]);
+    let rolled = Scenario {
+        name: "rollup",
+        ds: ds.clone(),
+        args: vec![
+            "--by".into(),
+            "summary,protocols,interfaces,time-series,packet-sizes".into(),
+            "--interval".into(),
+            "1h".into(),
+        ],
+        analyze_only: vec![],
+        sql_only: vec!["--rollup".into()],
+        engines: ALL,
+    };
     let scenarios = [
+        rolled,
         full,
         spark_full,
         window,

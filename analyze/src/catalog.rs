@@ -472,7 +472,13 @@ pub fn report(a: &Analysis, top: usize) -> Result<Report, AnalyzeError> {
 
 /// The statements for `sections` on the dataset at `root`: the setup, then
 /// each section's (those without an SQL form are left out).
-pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec<Statement> {
+/// Err (with `--rollup`): a key no rollup holds.
+pub fn queries(
+    scope: &Scope,
+    root: &str,
+    sections: Sections,
+    top: usize,
+) -> Result<Vec<Statement>, String> {
     let ask = Ask::new(scope, top, sections);
     let mut v = Vec::new();
     for d in CATALOG {
@@ -483,9 +489,9 @@ pub fn queries(scope: &Scope, root: &str, sections: Sections, top: usize) -> Vec
         }
     }
     // The setup fills the cells the statements were built to read.
-    let mut all = ask.setup(root);
+    let mut all = ask.setup(root)?;
     all.extend(v);
-    all
+    Ok(all)
 }
 
 /// The breakdowns of a report, in display order: those it has.

@@ -54,6 +54,7 @@ pub const BASE_NS: i64 = 60_000_000_000;
 
 /// The rollup table's version (its key-value metadata).
 const VERSION: &str = "1";
+
 const KEY_VERSION: &str = "pktsample.rollup.version";
 const KEY_SIZE: &str = "pktsample.rollup.part_size";
 const KEY_MTIME: &str = "pktsample.rollup.part_mtime_ns";
@@ -126,6 +127,7 @@ fn schema() -> Arc<Schema> {
     let f = |n: &str, t: DataType, null: bool| Field::new(n, t, null);
     Arc::new(Schema::new(vec![
         f("ifindex", DataType::UInt32, false),
+        f("ifname", DataType::Utf8, false),
         f("direction", DataType::Utf8, false),
         f("sampling_rate", DataType::UInt32, false),
         f("set", DataType::Utf8, false),
@@ -142,6 +144,10 @@ fn schema() -> Arc<Schema> {
 #[derive(Default)]
 struct Rows {
     ifindex: Vec<u32>,
+    /// The interface's name in the part's metadata (what SQL keys by).
+    ifname: Vec<String>,
+    /// The current stratum's name.
+    name: String,
     direction: Vec<&'static str>,
     rate: Vec<u32>,
     set: Vec<&'static str>,
@@ -159,6 +165,7 @@ impl Rows {
         c: Cell,
     ) {
         self.ifindex.push(s.0);
+        self.ifname.push(self.name.clone());
         self.direction.push(s.1.as_str());
         self.rate.push(s.2);
         self.set.push(set);
@@ -214,6 +221,7 @@ impl Rows {
             schema(),
             vec![
                 Arc::new(UInt32Array::from(self.ifindex.clone())),
+                Arc::new(StringArray::from(self.ifname.clone())),
                 Arc::new(StringArray::from(self.direction.clone())),
                 Arc::new(UInt32Array::from(self.rate.clone())),
                 Arc::new(StringArray::from(self.set.clone())),
@@ -257,7 +265,11 @@ pub fn write(part: &Path) -> Result<(PathBuf, u64), AnalyzeError> {
     let mut strata: Vec<_> = a.agg.strata.iter().collect();
     strata.sort_by_key(|e| e.0);
     let samples = strata.iter().map(|(_, s)| s.rows).sum();
+    let meta = &a.inputs[0].meta;
     for (k, s) in strata {
+        rows.name = meta
+            .interface(k.ifindex, k.rate)
+            .map_or_else(|| format!("if{}", k.ifindex), |i| i.name.clone());
         rows.stratum((k.ifindex, k.direction, k.rate), s);
     }
     if let Some(dir) = path.parent() {

@@ -138,12 +138,41 @@ impl Cells {
     }
 
     /// The statements filling the tables (after the views).
-    pub fn setup(&self, s: &Scope) -> Vec<String> {
-        [false, true]
-            .into_iter()
-            .filter(|w| self.sets.iter().any(|c| self.is_wide(c) == *w))
-            .flat_map(|w| materialise(s.dialect, table_of(w), &self.fill(s, w)))
-            .collect()
+    /// With `s.rollup`, the small table from the rollups (Err: a key
+    /// none holds, an address set).
+    pub fn setup(&self, s: &Scope) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for w in [false, true] {
+            if !self.sets.iter().any(|c| self.is_wide(c) == w) {
+                continue;
+            }
+            let q = match (s.rollup, w) {
+                (false, _) => self.fill(s, w),
+                (true, false) => self.rollup_fill(s)?,
+                (true, true) => return Err("the address sections need the samples".into()),
+            };
+            out.extend(materialise(s.dialect, table_of(w), &q));
+        }
+        Ok(out)
+    }
+
+    /// The small sets, and the columns they use.
+    fn small(&self) -> (Vec<(usize, &Vec<usize>)>, Vec<usize>) {
+        let sets: Vec<(usize, &Vec<usize>)> = self
+            .sets
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !self.is_wide(c))
+            .collect();
+        let mut used: Vec<usize> = sets.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+        used.sort_unstable();
+        used.dedup();
+        (sets, used)
+    }
+
+    fn rollup_fill(&self, s: &Scope) -> Result<String, String> {
+        let (sets, used) = self.small();
+        super::rollup::fill(s, &self.exprs, &sets, &used, self.ivc.as_deref())
     }
 
     /// The query of one table: the rows read once, every set of the table
@@ -252,6 +281,7 @@ mod tests {
             hosts: vec![],
             interval: None,
             inner: false,
+            rollup: false,
         }
     }
 
@@ -278,7 +308,7 @@ mod tests {
         let src = c.set(&["src_addr"], None);
         let dst = c.set(&["dst_addr"], None);
         assert_eq!((src.table, dst.table), (ADDRS, ADDRS));
-        let setup = c.setup(&scope());
+        let setup = c.setup(&scope()).unwrap();
         assert_eq!(setup.len(), 2, "{setup:#?}");
         assert!(setup[0].contains("pk_cells") && setup[0].contains("ip_version AS c0"));
         assert!(!setup[0].contains("src_addr AS"), "{}", setup[0]);
@@ -304,7 +334,7 @@ mod tests {
             dialect: Dialect::Spark,
             ..scope()
         };
-        let setup = c.setup(&s);
+        let setup = c.setup(&s).unwrap();
         assert_eq!(setup[0], "DROP TABLE IF EXISTS pk_cells");
         assert!(setup[1].starts_with("CREATE TABLE pk_cells USING parquet AS "));
     }

@@ -20,6 +20,7 @@ mod interfaces;
 mod k8s;
 mod per_as;
 mod query;
+mod rollup;
 mod summary;
 mod time;
 
@@ -65,16 +66,19 @@ impl<'a> Ask<'a> {
     /// The setup, once every section's statements are built: the views
     /// over the dataset at `root`, then the cells the statements read,
     /// filled in one scan of the samples (and one of their addresses).
-    pub fn setup(&self, root: &str) -> Vec<Statement> {
+    /// With `--rollup`, Err names a key no rollup holds.
+    pub fn setup(&self, root: &str) -> Result<Vec<Statement>, String> {
         let d = self.dialect;
-        d.prelude(root)
+        let rollup = self.scope.rollup.then(|| rollup::view(d, root));
+        Ok(d.prelude(root)
             .into_iter()
-            .chain(self.cells.borrow().setup(self.scope))
+            .chain(rollup)
+            .chain(self.cells.borrow().setup(self.scope)?)
             .map(|sql| Statement {
                 section: "setup",
                 sql,
             })
-            .collect()
+            .collect())
     }
 }
 

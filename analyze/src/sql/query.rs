@@ -25,6 +25,9 @@ pub struct Scope {
     pub interval: Option<i64>,
     /// Every section on the innermost IP header (analyze's `--inner`).
     pub inner: bool,
+    /// The small cells from the dataset's rollups, not its samples
+    /// (`--rollup`; see `sql::rollup`).
+    pub rollup: bool,
 }
 
 /// The columns `--inner` takes from the inner header where a sample has
@@ -76,7 +79,7 @@ fn quote(s: &str) -> String {
 }
 
 /// A size class's index from `len`.
-fn size_class(len: &str) -> String {
+pub(super) fn size_class(len: &str) -> String {
     let mut s = String::from("(CASE");
     for (i, (_, hi)) in SIZE_CLASSES.iter().enumerate().take(SIZE_CLASSES.len() - 1) {
         let _ = write!(s, " WHEN {len} <= {hi} THEN {i}");
@@ -194,7 +197,7 @@ fn hosts_in(s: &Scope) -> String {
 
 /// `WITH pl AS (…)`: the pools of the parts selected (those whose capture
 /// span meets the window).
-fn pools_cte(s: &Scope) -> String {
+pub(super) fn pools_cte(s: &Scope) -> String {
     let d = s.dialect;
     let mut pools_where = Vec::new();
     if !s.hosts.is_empty() {
