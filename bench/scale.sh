@@ -23,6 +23,8 @@
 #             and on the engines "ENGINE-fixed" (the generated SQL of those
 #             sections over the samples) and "ENGINE-rollup" (the same with
 #             `sql --rollup`), both checked against analyze-fixed's report
+#             "spark-cluster" runs the generated SQL on a standalone
+#             cluster (a master and two workers, each its own JVM)
 #   LIMIT     seconds an engine may take before it is stopped and reported
 #             as not finishing (default 1800)
 # Needs the interop venv (.ci/run makes .venv) and, for Spark, Java.
@@ -36,6 +38,9 @@ ENGINES=${ENGINES:-rollup analyze-fixed analyze-rollup analyze duckdb duckdb-pla
 PY=${PKTSAMPLE_PYTHON:-$PWD/.venv/bin/python}
 LIMIT=${LIMIT:-1800}
 export SPARK_DRIVER_MEMORY=${SPARK_DRIVER_MEMORY:-12g}
+# spark-cluster (a master and two workers, tests/interop/sql_check.py's
+# Cluster): each worker's and executor's memory.
+export SPARK_WORKER_MEMORY=${SPARK_WORKER_MEMORY:-6g} SPARK_EXECUTOR_MEMORY=${SPARK_EXECUTOR_MEMORY:-5g}
 mkdir -p "$BENCH_DIR"
 cargo build --release --quiet --workspace --bins
 P=$PWD/target/release/pktsample
@@ -72,20 +77,20 @@ for e in $ENGINES; do
           || { echo "$e: the report from rollups differs from the samples'"; exit 1; }
       fi
       ;;
-    duckdb-fixed|chdb-fixed|spark-fixed|duckdb-rollup|chdb-rollup|spark-rollup)
+    duckdb-fixed|chdb-fixed|spark-fixed|spark-cluster-fixed|duckdb-rollup|chdb-rollup|spark-rollup|spark-cluster-rollup)
       [ -d "$ds/_rollup" ] || $P rollup "$ds" > /dev/null
       fr=$BENCH_DIR/scale-analyze-fixed.json
       [ -s "$fr" ] || $P analyze "$ds" -q --format json --by "$FIXED" --interval 1h --no-rollup -o "$fr" --force
-      en=${e%-*}; d=$en; [ "$en" = chdb ] && d=clickhouse
+      en=${e%-*}; d=${en%-cluster}; [ "$en" = chdb ] && d=clickhouse
       ro=; [ "${e#*-}" = rollup ] && ro=--rollup
       q=$BENCH_DIR/scale-$e.sql.json
       $P sql "$ds" --dialect "$d" --by "$FIXED" --interval 1h $ro --format json > "$q"
       line=$(bench/tree_rss.py --limit "$LIMIT" -- "$PY" tests/interop/sql_check.py "$en" 2e-4 scale "$q" "$fr") \
         || line="$line (failed: rerun ENGINES=$e to see why)"
       ;;
-    duckdb|chdb|spark|duckdb-plain|chdb-plain|spark-plain)
+    duckdb|chdb|spark|spark-cluster|duckdb-plain|chdb-plain|spark-plain)
       [ -s "$rep" ] || $P analyze "$ds" -q --format json --by "$SECTIONS" -o "$rep" --force
-      en=${e%-plain}; d=$en; [ "$en" = chdb ] && d=clickhouse
+      en=${e%-plain}; d=${en%-cluster}; [ "$en" = chdb ] && d=clickhouse
       q=$BENCH_DIR/scale-$en.sql.json
       $P sql "$ds" --dialect "$d" --by "$SECTIONS" --format json > "$q"
       if [ "$e" = "$en" ]; then

@@ -115,14 +115,19 @@ fn rollup_allows(
     interval: Option<i64>,
 ) -> anyhow::Result<()> {
     use pktsample_analyze::engine::rollup::{BASE_NS, SECTIONS};
-    if let Some(s) = sections.iter().find(|s| !SECTIONS.contains(pktsample_analyze::Sections::none().with(*s))) {
+    if let Some(s) = sections
+        .iter()
+        .find(|s| !SECTIONS.contains(pktsample_analyze::Sections::none().with(*s)))
+    {
         bail!(
             "--rollup: the {} section needs the samples; give --by from summary, protocols, interfaces, time-series, packet-sizes",
             s.name()
         );
     }
     if a.window.from.is_some() || a.window.to.is_some() {
-        bail!("--rollup: --from/--to cut the parts, which the rollups sum whole; run without --rollup");
+        bail!(
+            "--rollup: --from/--to cut the parts, which the rollups sum whole; run without --rollup"
+        );
     }
     if a.inner {
         bail!("--rollup: --inner needs the samples' inner headers; run without --rollup");
@@ -193,6 +198,10 @@ pub struct RollupArgs {
     /// Roll up every part again, fresh rollups too.
     #[arg(long)]
     again: bool,
+    /// Also the per-AS sections' sums, through this database (what
+    /// analyze --asn-db with the same files then reads from the rollups).
+    #[command(flatten)]
+    asn: AsnDb,
 }
 
 /// `pktsample rollup`: each part's sums for the fixed-key sections, in
@@ -205,7 +214,9 @@ pub fn rollup_cmd(a: RollupArgs) -> anyhow::Result<ExitCode> {
             a.dataset.display()
         );
     }
-    let d = pktsample_analyze::engine::rollup::dataset(&a.dataset, a.again, &|_, _| {})?;
+    let asn = a.asn.load()?;
+    let d =
+        pktsample_analyze::engine::rollup::dataset(&a.dataset, a.again, asn.as_ref(), &|_, _| {})?;
     if d.rolled + d.fresh == 0 {
         bail!(
             "{}: holds no part (*.parquet under date=/host=)",

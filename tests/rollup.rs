@@ -354,8 +354,55 @@ fn sql_rollup_refuses_what_rollups_cannot_answer() {
     assert!(e.contains("--inner"), "{e}");
     // What it answers, it prints: the rollup view and no samples scan.
     let q = ok(&[
-        "sql", s(&ds), "--dialect", "duckdb", "--rollup", "--by", FIXED, "--interval", "1m",
+        "sql",
+        s(&ds),
+        "--dialect",
+        "duckdb",
+        "--rollup",
+        "--by",
+        FIXED,
+        "--interval",
+        "1m",
     ]);
     assert!(q.contains("_rollup/date=*/host=*/*.parquet"), "{q}");
-    assert!(!q.contains("FROM samples"), "the rollup form reads no sample");
+    assert!(
+        !q.contains("FROM samples"),
+        "the rollup form reads no sample"
+    );
+}
+
+#[test]
+fn per_as_sections_from_rollups_made_with_the_same_database() {
+    let dir = tmpdir();
+    let ds = build(dir.path());
+    let db = fixture("asn/fixture-ip2asn.tsv");
+    let by = format!("{FIXED},src-as,dst-as,remote-as,as-pairs,as-ipv6");
+    let args = ["--by", &by, "--asn-db", s(&db), "--format", "json"];
+    // Rolled up without a database: the per-AS report reads the samples,
+    // and says why.
+    rollup(&ds);
+    let (r, err) = analyze(&ds, &args);
+    assert!(!err.contains(FROM_ROLLUPS), "{err}");
+    assert!(r.contains("rolled up without this --asn-db"), "{r}");
+    // With it: only the parts without its sums are rolled up again (all).
+    let parts = dataset::parts(&ds).unwrap();
+    let out = ok(&["rollup", s(&ds), "--asn-db", s(&db)]);
+    assert!(
+        out.starts_with(&format!("rolled up {} parts", parts.len())),
+        "{out}"
+    );
+    let out = ok(&["rollup", s(&ds), "--asn-db", s(&db)]);
+    assert!(out.starts_with("rolled up 0 parts"), "{out}");
+    same_from_rollups(&ds, &args);
+    same_from_rollups(&ds, &["--by", &by, "--asn-db", s(&db), "--format", "table"]);
+    // The fixed-key report needs no database: the same rollups serve it.
+    same_from_rollups(&ds, &["--by", FIXED, "--format", "json"]);
+    // Another database (a copy: another file) is not this one.
+    let other = dir.path().join("other.tsv");
+    std::fs::copy(&db, &other).unwrap();
+    let (_, err) = analyze(
+        &ds,
+        &["--by", &by, "--asn-db", s(&other), "--format", "json"],
+    );
+    assert!(!err.contains(FROM_ROLLUPS), "{err}");
 }

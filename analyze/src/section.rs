@@ -149,6 +149,15 @@ impl Sections {
         Sections(self.0 | s.bit())
     }
 
+    /// The set's bits, and a set from them.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    pub const fn from_bits(b: u32) -> Sections {
+        Sections(b & Sections::ALL.0)
+    }
+
     /// Whether every section of `o` is in the set.
     pub const fn contains(self, o: Sections) -> bool {
         o.0 & !self.0 == 0

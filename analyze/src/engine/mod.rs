@@ -61,6 +61,7 @@ use fold::Folder;
 use plan::{Unit, open_input, open_parquet_input, overlaps, units};
 
 use crate::error::AnalyzeError;
+use crate::stats::Cell;
 use pktsample_asn::AsDb;
 
 /// What to analyse.
@@ -134,6 +135,9 @@ pub struct Analysis {
     pub notes: Vec<String>,
     /// Whether the sums came from rollups rather than the samples.
     pub from_rollups: bool,
+    /// From rollups: the sources' and destinations' sums by (stratum id,
+    /// origin), which the address tables give otherwise.
+    pub rolled_origins: Option<[ByOrigin; 2]>,
 }
 
 fn columns(q: &Query, s: Sections, constant_stratum: bool) -> Vec<&'static str> {
@@ -280,18 +284,33 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         .map(|_| Mutex::new(ThreadAcc::new()))
         .collect();
     let (rolled, notes) = rolled_up(q, &inputs, interval);
+    let mut rolled_origins: Option<[ByOrigin; 2]> = None;
     let from_rollups = rolled.is_some();
     match rolled {
         Some(rolled) => {
             let acc = &mut accs[0].lock().expect("accumulator");
+            let origins = rolled_origins.insert(Default::default());
             for (fi, strata) in rolled {
-                for ((ifindex, d, rate), a) in strata {
+                for r in strata {
+                    let (ifindex, d, rate) = r.key;
                     let k = parts.key(fi as u32, ifindex, d, rate);
-                    if !excluded(&k) {
-                        progress(a.rows);
-                        let a = rollup::fit(a, q.sections, interval);
-                        acc.agg.strata.entry(k).or_default().merge(a);
+                    if excluded(&k) {
+                        continue;
                     }
+                    progress(r.agg.rows);
+                    if q.sections.any_as() {
+                        let id = ids.id(&k);
+                        for (side, o) in r.origins.iter().enumerate() {
+                            for (&key, (c, c6)) in o {
+                                let e: &mut (Cell, Cell) =
+                                    origins[side].entry((id, key)).or_default();
+                                e.0.merge(c);
+                                e.1.merge(c6);
+                            }
+                        }
+                    }
+                    let a = rollup::fit(r.agg, q.sections, interval);
+                    acc.agg.strata.entry(k).or_default().merge(a);
                 }
             }
         }
@@ -347,6 +366,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         query: q.clone(),
         notes,
         from_rollups,
+        rolled_origins,
     })
 }
 

@@ -121,6 +121,14 @@ fn address_summary(
     if !sec.addresses() {
         return Ok((AddrSummary::default(), by_id));
     }
+    // From rollups: no address but their sums by origin.
+    if let Some(o) = &a.rolled_origins {
+        let s = AddrSummary {
+            by_origin: o.clone(),
+            ..AddrSummary::default()
+        };
+        return Ok((s, by_id));
+    }
     let weight: Vec<Option<f64>> = by_id
         .iter()
         .map(|i| i.map(|i| stats::stratum_total(&st[i].design, 1, 1.0, 1.0, 0.0).value))

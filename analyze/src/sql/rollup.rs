@@ -94,7 +94,11 @@ fn rows_cte(s: &Scope, ivc: Option<&str>) -> String {
     let hosts = if s.hosts.is_empty() {
         String::new()
     } else {
-        let list: Vec<String> = s.hosts.iter().map(|h| format!("'{}'", h.replace('\'', "''"))).collect();
+        let list: Vec<String> = s
+            .hosts
+            .iter()
+            .map(|h| format!("'{}'", h.replace('\'', "''")))
+            .collect();
         format!(" WHERE host IN ({})", list.join(", "))
     };
     let lens: String = SIZE_CLASSES
@@ -211,11 +215,16 @@ mod tests {
     fn the_columns_an_expression_reads() {
         assert_eq!(columns_of("sc"), vec!["len"]);
         assert_eq!(
-            columns_of("(bucket * 8 + (CASE WHEN ip_proto IS NOT NULL THEN 1 WHEN ip_version IS NULL THEN 5 END))"),
+            columns_of(
+                "(bucket * 8 + (CASE WHEN ip_proto IS NOT NULL THEN 1 WHEN ip_version IS NULL THEN 5 END))"
+            ),
             vec!["ts", "ip_proto", "ip_version"]
         );
         assert_eq!(columns_of("CAST('all' AS VARCHAR)"), Vec::<&str>::new());
-        assert_eq!(sources(&["ts", "ip_proto", "ip_version"]), Some(&["time_class", "time_version"][..]));
+        assert_eq!(
+            sources(&["ts", "ip_proto", "ip_version"]),
+            Some(&["time_class", "time_version"][..])
+        );
         assert_eq!(sources(&["src_addr"]), None);
         assert_eq!(sources(&[]), Some(&["total"][..]));
     }

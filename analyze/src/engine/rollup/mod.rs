@@ -22,22 +22,25 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
-use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use pktsample_schemas::FormatError;
 use pktsample_schemas::dataset::{ROLLUP_DIR, rollup_path};
 use pktsample_schemas::input::FileKind;
 use pktsample_schemas::output::AtomicFile;
-use pktsample_schemas::{Direction, FormatError};
+
+use pktsample_asn::AsDb;
 
 use super::agg::{StratumAgg, TimeCell};
-use super::tables::ProtoSums;
-use super::{Input, Query, Section, Sections};
+use super::{Finish, Input, Query, Section, Sections};
 use crate::error::AnalyzeError;
-use crate::stats::Cell;
+
+mod table;
+
+use table::Rows;
+pub use table::{Origins, RolledStratum, read, read_all};
 
 /// The sections a rollup answers.
 pub const SECTIONS: Sections = {
@@ -49,6 +52,17 @@ pub const SECTIONS: Sections = {
     s.with(Section::PacketSizes)
 };
 
+/// The per-AS sections, which a rollup answers when it was made with the
+/// query's ASN database.
+pub const PER_AS: Sections = {
+    let mut s = Sections::none();
+    s = s.with(Section::SrcAs);
+    s = s.with(Section::DstAs);
+    s = s.with(Section::RemoteAs);
+    s = s.with(Section::AsPairs);
+    s.with(Section::AsIpv6)
+};
+
 /// The time series' base bucket: one minute.
 pub const BASE_NS: i64 = 60_000_000_000;
 
@@ -58,6 +72,21 @@ const VERSION: &str = "1";
 const KEY_VERSION: &str = "pktsample.rollup.version";
 const KEY_SIZE: &str = "pktsample.rollup.part_size";
 const KEY_MTIME: &str = "pktsample.rollup.part_mtime_ns";
+const KEY_ASN: &str = "pktsample.rollup.asn";
+
+/// The ASN database's files as a rollup records them (path, size and
+/// modification time of each): per-AS sums are used only with the same.
+pub fn asn_stamp(db: &AsDb) -> String {
+    db.files()
+        .iter()
+        .map(|f| {
+            let p = f.path.canonicalize().unwrap_or_else(|_| f.path.clone());
+            let (n, t) = stamp(&f.path).unwrap_or((0, 0));
+            format!("{}|{n}|{t}", p.display())
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
 
 /// A part's content as its rollup records it: size and modification time.
 fn stamp(part: &Path) -> std::io::Result<(u64, i128)> {
@@ -73,8 +102,9 @@ fn stamp(part: &Path) -> std::io::Result<(u64, i128)> {
 /// Whether a part's rollup can stand in for it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Status {
-    /// Made from the part as it is now.
-    Fresh(PathBuf),
+    /// Made from the part as it is now (with the per-AS sums of this
+    /// database, [`asn_stamp`], if any).
+    Fresh(PathBuf, Option<String>),
     /// None was made.
     Missing,
     /// One exists but does not match the part (why).
@@ -106,7 +136,7 @@ pub fn status(part: &Path) -> Status {
     if get(KEY_SIZE) != Some(&size.to_string()) || get(KEY_MTIME) != Some(&mtime.to_string()) {
         return Status::Stale("older than its part (the part was replaced since)".into());
     }
-    Status::Fresh(r)
+    Status::Fresh(r, get(KEY_ASN).map(str::to_owned))
 }
 
 fn footer(path: &Path) -> Result<Vec<(String, String)>, String> {
@@ -123,126 +153,11 @@ fn footer(path: &Path) -> Result<Vec<(String, String)>, String> {
         .unwrap_or_default())
 }
 
-fn schema() -> Arc<Schema> {
-    let f = |n: &str, t: DataType, null: bool| Field::new(n, t, null);
-    Arc::new(Schema::new(vec![
-        f("ifindex", DataType::UInt32, false),
-        f("ifname", DataType::Utf8, false),
-        f("direction", DataType::Utf8, false),
-        f("sampling_rate", DataType::UInt32, false),
-        f("set", DataType::Utf8, false),
-        f("k1", DataType::Int64, true),
-        f("k2", DataType::Int64, true),
-        f("n", DataType::UInt64, false),
-        f("bytes", DataType::UInt64, false),
-        f("bytes2", DataType::UInt64, false),
-        f("max", DataType::UInt32, false),
-    ]))
-}
-
-/// Rows of the rollup table, column by column.
-#[derive(Default)]
-struct Rows {
-    ifindex: Vec<u32>,
-    /// The interface's name in the part's metadata (what SQL keys by).
-    ifname: Vec<String>,
-    /// The current stratum's name.
-    name: String,
-    direction: Vec<&'static str>,
-    rate: Vec<u32>,
-    set: Vec<&'static str>,
-    k1: Vec<Option<i64>>,
-    k2: Vec<Option<i64>>,
-    cell: Vec<Cell>,
-}
-
-impl Rows {
-    fn push(
-        &mut self,
-        s: (u32, Direction, u32),
-        set: &'static str,
-        k: (Option<i64>, Option<i64>),
-        c: Cell,
-    ) {
-        self.ifindex.push(s.0);
-        self.ifname.push(self.name.clone());
-        self.direction.push(s.1.as_str());
-        self.rate.push(s.2);
-        self.set.push(set);
-        self.k1.push(k.0);
-        self.k2.push(k.1);
-        self.cell.push(c);
-    }
-
-    fn stratum(&mut self, s: (u32, Direction, u32), a: &StratumAgg) {
-        let one = |n: u64| Cell {
-            n,
-            ..Cell::default()
-        };
-        self.push(s, "rows", (None, None), one(a.rows));
-        if let (Some(f), Some(l)) = (a.first_ns, a.last_ns) {
-            self.push(s, "span", (Some(f), Some(l)), Cell::default());
-        }
-        self.push(s, "total", (None, None), a.total);
-        let each = |r: &mut Rows, set, v: &[Cell]| {
-            for (i, c) in v.iter().enumerate().filter(|(_, c)| c.n > 0) {
-                r.push(s, set, (Some(i as i64), None), *c);
-            }
-        };
-        each(self, "ip_version", &a.ip_version);
-        each(self, "size", &a.size);
-        if let Some(p) = &a.protocols {
-            for (t, c) in p.eth_types() {
-                self.push(s, "eth_type", (Some(t as i64), None), c);
-            }
-            for &(t, c) in p.ip_proto_own() {
-                self.push(s, "ip_proto", (Some(t as i64), None), c);
-            }
-            for ((t, port), c) in p.services() {
-                let port = port.map_or(-1, i64::from);
-                self.push(s, "service", (Some(t as i64), Some(port)), c);
-            }
-        }
-        let mut buckets: Vec<_> = a.time.iter().collect();
-        buckets.sort_by_key(|e| e.0);
-        for (&b, t) in buckets {
-            for (v, c) in t.version.iter().enumerate().filter(|(_, c)| c.n > 0) {
-                self.push(s, "time_version", (Some(b), Some(v as i64)), *c);
-            }
-            for (v, c) in t.class.iter().enumerate().filter(|(_, c)| c.n > 0) {
-                self.push(s, "time_class", (Some(b), Some(v as i64)), *c);
-            }
-        }
-    }
-
-    fn batch(self) -> RecordBatch {
-        let cells = |f: fn(&Cell) -> u64| UInt64Array::from_iter_values(self.cell.iter().map(f));
-        RecordBatch::try_new(
-            schema(),
-            vec![
-                Arc::new(UInt32Array::from(self.ifindex.clone())),
-                Arc::new(StringArray::from(self.ifname.clone())),
-                Arc::new(StringArray::from(self.direction.clone())),
-                Arc::new(UInt32Array::from(self.rate.clone())),
-                Arc::new(StringArray::from(self.set.clone())),
-                Arc::new(Int64Array::from(self.k1.clone())),
-                Arc::new(Int64Array::from(self.k2.clone())),
-                Arc::new(cells(|c| c.n)),
-                Arc::new(cells(|c| c.bytes)),
-                Arc::new(cells(|c| c.bytes2)),
-                Arc::new(UInt32Array::from_iter_values(
-                    self.cell.iter().map(|c| c.max),
-                )),
-            ],
-        )
-        .expect("rollup columns match their schema")
-    }
-}
-
 /// Roll up the part at `part`: aggregate it for [`SECTIONS`] at the base
 /// bucket and write the result to its rollup path (replacing a stale one).
 /// Returns the rollup and the part's samples.
-pub fn write(part: &Path) -> Result<(PathBuf, u64), AnalyzeError> {
+/// With `asn`, the per-AS sums too.
+pub fn write(part: &Path, asn: Option<&Arc<AsDb>>) -> Result<(PathBuf, u64), AnalyzeError> {
     let path = rollup_path(part).ok_or_else(|| FormatError::Write {
         path: part.into(),
         detail: "is not a dataset part (ROOT/date=…/host=…/FILE.parquet)".into(),
@@ -251,7 +166,7 @@ pub fn write(part: &Path) -> Result<(PathBuf, u64), AnalyzeError> {
     // Taken before reading: a part replaced meanwhile leaves this rollup
     // stale, not wrong.
     let (size, mtime) = stamp(part).map_err(|e| FormatError::io(part, e))?;
-    let a = super::run(&part_query(part), &|_| {})?;
+    let a = super::run(&part_query(part, asn), &|_| {})?;
     if a.inputs[0].foreign {
         return Err(FormatError::Write {
             path: part.into(),
@@ -265,12 +180,17 @@ pub fn write(part: &Path) -> Result<(PathBuf, u64), AnalyzeError> {
     let mut strata: Vec<_> = a.agg.strata.iter().collect();
     strata.sort_by_key(|e| e.0);
     let samples = strata.iter().map(|(_, s)| s.rows).sum();
+    let origins = by_origin(&a, asn.map(|d| &**d))?;
     let meta = &a.inputs[0].meta;
     for (k, s) in strata {
         rows.name = meta
             .interface(k.ifindex, k.rate)
             .map_or_else(|| format!("if{}", k.ifindex), |i| i.name.clone());
-        rows.stratum((k.ifindex, k.direction, k.rate), s);
+        let key = (k.ifindex, k.direction, k.rate);
+        rows.stratum(key, s);
+        if let Some(o) = origins.get(k) {
+            rows.origins(key, o, s);
+        }
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
@@ -284,12 +204,17 @@ pub fn write(part: &Path) -> Result<(PathBuf, u64), AnalyzeError> {
     };
     let kv = |k: &str, v: String| KeyValue::new(k.into(), v);
     let props = WriterProperties::builder()
-        .set_key_value_metadata(Some(vec![
-            kv(KEY_VERSION, VERSION.into()),
-            kv(KEY_SIZE, size.to_string()),
-            kv(KEY_MTIME, mtime.to_string()),
-            kv("pktsample.rollup.base_ns", BASE_NS.to_string()),
-        ]))
+        .set_key_value_metadata(Some(
+            vec![
+                kv(KEY_VERSION, VERSION.into()),
+                kv(KEY_SIZE, size.to_string()),
+                kv(KEY_MTIME, mtime.to_string()),
+                kv("pktsample.rollup.base_ns", BASE_NS.to_string()),
+            ]
+            .into_iter()
+            .chain(asn.map(|d| kv(KEY_ASN, asn_stamp(d))))
+            .collect(),
+        ))
         .build();
     let batch = rows.batch();
     let mut w = ArrowWriter::try_new(f.writer()?, batch.schema(), Some(props)).map_err(werr)?;
@@ -298,7 +223,42 @@ pub fn write(part: &Path) -> Result<(PathBuf, u64), AnalyzeError> {
     Ok((f.commit(w)?, samples))
 }
 
-fn part_query(part: &Path) -> Query {
+/// Each stratum's sources' and destinations' sums by origin, sorted.
+type ByStratum = std::collections::BTreeMap<
+    super::StratumKey,
+    [Vec<(u64, (crate::stats::Cell, crate::stats::Cell))>; 2],
+>;
+
+fn by_origin(a: &super::Analysis, db: Option<&AsDb>) -> Result<ByStratum, AnalyzeError> {
+    let mut out = ByStratum::new();
+    let Some(db) = db else {
+        return Ok(out);
+    };
+    let n = a.stratum_keys.len();
+    // Every stratum in (a weight), none ranked (top 0).
+    let (weight, place) = (vec![Some(1.0); n], (0..n).map(Some).collect::<Vec<_>>());
+    let f = Finish {
+        weight: &weight,
+        place: &place,
+        top: 0,
+        origins: Some(db),
+    };
+    let sum = a.addrs.summarize(&f)?;
+    for side in 0..2 {
+        for (&(id, o), c) in &sum.by_origin[side] {
+            let k = a.stratum_keys[id as usize].clone();
+            out.entry(k).or_default()[side].push((o, *c));
+        }
+    }
+    for v in out.values_mut() {
+        for side in v.iter_mut() {
+            side.sort_by_key(|e| e.0);
+        }
+    }
+    Ok(out)
+}
+
+fn part_query(part: &Path, asn: Option<&Arc<AsDb>>) -> Query {
     Query {
         inputs: vec![part.to_path_buf()],
         from: None,
@@ -307,8 +267,12 @@ fn part_query(part: &Path) -> Query {
         hosts: vec![],
         directions: vec![],
         interval: Some(BASE_NS),
-        sections: SECTIONS,
-        asn: None,
+        sections: if asn.is_some() {
+            Sections::from_bits(SECTIONS.bits() | PER_AS.bits())
+        } else {
+            SECTIONS
+        },
+        asn: asn.cloned(),
         memory_limit: None,
         temp_dir: None,
         ignore_metadata: false,
@@ -319,149 +283,15 @@ fn part_query(part: &Path) -> Query {
     }
 }
 
-/// A stratum of a rollup: (ifindex, direction, rate) and its sums at the
-/// base bucket.
-pub type RolledStratum = ((u32, Direction, u32), StratumAgg);
-
-/// Read the rollups chosen for `inputs` (see [`choose`]): per input, its
-/// strata; or a note naming the first that cannot be read.
-pub fn read_all(files: &[Option<PathBuf>]) -> Result<Vec<(usize, Vec<RolledStratum>)>, String> {
-    use rayon::prelude::*;
-    files
-        .par_iter()
-        .enumerate()
-        .filter_map(|(i, f)| f.as_ref().map(|f| (i, f)))
-        .map(|(i, f)| {
-            read(f)
-                .map(|s| (i, s))
-                .map_err(|e| format!("rollup {}: {e}; the samples were read instead", f.display()))
-        })
-        .collect()
-}
-
-/// Read a rollup back.
-pub fn read(path: &Path) -> Result<Vec<RolledStratum>, String> {
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let r = ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.build())
-        .map_err(|e| e.to_string())?;
-    let mut out: std::collections::BTreeMap<(u32, Direction, u32), (StratumAgg, Proto)> =
-        Default::default();
-    for b in r {
-        let b = b.map_err(|e| e.to_string())?;
-        fold_batch(&b, &mut out)?;
-    }
-    out.into_iter()
-        .map(|(k, (mut a, p))| {
-            if p.any {
-                a.protocols = Some(
-                    ProtoSums::from_parts(p.eth, p.ip, &p.service)
-                        .ok_or("a service port this version does not name")?,
-                );
-            }
-            Ok((k, a))
-        })
-        .collect()
-}
-
-#[derive(Default)]
-struct Proto {
-    any: bool,
-    eth: Vec<(u16, Cell)>,
-    ip: Vec<(u8, Cell)>,
-    service: Vec<((u8, Option<u16>), Cell)>,
-}
-
-fn fold_batch(
-    b: &RecordBatch,
-    out: &mut std::collections::BTreeMap<(u32, Direction, u32), (StratumAgg, Proto)>,
-) -> Result<(), String> {
-    fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T, String> {
-        b.column_by_name(name)
-            .and_then(|c| c.as_any().downcast_ref::<T>())
-            .ok_or_else(|| format!("no column {name} of the expected type"))
-    }
-    let ifx = col::<UInt32Array>(b, "ifindex")?;
-    let dir = col::<StringArray>(b, "direction")?;
-    let rate = col::<UInt32Array>(b, "sampling_rate")?;
-    let set = col::<StringArray>(b, "set")?;
-    let (k1, k2) = (col::<Int64Array>(b, "k1")?, col::<Int64Array>(b, "k2")?);
-    let (n, by) = (col::<UInt64Array>(b, "n")?, col::<UInt64Array>(b, "bytes")?);
-    let (b2, mx) = (
-        col::<UInt64Array>(b, "bytes2")?,
-        col::<UInt32Array>(b, "max")?,
-    );
-    for i in 0..b.num_rows() {
-        let d = Direction::parse(dir.value(i)).ok_or("a direction it does not name")?;
-        let (agg, p) = out.entry((ifx.value(i), d, rate.value(i))).or_default();
-        let c = Cell {
-            n: n.value(i),
-            bytes: by.value(i),
-            bytes2: b2.value(i),
-            max: mx.value(i),
-        };
-        let key = |a: &Int64Array| (!a.is_null(i)).then(|| a.value(i)).ok_or("a key missing");
-        let idx = |v: i64, len: usize| {
-            usize::try_from(v)
-                .ok()
-                .filter(|&v| v < len)
-                .ok_or("a key out of range")
-        };
-        match set.value(i) {
-            "rows" => agg.rows += c.n,
-            "span" => {
-                let (f, l) = (key(k1)?, key(k2)?);
-                agg.first_ns = Some(agg.first_ns.map_or(f, |x| x.min(f)));
-                agg.last_ns = Some(agg.last_ns.map_or(l, |x| x.max(l)));
-            }
-            "total" => agg.total.merge(&c),
-            "ip_version" => agg.ip_version[idx(key(k1)?, 3)?].merge(&c),
-            "size" => agg.size[idx(key(k1)?, agg.size.len())?].merge(&c),
-            "eth_type" => {
-                p.any = true;
-                p.eth.push((
-                    u16::try_from(key(k1)?).map_err(|_| "an EtherType out of range")?,
-                    c,
-                ));
-            }
-            "ip_proto" => {
-                p.any = true;
-                p.ip.push((
-                    u8::try_from(key(k1)?).map_err(|_| "a protocol out of range")?,
-                    c,
-                ));
-            }
-            "service" => {
-                p.any = true;
-                let t = u8::try_from(key(k1)?).map_err(|_| "a transport out of range")?;
-                let port = key(k2)?;
-                let port = if port < 0 {
-                    None
-                } else {
-                    Some(u16::try_from(port).map_err(|_| "a port out of range")?)
-                };
-                p.service.push(((t, port), c));
-            }
-            "time_version" => {
-                let t = agg.time.entry(key(k1)?).or_default();
-                t.version[idx(key(k2)?, 3)?].merge(&c);
-            }
-            "time_class" => {
-                let t = agg.time.entry(key(k1)?).or_default();
-                t.class[idx(key(k2)?, t.class.len())?].merge(&c);
-            }
-            other => return Err(format!("a set it does not know ({other})")),
-        }
-    }
-    Ok(())
-}
-
 /// A rollup's stratum as the row pass would have made it for `sections`
 /// at `interval` (a multiple of the base): the time series re-bucketed,
 /// what those sections do not read left out.
 pub fn fit(mut a: StratumAgg, sections: Sections, interval: i64) -> StratumAgg {
     if !sections.has(Section::Protocols) {
         a.protocols = None;
+    }
+    if !sections.has(Section::AsPairs) {
+        a.as_pairs.clear();
     }
     if !sections.has(Section::TimeSeries) {
         a.time.clear();
@@ -516,6 +346,13 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
     let mut files = Vec::with_capacity(inputs.len());
     let mut stale = 0usize;
     let mut missing = 0usize;
+    let mut other_db = 0usize;
+    // Per-AS sums: only those made with this database.
+    let want = q
+        .asn
+        .as_deref()
+        .filter(|_| q.sections.any_as())
+        .map(asn_stamp);
     for i in inputs {
         if i.skipped {
             files.push(None);
@@ -526,7 +363,13 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
             continue;
         }
         match status(&i.path) {
-            Status::Fresh(r) => files.push(Some(r)),
+            Status::Fresh(r, made) => {
+                if want.is_some() && made != want {
+                    other_db += 1;
+                    continue;
+                }
+                files.push(Some(r));
+            }
             Status::Missing => missing += 1,
             Status::Stale(why) => {
                 stale += 1;
@@ -538,7 +381,7 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
         }
     }
     let why = why_not(q, interval);
-    let usable = why.is_none() && stale == 0 && missing == 0;
+    let usable = why.is_none() && stale == 0 && missing == 0 && other_db == 0;
     if usable {
         return Choice {
             files: Some(files),
@@ -546,9 +389,13 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
         };
     }
     // Say why only where the rollups would otherwise have served.
-    if SECTIONS.contains(q.sections) {
+    if answered().contains(q.sections) {
         if let Some(w) = why {
             notes.push(format!("rollups not used: {w}; the samples were read"));
+        } else if other_db > 0 {
+            notes.push(format!(
+                "rollups not used: {other_db} part(s) were rolled up without this --asn-db (run `pktsample rollup DIR --asn-db …` with it); the samples were read"
+            ));
         } else if missing > 0 {
             notes.push(format!(
                 "rollups not used: {missing} part(s) have none (run `pktsample rollup`); the samples were read"
@@ -558,9 +405,15 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
     Choice { files: None, notes }
 }
 
+/// Every section a rollup may answer (the per-AS ones only when made with
+/// the query's database).
+pub fn answered() -> Sections {
+    Sections::from_bits(SECTIONS.bits() | PER_AS.bits())
+}
+
 /// What in the query a rollup cannot answer, besides its sections.
 fn why_not(q: &Query, interval: i64) -> Option<String> {
-    if !SECTIONS.contains(q.sections) {
+    if !answered().contains(q.sections) {
         return Some("a section needs the samples".into());
     }
     if q.from.is_some() || q.to.is_some() {
@@ -618,21 +471,31 @@ pub struct Done {
 /// that has no fresh rollup (every part with `again`), in parallel, and
 /// remove the rollups of parts that are gone. `on_part` hears of each part
 /// rolled up, with its samples.
+/// With `asn`, the per-AS sums too, and a part rolled up without that
+/// database is rolled up again.
 pub fn dataset(
     root: &Path,
     again: bool,
+    asn: Option<&Arc<AsDb>>,
     on_part: &(dyn Fn(&Path, u64) + Sync),
 ) -> Result<Done, AnalyzeError> {
     use rayon::prelude::*;
     let parts = pktsample_schemas::dataset::parts(root)?;
+    let want = asn.map(|d| asn_stamp(d));
     let todo: Vec<&PathBuf> = parts
         .iter()
-        .filter(|p| again || !matches!(status(p), Status::Fresh(_)))
+        .filter(|p| {
+            again
+                || match status(p) {
+                    Status::Fresh(_, made) => want.is_some() && made != want,
+                    _ => true,
+                }
+        })
         .collect();
     let samples = todo
         .par_iter()
         .map(|p| {
-            let (_, n) = write(p)?;
+            let (_, n) = write(p, asn)?;
             on_part(p, n);
             Ok(n)
         })
