@@ -289,30 +289,15 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     match rolled {
         Some(rolled) => {
             let acc = &mut accs[0].lock().expect("accumulator");
-            let origins = rolled_origins.insert(Default::default());
-            for (fi, strata) in rolled {
-                for r in strata {
-                    let (ifindex, d, rate) = r.key;
-                    let k = parts.key(fi as u32, ifindex, d, rate);
-                    if excluded(&k) {
-                        continue;
-                    }
-                    progress(r.agg.rows);
-                    if q.sections.any_as() {
-                        let id = ids.id(&k);
-                        for (side, o) in r.origins.iter().enumerate() {
-                            for (&key, (c, c6)) in o {
-                                let e: &mut (Cell, Cell) =
-                                    origins[side].entry((id, key)).or_default();
-                                e.0.merge(c);
-                                e.1.merge(c6);
-                            }
-                        }
-                    }
-                    let a = rollup::fit(r.agg, q.sections, interval);
-                    acc.agg.strata.entry(k).or_default().merge(a);
-                }
-            }
+            rolled_origins = Some(merge_rolled(
+                q,
+                rolled,
+                (&parts, &ids),
+                &excluded,
+                interval,
+                acc,
+                progress,
+            ));
         }
         None => units(&inputs).par_iter().try_for_each(|u| {
             let i = rayon::current_thread_index().unwrap_or(0) % accs.len();
@@ -368,6 +353,44 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         from_rollups,
         rolled_origins,
     })
+}
+
+/// Merge rollups' strata into an accumulator as the row pass would have
+/// (same strata, the sections' view of them), and their sums by origin by
+/// (stratum id, origin).
+fn merge_rolled(
+    q: &Query,
+    rolled: Rolled,
+    (parts, ids): (&Parts, &StratumIds),
+    excluded: &dyn Fn(&StratumKey) -> bool,
+    interval: i64,
+    acc: &mut ThreadAcc,
+    progress: &(dyn Fn(u64) + Sync),
+) -> [ByOrigin; 2] {
+    let mut origins: [ByOrigin; 2] = Default::default();
+    for (fi, strata) in rolled {
+        for r in strata {
+            let (ifindex, d, rate) = r.key;
+            let k = parts.key(fi as u32, ifindex, d, rate);
+            if excluded(&k) {
+                continue;
+            }
+            progress(r.agg.rows);
+            if q.sections.any_as() {
+                let id = ids.id(&k);
+                for (side, o) in r.origins.iter().enumerate() {
+                    for (&key, (c, c6)) in o {
+                        let e: &mut (Cell, Cell) = origins[side].entry((id, key)).or_default();
+                        e.0.merge(c);
+                        e.1.merge(c6);
+                    }
+                }
+            }
+            let a = rollup::fit(r.agg, q.sections, interval);
+            acc.agg.strata.entry(k).or_default().merge(a);
+        }
+    }
+    origins
 }
 
 /// The rollups' strata by input, where they serve the query (see

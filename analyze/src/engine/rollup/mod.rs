@@ -9,9 +9,12 @@
 //! Σ len, Σ len², largest) of the total, IP versions, size classes,
 //! EtherTypes, IP protocols, services and the time series at a
 //! [`BASE_NS`] bucket. Read back, they merge into the same strata the row
-//! pass fills, so the report is the same, byte for byte. What a rollup
-//! cannot answer (addresses, AS, Kubernetes, encapsulations, a time
-//! window, a bucket width not a multiple of the base) is read from the
+//! pass fills, so the report is the same, byte for byte. Rolled up with
+//! an ASN database (`rollup --asn-db`), a rollup also holds the sources'
+//! and destinations' sums by origin and the AS pairs, for the per-AS
+//! sections with the same database. What a rollup cannot answer
+//! (addresses, Kubernetes, encapsulations, a time window, a bucket width
+//! not a multiple of the base, another database) is read from the
 //! samples: [`choose`] says when, and why in a note.
 //!
 //! Each rollup records the size and modification time of the part it was
