@@ -225,8 +225,11 @@ impl Cells {
         // half the time on 100 M rows). The address sets' keys do not
         // shrink that way (one cell per address and stratum), so they
         // are grouped from the rows.
+        // The span (`t0`, `t1`) is read from the small sets only: the
+        // address cells, tens of millions of rows, go without.
+        let span = if wide { "" } else { ", min(ts) AS t0, max(ts) AS t1" };
         let sums = format!(
-            "{} AS k, sum(len) AS b, sum(len * len) AS b2, max(len) AS mx, min(ts) AS t0, max(ts) AS t1",
+            "{} AS k, sum(len) AS b, sum(len * len) AS b2, max(len) AS mx{span}",
             d.dbl("count(*)")
         );
         let (fine, from, sums) = if wide {
@@ -239,12 +242,21 @@ impl Cells {
                     .to_string(),
             )
         };
+        // The address sets read neither the time nor its bucket: without
+        // them the engines skip the timestamp column (unless a window
+        // needs it for `inw`).
+        let (ts, ivc) = if wide {
+            ("", None)
+        } else {
+            (" ts,", self.ivc.as_deref())
+        };
         format!(
             "{rows},\n\
-rk AS (SELECT {KEYS}, inw, ts, len{keys} FROM r){fine},\n\
+rk AS (SELECT {KEYS}, inw,{ts} len{keys} FROM r){fine},\n\
 gs AS (SELECT {KEYS}, inw{names}{grouping}, {sums} FROM {from} GROUP BY GROUPING SETS ({sets}))\n\
-SELECT {KEYS}, inw{names}, {gid} AS gid, k, b, b2, mx, t0, t1 FROM gs",
-            rows = rows_ctes(s, &cols, self.ivc.as_deref()),
+SELECT {KEYS}, inw{names}, {gid} AS gid, k, b, b2, mx{cols} FROM gs",
+            cols = if wide { "" } else { ", t0, t1" },
+            rows = rows_ctes(s, &cols, ivc),
             sets = sets_sql.join(", "),
         )
     }
