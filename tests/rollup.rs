@@ -17,53 +17,16 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use common::{fixture, ok, pktsample, replay, s, tmpdir};
+use common::datasets::{copy_dir, fixture_dataset, spec};
+use common::{fixture, ok, pktsample, s, tmpdir};
 use pktsample_schemas::dataset;
 use pktsample_schemas::schema::col;
-use pktsample_tracegen::parts::{PartsSpec, split};
+use pktsample_tracegen::parts::split;
 
 const FIXED: &str = "summary,protocols,interfaces,time-series,packet-sizes";
 
-fn spec(hosts: usize) -> PartsSpec {
-    PartsSpec {
-        rows: 8,
-        hosts,
-        hourly: true,
-        parts: None,
-        step_hours: 12,
-        dataset: true,
-    }
-}
-
 fn build(dir: &Path) -> PathBuf {
-    let r10 = dir.join("r10.parquet");
-    let r100 = dir.join("r100.parquet");
-    replay(
-        s(&fixture("asn.pcapng")),
-        &["-r", "10", "--seed", "1", "-o", s(&r10)],
-    );
-    replay(
-        s(&fixture("mixed.pcapng")),
-        &["-r", "100", "--seed", "5", "-o", s(&r100)],
-    );
-    let ds = dir.join("ds");
-    split(&r10, &ds, &spec(2)).unwrap();
-    split(&r100, &dir.join("other"), &spec(1)).unwrap();
-    copy_dir(&dir.join("other"), &ds);
-    ds
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let q = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &q);
-        } else {
-            std::fs::copy(&p, &q).unwrap();
-        }
-    }
+    fixture_dataset(dir).0
 }
 
 /// Rename every `host=` directory under `dir` to `to` (a host of its own).

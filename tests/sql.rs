@@ -19,6 +19,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::datasets::{copy_dir, fixture_dataset, spec};
 use common::{fixture, need, ok, python, read_all, replay, root, s, tmpdir};
 use pktsample_analyze::catalog;
 use pktsample_schemas::schema::col;
@@ -28,31 +29,6 @@ use pktsample_tracegen::parts::{PartsSpec, split};
 /// The bound the approximated quantiles keep to (docs/sql.md), relative
 /// to analyze's bound.
 const BOUND: &str = "2e-4";
-
-fn spec(hosts: usize) -> PartsSpec {
-    PartsSpec {
-        rows: 8,
-        hosts,
-        hourly: true,
-        parts: None,
-        step_hours: 12,
-        dataset: true,
-    }
-}
-
-/// Move every file under `from` to the same relative place under `to`.
-fn merge_into(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let q = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            std::fs::create_dir_all(&q).unwrap();
-            merge_into(&p, &q);
-        } else {
-            std::fs::rename(&p, &q).unwrap();
-        }
-    }
-}
 
 /// Give one part's first interface direction some drops (and the pool
 /// the dropped samples' packets), and rewrite its pools.
@@ -80,21 +56,7 @@ fn add_drops(root: &Path, part: &Path) {
 /// traces: the Kubernetes sections have workloads, labels and
 /// unattributed rows).
 fn build(dir: &Path) -> PathBuf {
-    let r10 = dir.join("r10.parquet");
-    let r100 = dir.join("r100.parquet");
-    replay(
-        s(&fixture("asn.pcapng")),
-        &["-r", "10", "--seed", "1", "-o", s(&r10)],
-    );
-    replay(
-        s(&fixture("mixed.pcapng")),
-        &["-r", "100", "--seed", "5", "-o", s(&r100)],
-    );
-    let ds = dir.join("ds");
-    let parts = split(&r10, &ds, &spec(2)).unwrap();
-    let other = dir.join("other");
-    split(&r100, &other, &spec(1)).unwrap();
-    merge_into(&other, &ds);
+    let (ds, parts) = fixture_dataset(dir);
     add_drops(&ds, &parts[1]);
     let k8s = fixture("k8s/cluster-2200.json");
     let t = "2023-11-14T22:00:00Z";
@@ -130,19 +92,6 @@ fn drifted(ds: &Path, to: &Path) {
         };
         let version = if i % 3 == 0 { "1.0" } else { "1.1" };
         common::write_without(p, p, drop, version);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let q = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &q);
-        } else {
-            std::fs::copy(&p, &q).unwrap();
-        }
     }
 }
 

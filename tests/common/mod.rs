@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod blocks;
+pub mod datasets;
 pub mod netns;
 pub mod sflow;
 

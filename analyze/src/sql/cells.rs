@@ -227,7 +227,11 @@ impl Cells {
         // are grouped from the rows.
         // The span (`t0`, `t1`) is read from the small sets only: the
         // address cells, tens of millions of rows, go without.
-        let span = if wide { "" } else { ", min(ts) AS t0, max(ts) AS t1" };
+        let span = if wide {
+            ""
+        } else {
+            ", min(ts) AS t0, max(ts) AS t1"
+        };
         let sums = format!(
             "{} AS k, sum(len) AS b, sum(len * len) AS b2, max(len) AS mx{span}",
             d.dbl("count(*)")

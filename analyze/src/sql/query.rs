@@ -161,14 +161,8 @@ pub fn rows_ctes(s: &Scope, extra: &[&str], ivc: Option<&str>) -> String {
         .chain(extra)
         .map(|c| format!(", {}", row_column(s, c)))
         .collect();
-    let (ivc, r_from, bucket) = match ivc {
-        Some(c) => (
-            format!("{c},\n"),
-            "rows_all CROSS JOIN ivc",
-            format!(", {} AS bucket", d.idiv("ts", "ivc.iv")),
-        ),
-        None => (String::new(), "rows_all", String::new()),
-    };
+    let (ivc, cross, bucket) = bucketing(d, ivc);
+    let r_from = format!("rows_all{cross}");
     format!(
         "{pl},\n\
 {ivc}rows_all AS (SELECT host, ifname, direction, {rate} AS rate_i, {ts} AS ts, {len} AS len{cols} FROM samples{rows_where}),\n\
@@ -182,6 +176,19 @@ r AS (SELECT rows_all.*, {sc} AS sc, {inw} AS inw{bucket} FROM {r_from})",
     )
 }
 
+/// With the interval CTE `ivc`: it (to put before the rows), the join
+/// that brings it to the rows, and their `bucket` column; empty without.
+pub(super) fn bucketing(d: Dialect, ivc: Option<&str>) -> (String, &'static str, String) {
+    match ivc {
+        Some(c) => (
+            format!("{c},\n"),
+            " CROSS JOIN ivc",
+            format!(", {} AS bucket", d.idiv("ts", "ivc.iv")),
+        ),
+        None => (String::new(), "", String::new()),
+    }
+}
+
 fn clause(v: &[String]) -> String {
     if v.is_empty() {
         String::new()
@@ -190,7 +197,7 @@ fn clause(v: &[String]) -> String {
     }
 }
 
-fn hosts_in(s: &Scope) -> String {
+pub(super) fn hosts_in(s: &Scope) -> String {
     let list: Vec<String> = s.hosts.iter().map(|h| quote(h)).collect();
     format!("host IN ({})", list.join(", "))
 }

@@ -16,7 +16,7 @@
 
 use super::Dialect;
 use super::Scope;
-use super::query::{KEYS, pools_cte, size_class};
+use super::query::{KEYS, bucketing, hosts_in, pools_cte, size_class};
 use crate::engine::SIZE_CLASSES;
 
 /// The rollup sets a cell set is summed from, by the sample columns its
@@ -94,12 +94,7 @@ fn rows_cte(s: &Scope, ivc: Option<&str>) -> String {
     let hosts = if s.hosts.is_empty() {
         String::new()
     } else {
-        let list: Vec<String> = s
-            .hosts
-            .iter()
-            .map(|h| format!("'{}'", h.replace('\'', "''")))
-            .collect();
-        format!(" WHERE host IN ({})", list.join(", "))
+        format!(" WHERE {}", hosts_in(s))
     };
     let lens: String = SIZE_CLASSES
         .iter()
@@ -113,14 +108,7 @@ fn rows_cte(s: &Scope, ivc: Option<&str>) -> String {
         .collect();
     let version = |k: &str| format!("(CASE {k} WHEN 1 THEN 4 WHEN 2 THEN 6 ELSE 0 END)");
     let set = d.ident("set");
-    let (ivc, cross, bucket) = match ivc {
-        Some(c) => (
-            format!("{c},\n"),
-            " CROSS JOIN ivc",
-            format!(", {} AS bucket", d.idiv("ts", "ivc.iv")),
-        ),
-        None => (String::new(), "", String::new()),
-    };
+    let (ivc, cross, bucket) = bucketing(d, ivc);
     format!(
         "{pl},\n{ivc}\
 ru AS (SELECT host, ifname, direction, {rate} AS rate_i, {set} AS rs, k1, k2, {n} AS k, {b} AS b, {b2} AS b2, {mx} AS mx FROM rollup{hosts}),\n\
