@@ -123,6 +123,7 @@ fn reports_from_rollups_equal_reports_from_samples() {
         &["--by", "summary,packet-sizes", "--format", "csv"],
         &["--by", FIXED, "--host", "host-00", "--format", "json"],
         &["--by", FIXED, "--direction", "ingress", "--format", "json"],
+        &["--by", FIXED, "--interface", "eth0", "--format", "json"],
     ] {
         same_from_rollups(&ds, args);
     }

@@ -325,7 +325,8 @@ pub struct Choice {
 /// Decide whether `q` can read rollups for `inputs` at `interval`: only
 /// when every input to read is a dataset part with a fresh rollup and the
 /// report needs nothing else. Notes are given only where rollups exist
-/// (a dataset never rolled up gets none).
+/// and the report's sections are theirs (a dataset never rolled up, or a
+/// report with top talkers, gets none, and no rollup is opened).
 pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
     let mut notes = Vec::new();
     // The datasets' `_rollup` directories.
@@ -342,7 +343,13 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
         })
         .filter(|r| r.is_dir())
         .collect();
-    if roots.is_empty() {
+    if roots.is_empty() || !answered().contains(q.sections) {
+        // Never rolled up, or a section needs the samples anyway: no
+        // rollup is opened, and nothing said.
+        return Choice { files: None, notes };
+    }
+    if let Some(w) = why_not(q, interval) {
+        notes.push(format!("rollups not used: {w}; the samples were read"));
         return Choice { files: None, notes };
     }
     orphans(&roots, inputs, &mut notes);
@@ -383,27 +390,20 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
             }
         }
     }
-    let why = why_not(q, interval);
-    let usable = why.is_none() && stale == 0 && missing == 0 && other_db == 0;
-    if usable {
+    if stale == 0 && missing == 0 && other_db == 0 {
         return Choice {
             files: Some(files),
             notes,
         };
     }
-    // Say why only where the rollups would otherwise have served.
-    if answered().contains(q.sections) {
-        if let Some(w) = why {
-            notes.push(format!("rollups not used: {w}; the samples were read"));
-        } else if other_db > 0 {
-            notes.push(format!(
-                "rollups not used: {other_db} part(s) were rolled up without this --asn-db (run `pktsample rollup DIR --asn-db …` with it); the samples were read"
-            ));
-        } else if missing > 0 {
-            notes.push(format!(
-                "rollups not used: {missing} part(s) have none (run `pktsample rollup`); the samples were read"
-            ));
-        }
+    if other_db > 0 {
+        notes.push(format!(
+            "rollups not used: {other_db} part(s) were rolled up without this --asn-db (run `pktsample rollup DIR --asn-db …` with it); the samples were read"
+        ));
+    } else if missing > 0 {
+        notes.push(format!(
+            "rollups not used: {missing} part(s) have none (run `pktsample rollup`); the samples were read"
+        ));
     }
     Choice { files: None, notes }
 }
@@ -416,9 +416,6 @@ pub fn answered() -> Sections {
 
 /// What in the query a rollup cannot answer, besides its sections.
 fn why_not(q: &Query, interval: i64) -> Option<String> {
-    if !answered().contains(q.sections) {
-        return Some("a section needs the samples".into());
-    }
     if q.from.is_some() || q.to.is_some() {
         return Some("--from/--to cut the parts".into());
     }
