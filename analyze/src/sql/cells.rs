@@ -156,29 +156,8 @@ impl Cells {
         Ok(out)
     }
 
-    /// The small sets, and the columns they use.
-    fn small(&self) -> (Vec<(usize, &Vec<usize>)>, Vec<usize>) {
-        let sets: Vec<(usize, &Vec<usize>)> = self
-            .sets
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !self.is_wide(c))
-            .collect();
-        let mut used: Vec<usize> = sets.iter().flat_map(|(_, c)| c.iter().copied()).collect();
-        used.sort_unstable();
-        used.dedup();
-        (sets, used)
-    }
-
-    fn rollup_fill(&self, s: &Scope) -> Result<String, String> {
-        let (sets, used) = self.small();
-        super::rollup::fill(s, &self.exprs, &sets, &used, self.ivc.as_deref())
-    }
-
-    /// The query of one table: the rows read once, every set of the table
-    /// grouped in one `GROUPING SETS`, each row's set in `gid`.
-    fn fill(&self, s: &Scope, wide: bool) -> String {
-        let d = s.dialect;
+    /// The small sets (or the address sets), and the columns they use.
+    fn sets_of(&self, wide: bool) -> (Vec<(usize, &Vec<usize>)>, Vec<usize>) {
         let sets: Vec<(usize, &Vec<usize>)> = self
             .sets
             .iter()
@@ -188,6 +167,19 @@ impl Cells {
         let mut used: Vec<usize> = sets.iter().flat_map(|(_, c)| c.iter().copied()).collect();
         used.sort_unstable();
         used.dedup();
+        (sets, used)
+    }
+
+    fn rollup_fill(&self, s: &Scope) -> Result<String, String> {
+        let (sets, used) = self.sets_of(false);
+        super::rollup::fill(s, &self.exprs, &sets, &used, self.ivc.as_deref())
+    }
+
+    /// The query of one table: the rows read once, every set of the table
+    /// grouped in one `GROUPING SETS`, each row's set in `gid`.
+    fn fill(&self, s: &Scope, wide: bool) -> String {
+        let d = s.dialect;
+        let (sets, used) = self.sets_of(wide);
         let cols: Vec<&str> = self.cols.iter().map(String::as_str).collect();
         let keys: String = used
             .iter()
