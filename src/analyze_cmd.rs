@@ -264,7 +264,7 @@ pub fn analyze_cmd(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
-    if analysis.from_rollups && !a.quiet.on {
+    if analysis.from_rollups() && !a.quiet.on {
         let n = analysis.inputs.iter().filter(|i| !i.skipped).count();
         eprintln!(
             "analyze: read the rollups of {n} parts, not their samples (--no-rollup reads the samples)"

@@ -115,10 +115,7 @@ fn rollup_allows(
     interval: Option<i64>,
 ) -> anyhow::Result<()> {
     use pktsample_analyze::engine::rollup::{BASE_NS, SECTIONS};
-    if let Some(s) = sections
-        .iter()
-        .find(|s| !SECTIONS.contains(pktsample_analyze::Sections::none().with(*s)))
-    {
+    if let Some(s) = sections.iter().find(|s| !SECTIONS.has(*s)) {
         bail!(
             "--rollup: the {} section needs the samples; give --by from summary, protocols, interfaces, time-series, packet-sizes",
             s.name()

@@ -125,15 +125,23 @@ impl Section {
 pub struct Sections(u32);
 
 impl Sections {
-    pub const ALL: Sections = {
+    pub const ALL: Sections = Sections::of(&Section::EVERY);
+
+    /// The set of these sections.
+    pub const fn of(list: &[Section]) -> Sections {
         let mut bits = 0;
         let mut i = 0;
-        while i < Section::EVERY.len() {
-            bits |= Section::EVERY[i].bit();
+        while i < list.len() {
+            bits |= list[i].bit();
             i += 1;
         }
         Sections(bits)
-    };
+    }
+
+    /// The sections of either set.
+    pub const fn union(self, o: Sections) -> Sections {
+        Sections(self.0 | o.0)
+    }
 
     /// No section.
     pub const fn none() -> Sections {
@@ -142,20 +150,6 @@ impl Sections {
 
     pub const fn has(self, s: Section) -> bool {
         self.0 & s.bit() != 0
-    }
-
-    /// The set with `s` too.
-    pub const fn with(self, s: Section) -> Sections {
-        Sections(self.0 | s.bit())
-    }
-
-    /// The set's bits, and a set from them.
-    pub const fn bits(self) -> u32 {
-        self.0
-    }
-
-    pub const fn from_bits(b: u32) -> Sections {
-        Sections(b & Sections::ALL.0)
     }
 
     /// Whether every section of `o` is in the set.

@@ -144,24 +144,27 @@ pub fn part_path(root: &Path, host: &str, now_ns: i64, n: u32) -> Result<PathBuf
 /// Where a dataset's rollups go (`pktsample rollup`; one file per part).
 pub const ROLLUP_DIR: &str = "_rollup";
 
-/// The rollup of the part at `part`, from the dataset layout alone
-/// (`ROOT/date=…/host=…/FILE` -> `ROOT/_rollup/date=…/host=…/FILE`); None
-/// for a file outside that layout.
-pub fn rollup_path(part: &Path) -> Option<PathBuf> {
+/// The root of the dataset holding the part at `part`, from the layout
+/// alone (`ROOT/date=…/host=…/FILE`); None for a file outside it.
+pub fn part_root(part: &Path) -> Option<&Path> {
     let host = part.parent()?;
     let date = host.parent()?;
-    let root = date.parent()?;
-    let name = |p: &Path| p.file_name()?.to_str().map(str::to_owned);
-    let (h, d) = (name(host)?, name(date)?);
-    if !h.starts_with("host=") || !d.starts_with("date=") {
+    let named = |p: &Path, pre: &str| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(pre))
+    };
+    if !named(host, "host=") || !named(date, "date=") {
         return None;
     }
-    Some(
-        root.join(ROLLUP_DIR)
-            .join(d)
-            .join(h)
-            .join(part.file_name()?),
-    )
+    date.parent()
+}
+
+/// The rollup of the part at `part`: the same relative path under
+/// `ROOT/_rollup`; None for a file outside the layout.
+pub fn rollup_path(part: &Path) -> Option<PathBuf> {
+    let root = part_root(part)?;
+    Some(root.join(ROLLUP_DIR).join(part.strip_prefix(root).ok()?))
 }
 
 /// Where the pools of a part go: the same relative path under `_pools`.

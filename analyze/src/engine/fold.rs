@@ -264,8 +264,12 @@ impl Folder<'_> {
         }
         // Kept for the next batch of the same dictionaries.
         self.addr_cache = cache;
+        // A stratum the filters leave out (its rows unselected) is not
+        // kept, not even empty: its pools would count in the report.
         for (k, a) in local.into_iter().zip(aggs) {
-            self.acc.agg.strata.insert(k, a);
+            if !(self.excluded)(&k) {
+                self.acc.agg.strata.insert(k, a);
+            }
         }
         Ok(())
     }

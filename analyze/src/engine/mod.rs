@@ -133,10 +133,9 @@ pub struct Analysis {
     pub query: Query,
     /// For the report's warnings: rollups not used, and why.
     pub notes: Vec<String>,
-    /// Whether the sums came from rollups rather than the samples.
-    pub from_rollups: bool,
-    /// From rollups: the sources' and destinations' sums by (stratum id,
-    /// origin), which the address tables give otherwise.
+    /// From rollups (Some exactly when the sums came from rollups): the
+    /// sources' and destinations' sums by (stratum id, origin), which the
+    /// address tables give otherwise.
     pub rolled_origins: Option<[ByOrigin; 2]>,
 }
 
@@ -285,7 +284,6 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         .collect();
     let (rolled, notes) = rolled_up(q, &inputs, interval);
     let mut rolled_origins: Option<[ByOrigin; 2]> = None;
-    let from_rollups = rolled.is_some();
     match rolled {
         Some(rolled) => {
             let acc = &mut accs[0].lock().expect("accumulator");
@@ -321,12 +319,6 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         runs: budget.take_runs(),
     };
     let mut agg = acc.agg;
-    // The row pass keeps every stratum of a batch it reads, a filtered-out
-    // direction's too (with its rows but no sums): not in the report.
-    if !q.directions.is_empty() {
-        agg.strata
-            .retain(|k, _| q.directions.contains(&k.direction));
-    }
     // Name filters for inputs whose metadata came at the end.
     if !q.hosts.is_empty() {
         agg.strata
@@ -350,9 +342,15 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         interval_ns: interval,
         query: q.clone(),
         notes,
-        from_rollups,
         rolled_origins,
     })
+}
+
+impl Analysis {
+    /// Whether the sums came from rollups rather than the samples.
+    pub fn from_rollups(&self) -> bool {
+        self.rolled_origins.is_some()
+    }
 }
 
 /// Merge rollups' strata into an accumulator as the row pass would have
@@ -406,7 +404,7 @@ fn rolled_up(q: &Query, inputs: &[Input], interval: i64) -> (Option<Rolled>, Vec
     let Some(files) = c.files else {
         return (None, notes);
     };
-    match rollup::read_all(&files) {
+    match rollup::read_all(files) {
         Ok(r) => (Some(r), notes),
         Err(n) => {
             notes.push(n);

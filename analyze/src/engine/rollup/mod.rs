@@ -30,7 +30,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use pktsample_schemas::FormatError;
-use pktsample_schemas::dataset::{ROLLUP_DIR, rollup_path};
+use pktsample_schemas::dataset::{ROLLUP_DIR, part_root, rollup_path};
 use pktsample_schemas::input::FileKind;
 use pktsample_schemas::output::AtomicFile;
 
@@ -43,28 +43,30 @@ use crate::error::AnalyzeError;
 mod table;
 
 use table::Rows;
-pub use table::{Origins, RolledStratum, read, read_all};
+pub use table::{Opened, RolledStratum, read_all};
 
 /// The sections a rollup answers.
-pub const SECTIONS: Sections = {
-    let mut s = Sections::none();
-    s = s.with(Section::Summary);
-    s = s.with(Section::Protocols);
-    s = s.with(Section::Interfaces);
-    s = s.with(Section::TimeSeries);
-    s.with(Section::PacketSizes)
-};
+pub const SECTIONS: Sections = Sections::of(&[
+    Section::Summary,
+    Section::Protocols,
+    Section::Interfaces,
+    Section::TimeSeries,
+    Section::PacketSizes,
+]);
 
 /// The per-AS sections, which a rollup answers when it was made with the
 /// query's ASN database.
-pub const PER_AS: Sections = {
-    let mut s = Sections::none();
-    s = s.with(Section::SrcAs);
-    s = s.with(Section::DstAs);
-    s = s.with(Section::RemoteAs);
-    s = s.with(Section::AsPairs);
-    s.with(Section::AsIpv6)
-};
+pub const PER_AS: Sections = Sections::of(&[
+    Section::SrcAs,
+    Section::DstAs,
+    Section::RemoteAs,
+    Section::AsPairs,
+    Section::AsIpv6,
+]);
+
+/// Every section a rollup may answer (the per-AS ones only when made with
+/// the query's database).
+pub const ANSWERED: Sections = SECTIONS.union(PER_AS);
 
 /// The time series' base bucket: one minute.
 pub const BASE_NS: i64 = 60_000_000_000;
@@ -116,44 +118,46 @@ pub enum Status {
 
 /// The state of the rollup of the part at `part`.
 pub fn status(part: &Path) -> Status {
-    let Some(r) = rollup_path(part) else {
-        return Status::Missing;
-    };
-    if !r.exists() {
-        return Status::Missing;
+    match check(part) {
+        Ok((o, made)) => Status::Fresh(o.path, made),
+        Err(s) => s,
     }
-    let kv = match footer(&r) {
-        Ok(kv) => kv,
-        Err(e) => return Status::Stale(format!("unreadable ({e})")),
-    };
-    let get = |k: &str| kv.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
-    if get(KEY_VERSION) != Some(VERSION) {
-        return Status::Stale(format!(
-            "rollup version {:?}, not {VERSION}",
-            get(KEY_VERSION)
-        ));
-    }
-    let Ok((size, mtime)) = stamp(part) else {
-        return Status::Stale("its part cannot be read".into());
-    };
-    if get(KEY_SIZE) != Some(&size.to_string()) || get(KEY_MTIME) != Some(&mtime.to_string()) {
-        return Status::Stale("older than its part (the part was replaced since)".into());
-    }
-    Status::Fresh(r, get(KEY_ASN).map(str::to_owned))
 }
 
-fn footer(path: &Path) -> Result<Vec<(String, String)>, String> {
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
-    Ok(b.metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .map(|kv| {
-            kv.iter()
-                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default())
+/// The rollup of `part`, opened, and the database of its per-AS sums, if
+/// it is fresh; else its status.
+fn check(part: &Path) -> Result<(Opened, Option<String>), Status> {
+    let Some(r) = rollup_path(part) else {
+        return Err(Status::Missing);
+    };
+    if !r.exists() {
+        return Err(Status::Missing);
+    }
+    let reader = std::fs::File::open(&r)
+        .map_err(|e| e.to_string())
+        .and_then(|f| ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string()))
+        .map_err(|e| Status::Stale(format!("unreadable ({e})")))?;
+    let kv = reader.metadata().file_metadata().key_value_metadata();
+    let get = |k: &str| {
+        kv.and_then(|kv| kv.iter().find(|e| e.key == k))
+            .and_then(|e| e.value.as_deref())
+    };
+    if get(KEY_VERSION) != Some(VERSION) {
+        return Err(Status::Stale(format!(
+            "rollup version {:?}, not {VERSION}",
+            get(KEY_VERSION)
+        )));
+    }
+    let Ok((size, mtime)) = stamp(part) else {
+        return Err(Status::Stale("its part cannot be read".into()));
+    };
+    if get(KEY_SIZE) != Some(&size.to_string()) || get(KEY_MTIME) != Some(&mtime.to_string()) {
+        return Err(Status::Stale(
+            "older than its part (the part was replaced since)".into(),
+        ));
+    }
+    let made = get(KEY_ASN).map(str::to_owned);
+    Ok((Opened { path: r, reader }, made))
 }
 
 /// Roll up the part at `part`: aggregate it for [`SECTIONS`] at the base
@@ -186,14 +190,11 @@ pub fn write(part: &Path, asn: Option<&Arc<AsDb>>) -> Result<(PathBuf, u64), Ana
     let origins = by_origin(&a, asn.map(|d| &**d))?;
     let meta = &a.inputs[0].meta;
     for (k, s) in strata {
-        rows.name = meta
+        let name = meta
             .interface(k.ifindex, k.rate)
             .map_or_else(|| format!("if{}", k.ifindex), |i| i.name.clone());
         let key = (k.ifindex, k.direction, k.rate);
-        rows.stratum(key, s);
-        if let Some(o) = origins.get(k) {
-            rows.origins(key, o, s);
-        }
+        rows.stratum((key, name), s, origins.get(k));
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
@@ -227,10 +228,7 @@ pub fn write(part: &Path, asn: Option<&Arc<AsDb>>) -> Result<(PathBuf, u64), Ana
 }
 
 /// Each stratum's sources' and destinations' sums by origin, sorted.
-type ByStratum = std::collections::BTreeMap<
-    super::StratumKey,
-    [Vec<(u64, (crate::stats::Cell, crate::stats::Cell))>; 2],
->;
+type ByStratum = std::collections::BTreeMap<super::StratumKey, table::SideOrigins>;
 
 fn by_origin(a: &super::Analysis, db: Option<&AsDb>) -> Result<ByStratum, AnalyzeError> {
     let mut out = ByStratum::new();
@@ -270,11 +268,7 @@ fn part_query(part: &Path, asn: Option<&Arc<AsDb>>) -> Query {
         hosts: vec![],
         directions: vec![],
         interval: Some(BASE_NS),
-        sections: if asn.is_some() {
-            Sections::from_bits(SECTIONS.bits() | PER_AS.bits())
-        } else {
-            SECTIONS
-        },
+        sections: if asn.is_some() { ANSWERED } else { SECTIONS },
         asn: asn.cloned(),
         memory_limit: None,
         temp_dir: None,
@@ -318,7 +312,7 @@ pub fn fit(mut a: StratumAgg, sections: Sections, interval: i64) -> StratumAgg {
 /// to read instead (None: every input from its samples), and notes for
 /// the report on what kept a rollup from being used.
 pub struct Choice {
-    pub files: Option<Vec<Option<PathBuf>>>,
+    pub files: Option<Vec<Option<Opened>>>,
     pub notes: Vec<String>,
 }
 
@@ -332,18 +326,10 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
     // The datasets' `_rollup` directories.
     let roots: BTreeSet<PathBuf> = inputs
         .iter()
-        .filter_map(|i| {
-            Some(
-                rollup_path(&i.path)?
-                    .parent()?
-                    .parent()?
-                    .parent()?
-                    .to_path_buf(),
-            )
-        })
+        .filter_map(|i| Some(part_root(&i.path)?.join(ROLLUP_DIR)))
         .filter(|r| r.is_dir())
         .collect();
-    if roots.is_empty() || !answered().contains(q.sections) {
+    if roots.is_empty() || !ANSWERED.contains(q.sections) {
         // Never rolled up, or a section needs the samples anyway: no
         // rollup is opened, and nothing said.
         return Choice { files: None, notes };
@@ -372,16 +358,16 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
             missing += 1;
             continue;
         }
-        match status(&i.path) {
-            Status::Fresh(r, made) => {
+        match check(&i.path) {
+            Ok((o, made)) => {
                 if want.is_some() && made != want {
                     other_db += 1;
                     continue;
                 }
-                files.push(Some(r));
+                files.push(Some(o));
             }
-            Status::Missing => missing += 1,
-            Status::Stale(why) => {
+            Err(Status::Missing | Status::Fresh(..)) => missing += 1,
+            Err(Status::Stale(why)) => {
                 stale += 1;
                 notes.push(format!(
                     "rollup of {}: {why}; ignored, its samples read (run `pktsample rollup` again)",
@@ -406,12 +392,6 @@ pub fn choose(q: &Query, inputs: &[Input], interval: i64) -> Choice {
         ));
     }
     Choice { files: None, notes }
-}
-
-/// Every section a rollup may answer (the per-AS ones only when made with
-/// the query's database).
-pub fn answered() -> Sections {
-    Sections::from_bits(SECTIONS.bits() | PER_AS.bits())
 }
 
 /// What in the query a rollup cannot answer, besides its sections.

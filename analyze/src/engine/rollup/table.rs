@@ -1,7 +1,7 @@
 //! The rollup table: its columns, writing a part's strata as rows, and
 //! reading them back (schemas/README.md, "Rollups").
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
@@ -31,14 +31,17 @@ pub(super) fn schema() -> Arc<Schema> {
     ]))
 }
 
+/// A stratum's sources' and destinations' sums by origin key, sorted.
+pub(super) type SideOrigins = [Vec<(u64, (Cell, Cell))>; 2];
+
 /// Rows of the rollup table, column by column.
 #[derive(Default)]
 pub(super) struct Rows {
     ifindex: Vec<u32>,
     /// The interface's name in the part's metadata (what SQL keys by).
     ifname: Vec<String>,
-    /// The current stratum's name.
-    pub(super) name: String,
+    /// The name of the stratum being written.
+    name: String,
     direction: Vec<&'static str>,
     rate: Vec<u32>,
     set: Vec<&'static str>,
@@ -48,7 +51,7 @@ pub(super) struct Rows {
 }
 
 impl Rows {
-    pub(super) fn push(
+    fn push(
         &mut self,
         s: (u32, Direction, u32),
         set: &'static str,
@@ -65,7 +68,22 @@ impl Rows {
         self.cell.push(c);
     }
 
-    pub(super) fn stratum(&mut self, s: (u32, Direction, u32), a: &StratumAgg) {
+    /// A stratum's rows: its sums, and (rolled up with an ASN database)
+    /// its sums by origin; `name` its interface's.
+    pub(super) fn stratum(
+        &mut self,
+        (s, name): ((u32, Direction, u32), String),
+        a: &StratumAgg,
+        origins: Option<&SideOrigins>,
+    ) {
+        self.name = name;
+        self.sums(s, a);
+        if let Some(o) = origins {
+            self.origins(s, o, a);
+        }
+    }
+
+    fn sums(&mut self, s: (u32, Direction, u32), a: &StratumAgg) {
         let one = |n: u64| Cell {
             n,
             ..Cell::default()
@@ -108,12 +126,7 @@ impl Rows {
 
     /// A stratum's sums by origin (sources, destinations) and its AS
     /// pairs.
-    pub(super) fn origins(
-        &mut self,
-        s: (u32, Direction, u32),
-        o: &[Vec<(u64, (Cell, Cell))>; 2],
-        a: &StratumAgg,
-    ) {
+    fn origins(&mut self, s: (u32, Direction, u32), o: &SideOrigins, a: &StratumAgg) {
         for (side, (all, v6)) in [
             ("src_origin", "src_origin_v6"),
             ("dst_origin", "dst_origin_v6"),
@@ -136,23 +149,22 @@ impl Rows {
     }
 
     pub(super) fn batch(self) -> RecordBatch {
-        let cells = |f: fn(&Cell) -> u64| UInt64Array::from_iter_values(self.cell.iter().map(f));
+        let cell = &self.cell;
+        let cells = |f: fn(&Cell) -> u64| UInt64Array::from_iter_values(cell.iter().map(f));
         RecordBatch::try_new(
             schema(),
             vec![
-                Arc::new(UInt32Array::from(self.ifindex.clone())),
-                Arc::new(StringArray::from(self.ifname.clone())),
-                Arc::new(StringArray::from(self.direction.clone())),
-                Arc::new(UInt32Array::from(self.rate.clone())),
-                Arc::new(StringArray::from(self.set.clone())),
-                Arc::new(Int64Array::from(self.k1.clone())),
-                Arc::new(Int64Array::from(self.k2.clone())),
+                Arc::new(UInt32Array::from(self.ifindex)),
+                Arc::new(StringArray::from(self.ifname)),
+                Arc::new(StringArray::from(self.direction)),
+                Arc::new(UInt32Array::from(self.rate)),
+                Arc::new(StringArray::from(self.set)),
+                Arc::new(Int64Array::from(self.k1)),
+                Arc::new(Int64Array::from(self.k2)),
                 Arc::new(cells(|c| c.n)),
                 Arc::new(cells(|c| c.bytes)),
                 Arc::new(cells(|c| c.bytes2)),
-                Arc::new(UInt32Array::from_iter_values(
-                    self.cell.iter().map(|c| c.max),
-                )),
+                Arc::new(UInt32Array::from_iter_values(cell.iter().map(|c| c.max))),
             ],
         )
         .expect("rollup columns match their schema")
@@ -173,26 +185,30 @@ pub struct RolledStratum {
 
 /// Read the rollups chosen for `inputs` (see [`super::choose`]): per
 /// input, its strata; or a note naming the first that cannot be read.
-pub fn read_all(files: &[Option<PathBuf>]) -> Result<Vec<(usize, Vec<RolledStratum>)>, String> {
+pub fn read_all(files: Vec<Option<Opened>>) -> Result<Vec<(usize, Vec<RolledStratum>)>, String> {
     use rayon::prelude::*;
     files
-        .par_iter()
+        .into_par_iter()
         .enumerate()
-        .filter_map(|(i, f)| f.as_ref().map(|f| (i, f)))
+        .filter_map(|(i, f)| f.map(|f| (i, f)))
         .map(|(i, f)| {
-            read(f)
+            let path = f.path.display().to_string();
+            read(f.reader)
                 .map(|s| (i, s))
-                .map_err(|e| format!("rollup {}: {e}; the samples were read instead", f.display()))
+                .map_err(|e| format!("rollup {path}: {e}; the samples were read instead"))
         })
         .collect()
 }
 
+/// A rollup opened (its footer read) to be read.
+pub struct Opened {
+    pub path: PathBuf,
+    pub reader: ParquetRecordBatchReaderBuilder<std::fs::File>,
+}
+
 /// Read a rollup back.
-pub fn read(path: &Path) -> Result<Vec<RolledStratum>, String> {
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let r = ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.build())
-        .map_err(|e| e.to_string())?;
+fn read(b: ParquetRecordBatchReaderBuilder<std::fs::File>) -> Result<Vec<RolledStratum>, String> {
+    let r = b.build().map_err(|e| e.to_string())?;
     let mut out: Strata = Default::default();
     for b in r {
         let b = b.map_err(|e| e.to_string())?;
