@@ -222,7 +222,7 @@ fn csv_is_rfc4180_and_equals_json() {
     let csv_text = args("csv");
     let json: serde_json::Value = serde_json::from_str(&args("json")).unwrap();
     let mut r = csv::Reader::from_reader(csv_text.as_bytes());
-    assert_eq!(r.headers().unwrap().len(), 12);
+    assert_eq!(r.headers().unwrap().len(), 16);
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
     let evil_row = rows
         .iter()
@@ -247,4 +247,19 @@ fn csv_is_rfc4180_and_equals_json() {
         total[3].parse::<f64>().unwrap(),
         json["summary"]["packets"]["estimate"].as_f64().unwrap()
     );
+    // Distinct hosts: their own columns, as in the JSON.
+    let hosts = json["distinct_hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 8);
+    for h in hosts {
+        let key = format!("{} IPv{}", h["hosts"].as_str().unwrap(), h["ip_version"]);
+        let row = rows
+            .iter()
+            .find(|x| &x[0] == "distinct_hosts" && x[1] == key)
+            .unwrap_or_else(|| panic!("no CSV row for {key}"));
+        assert_eq!(row[3], *"", "no packets on a hosts row");
+        for (col, k) in [(12, "estimate"), (13, "low"), (14, "high")] {
+            assert_eq!(row[col].parse::<f64>().unwrap(), h[k].as_f64().unwrap());
+        }
+        assert_eq!(row[15], h["unreliable"].to_string());
+    }
 }

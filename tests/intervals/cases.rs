@@ -17,7 +17,7 @@ fn intervals_cover_the_truth_where_users_look() {
     );
     println!("|---:|---|---|---|---:|---:|---:|---:|");
     for rate in [10u32, 100, 1000] {
-        for mix in [Mix::Constant, Mix::Mixed, Mix::Jumbo] {
+        for mix in [Mix::Constant, Mix::Mixed, Mix::Jumbo, Mix::AckBursts] {
             for pools in [true, false] {
                 let pts = config(rate, mix, pools, runs, &asn);
                 for ((sec, k), t) in pts {

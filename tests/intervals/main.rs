@@ -63,6 +63,10 @@ enum Mix {
     Constant,
     Mixed,
     Jumbo,
+    /// The mixed sizes, but the top sources' groups are ACK-heavy TCP:
+    /// 66-byte frames with bursts of eight full-size 1514-byte segments
+    /// (4 % of their packets, 42 % of their bytes), unlike their stratum.
+    AckBursts,
 }
 
 impl Mix {
@@ -71,6 +75,7 @@ impl Mix {
             Mix::Constant => "constant",
             Mix::Mixed => "mixed",
             Mix::Jumbo => "jumbo",
+            Mix::AckBursts => "ack-bursts",
         }
     }
     /// 1000 bytes; 64/576/1500 at 60/15/25 %; 64/1500/9000 at 70/25/5 %
@@ -85,6 +90,7 @@ impl Mix {
             Mix::Jumbo if p < 70 => 64,
             Mix::Jumbo if p < 95 => 1500,
             Mix::Jumbo => 9000,
+            Mix::AckBursts => Mix::Mixed.size(u),
         }
     }
 }
@@ -107,10 +113,13 @@ struct Population {
 }
 
 impl Population {
-    fn group(&self, b: usize, i: u64) -> usize {
+    /// Packet `i`'s place in breakdown `b`'s order.
+    fn pos(&self, b: usize, i: u64) -> u64 {
         const MUL: [u64; 5] = [7919, 104_729, 1_299_709, 15_485_863, 179_424_673];
-        let pos = (i * MUL[b] + 977 * b as u64) % self.packets;
-        let unit = pos / self.rate as u64;
+        (i * MUL[b] + 977 * b as u64) % self.packets
+    }
+    fn group(&self, b: usize, i: u64) -> usize {
+        let unit = self.pos(b, i) / self.rate as u64;
         let mut end = 0;
         for (g, k) in KS.iter().enumerate() {
             end += k;
@@ -121,6 +130,10 @@ impl Population {
         KS.len()
     }
     fn size(&self, i: u64) -> u32 {
+        if self.mix == Mix::AckBursts && self.group(3, i) < KS.len() {
+            // Consecutive in the source's order: a burst of 8 in 200.
+            return if (self.pos(3, i) / 8).is_multiple_of(25) { 1514 } else { 66 };
+        }
         self.mix.size(mix64(i ^ 0x5eed))
     }
     /// Rest packets get distinct sources; the rest of the time breakdown

@@ -25,6 +25,12 @@ use rustc_hash::FxHashMap;
 
 use crate::error::AnalyzeError;
 use crate::stats::Cell;
+use crate::stats::distinct::Freq;
+
+/// The populations of addresses whose distinct count is estimated:
+/// sources, destinations, remote addresses (sources of ingress,
+/// destinations of egress), and either side.
+pub const HOSTS: [&str; 4] = ["sources", "destinations", "remote", "any"];
 
 use super::spill::{Budget, Run};
 
@@ -370,6 +376,9 @@ pub struct Finish<'a> {
     pub top: usize,
     /// Sum by origin AS through this database.
     pub origins: Option<&'a AsDb>,
+    /// By stratum id: the side its remote addresses are on ([`SRC`] for
+    /// ingress, [`DST`] for egress; `None` without a direction).
+    pub remote: &'a [Option<usize>],
 }
 
 /// An address's sums per stratum id.
@@ -383,6 +392,9 @@ pub type ByOrigin = FxHashMap<(u32, u64), (Cell, Cell)>;
 pub struct AddrSummary {
     /// Distinct IPv4 and IPv6 addresses, sources and destinations together.
     pub distinct: [u64; 2],
+    /// The frequency counts of the samples per address, by [`HOSTS`] and
+    /// IP version (for Chao1).
+    pub freq: [[Freq; 2]; 4],
     /// Top addresses of each side by estimated packets (then address), with
     /// their sums per stratum.
     pub top: [Vec<(IpAddr, PerStratum)>; 2],
@@ -420,8 +432,9 @@ impl std::fmt::Debug for AddrTables {
 struct Scratch<K> {
     /// (address, stratum) -> sums.
     sums: HashMap<(K, u32), Cell>,
-    /// Address -> ranking score, per side.
-    score: [HashMap<K, f64>; 2],
+    /// Address -> (ranking score, samples, samples as a remote address),
+    /// per side.
+    score: [HashMap<K, (f64, u64, u64)>; 2],
     best: Vec<(f64, IpAddr)>,
 }
 
@@ -446,6 +459,9 @@ impl AddrTables {
         for s in parts {
             for fam in 0..2 {
                 out.distinct[fam] += s.distinct[fam];
+                for h in 0..HOSTS.len() {
+                    out.freq[h][fam].merge(&s.freq[h][fam]);
+                }
             }
             for side in [SRC, DST] {
                 out.top[side].extend(s.top[side].iter().cloned());
@@ -510,7 +526,12 @@ impl AddrTables {
             score.clear();
             score.reserve(m.len());
             for (&(k, s), c) in m.iter() {
-                *score.entry(k).or_insert(0.0) += f.weight[s as usize].unwrap_or(0.0) * c.n as f64;
+                let e = score.entry(k).or_insert((0.0, 0, 0));
+                e.0 += f.weight[s as usize].unwrap_or(0.0) * c.n as f64;
+                e.1 += c.n;
+                if f.remote.get(s as usize).copied().flatten() == Some(side) {
+                    e.2 += c.n;
+                }
             }
             if let Some(db) = f.origins {
                 let by = &mut out.by_origin[side];
@@ -529,7 +550,7 @@ impl AddrTables {
                 let ord =
                     |a: &(f64, IpAddr), b: &(f64, IpAddr)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
                 for (k, sc) in score.iter() {
-                    best.push((*sc, k.ip()));
+                    best.push((sc.0, k.ip()));
                     if best.len() >= 2 * f.top.max(64) {
                         best.select_nth_unstable_by(f.top - 1, ord);
                         best.truncate(f.top);
@@ -556,7 +577,21 @@ impl AddrTables {
             }
         }
         let [a, b] = &sc.score;
-        out.distinct[fam] = (a.len() + b.keys().filter(|k| !a.contains_key(*k)).count()) as u64;
+        let fq = &mut out.freq;
+        for (k, x) in a {
+            let y = b.get(k).copied().unwrap_or_default();
+            fq[0][fam].add(x.1);
+            fq[2][fam].add(x.2 + y.2);
+            fq[3][fam].add(x.1 + y.1);
+        }
+        for (k, y) in b {
+            fq[1][fam].add(y.1);
+            if !a.contains_key(k) {
+                fq[2][fam].add(y.2);
+                fq[3][fam].add(y.1);
+            }
+        }
+        out.distinct[fam] = fq[3][fam].d;
         Ok(out)
     }
 }

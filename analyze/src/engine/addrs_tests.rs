@@ -101,6 +101,7 @@ fn counts_past_u32_add_up() {
         place: &[Some(0)],
         top: 1,
         origins: None,
+        remote: &[],
     };
     let s = t.summarize(&f).unwrap();
     assert_eq!(s.distinct, [0, 1]);

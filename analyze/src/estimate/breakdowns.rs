@@ -22,7 +22,7 @@ pub fn ip_versions(c: &mut Ctx) {
             .into_iter()
             .map(|(k, g)| VersionRow {
                 ip_version: k,
-                m: g.measures(&c.pooled),
+                m: g.measures(),
             })
             .collect(),
     );
@@ -31,11 +31,31 @@ pub fn ip_versions(c: &mut Ctx) {
         ipv6: c.addrs.distinct[1],
         lower_bound: true,
     });
+    // From rollups there are no addresses to count.
+    if c.a.rolled_origins.is_none() {
+        use crate::stats::distinct::{census, chao1};
+        // Every packet sampled: the hosts seen are all there are.
+        let all = c.st.iter().all(|s| crate::stats::weight(&s.design) == 0.0);
+        let rate = c.st.iter().map(|s| s.design.rate).max().unwrap_or(1);
+        let rows = crate::engine::HOSTS
+            .iter()
+            .enumerate()
+            .flat_map(|(h, &hosts)| {
+                let fq = &c.addrs.freq[h];
+                [(4, fq[0]), (6, fq[1])].map(|(v, f)| HostsRow {
+                    hosts,
+                    ip_version: v,
+                    c: if all { census(&f) } else { chao1(&f, rate) },
+                })
+            })
+            .collect();
+        c.r.distinct_hosts = Some(rows);
+    }
 }
 
 /// EtherTypes, IP protocols and services.
 pub fn protocols(c: &mut Ctx) {
-    let (st, pooled) = (&c.st, &c.pooled);
+    let st = &c.st;
     fn table(a: &StratumAgg) -> Option<&crate::engine::ProtoSums> {
         a.protocols.as_ref()
     }
@@ -47,7 +67,7 @@ pub fn protocols(c: &mut Ctx) {
             .map(|(k, g)| EthTypeRow {
                 eth_type: k,
                 name: eth_type_name(k),
-                m: g.measures(pooled),
+                m: g.measures(),
             })
             .collect(),
     );
@@ -59,7 +79,7 @@ pub fn protocols(c: &mut Ctx) {
             .map(|(k, g)| ProtoRow {
                 ip_proto: k,
                 name: ip_proto_name(k),
-                m: g.measures(pooled),
+                m: g.measures(),
             })
             .collect(),
     );
@@ -72,7 +92,7 @@ pub fn protocols(c: &mut Ctx) {
                 transport: transport_name(proto),
                 port,
                 name: port.and_then(service_name),
-                m: g.measures(pooled),
+                m: g.measures(),
             })
             .collect(),
     );
@@ -92,7 +112,7 @@ fn top_rows(c: &Ctx, side: usize) -> Vec<AddressRow> {
             }
             AddressRow {
                 address: ip.to_string(),
-                m: g.measures(&c.pooled),
+                m: g.measures(),
             }
         })
         .collect()
@@ -119,7 +139,7 @@ pub fn packet_sizes(c: &mut Ctx) {
             SizeRow {
                 min: lo,
                 max: (hi != u32::MAX).then_some(hi),
-                m: g.measures(&c.pooled),
+                m: g.measures(),
             }
         })
         .collect();

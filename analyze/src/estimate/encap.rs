@@ -12,7 +12,7 @@ use crate::engine::StratumAgg;
 use crate::report::EncapRow;
 use crate::stats::Cell;
 
-use super::group::{Pooled, Stratum};
+use super::group::Stratum;
 use super::{by_packets, groups};
 
 /// Share of the packets behind a tunnel above which analyze warns that
@@ -74,7 +74,6 @@ fn per_kind(a: &StratumAgg) -> Vec<(String, Cell)> {
 /// traffic is tunnelled and the report describes the outer headers.
 fn encap_rows(
     st: &[Stratum],
-    pooled: &Pooled,
     inner: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<EncapRow> {
@@ -83,7 +82,7 @@ fn encap_rows(
         .map(|(k, g)| EncapRow {
             name: describe(&k),
             encapsulation: k,
-            m: g.measures(pooled),
+            m: g.measures(),
         })
         .collect();
     let est = |k: &str| {
@@ -99,7 +98,7 @@ fn encap_rows(
         vec![((), c)]
     })
     .values()
-    .map(|g| g.measures(pooled).packets.estimate)
+    .map(|g| g.measures().packets.estimate)
     .sum();
     if let (false, Some(t)) = (inner, est("tunnel"))
         && all > 0.0
@@ -114,6 +113,6 @@ fn encap_rows(
 }
 
 pub fn encapsulations(c: &mut super::Ctx) {
-    let rows = encap_rows(&c.st, &c.pooled, c.a.query.inner, &mut c.r.warnings);
+    let rows = encap_rows(&c.st, c.a.query.inner, &mut c.r.warnings);
     c.r.encapsulations = Some(rows);
 }

@@ -24,8 +24,9 @@ pub(super) struct GroupEst {
     absent_bytes: Est,
     /// The largest frame of those strata.
     absent_frame: u32,
-    /// The group's largest frame.
+    /// The group's largest frame, and the largest its strata allow.
     max: u32,
+    frame: u32,
     /// Over the strata with samples: the largest weight times the
     /// stratum's largest frame, and the largest weight.
     w_frame: f64,
@@ -53,6 +54,7 @@ impl GroupEst {
         self.packets.add(&p);
         self.bytes.add(&stats::bytes(&s.design, c, 0));
         self.max = self.max.max(c.max);
+        self.frame = self.frame.max(frame);
         self.w_frame = self.w_frame.max(w * f64::from(frame));
         self.w_sample = self.w_sample.max(w);
     }
@@ -67,9 +69,10 @@ impl GroupEst {
         g
     }
 
-    /// The estimates and intervals; `pooled` decides whether the group's
-    /// unseen packets may be as large as its strata's largest frames.
-    pub fn measures(&self, pooled: &Pooled) -> Measures {
+    /// The estimates and intervals: the group's unseen packets may be as
+    /// large as its strata's largest frames unless its samples bound them
+    /// by its own largest ([`stats::bounded_by_own`]).
+    pub fn measures(&self) -> Measures {
         if self.samples == 0 {
             // No more bytes than the packets' bound of the largest frames.
             let packets = packet_interval(&self.absent_packets);
@@ -82,7 +85,7 @@ impl GroupEst {
             };
         }
         let mut bytes = self.bytes;
-        bytes.wmax = if stats::smaller_than(self.max, self.samples, &SIZE_CLASSES, pooled) {
+        bytes.wmax = if stats::bounded_by_own(self.max, self.frame, self.bytes.observed) {
             self.w_sample * f64::from(self.max)
         } else {
             self.w_frame

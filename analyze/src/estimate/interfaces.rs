@@ -151,7 +151,7 @@ pub(super) fn interface_rows(a: &Analysis, st: &[Stratum], pooled: &Pooled) -> V
                     bytes: Interval::exact(0.0),
                 }
             } else {
-                e.est.measures(pooled)
+                e.est.measures()
             };
             add_unsampled(&mut mm, e.unsampled, pooled, windowed);
             InterfaceRow {

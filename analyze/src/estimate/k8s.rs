@@ -73,7 +73,7 @@ fn rows(c: &Ctx, g: BTreeMap<String, GroupEst>) -> Vec<K8sRow> {
         .map(|(name, g)| K8sRow {
             in_cluster: in_cluster(&name),
             name,
-            m: g.measures(&c.pooled),
+            m: g.measures(),
         })
         .collect()
 }
@@ -85,7 +85,7 @@ fn pair_rows(c: &Ctx, g: BTreeMap<(String, String), GroupEst>) -> Vec<K8sPairRow
         .map(|((source, destination), g)| K8sPairRow {
             source,
             destination,
-            m: g.measures(&c.pooled),
+            m: g.measures(),
         })
         .collect()
 }
@@ -192,7 +192,7 @@ pub fn leaving(c: &mut Ctx) {
             .map(|((source, o), g)| LeavingAsRow {
                 source,
                 destination: as_ref(db, o),
-                m: g.measures(&c.pooled),
+                m: g.measures(),
             })
             .collect(),
     );

@@ -25,7 +25,8 @@ mod policy;
 mod summary;
 mod time;
 
-use crate::engine::{AddrSummary, Analysis, Finish, StratumAgg};
+use crate::engine::{AddrSummary, Analysis, DST, Finish, SRC, StratumAgg};
+use pktsample_schemas::Direction;
 use crate::error::AnalyzeError;
 use crate::report::*;
 use crate::stats::{self, Cell, Design, Interval, ShareSums};
@@ -133,7 +134,16 @@ fn address_summary(
         .iter()
         .map(|i| i.map(|i| stats::stratum_total(&st[i].design, 1, 1.0, 1.0, 0.0).value))
         .collect();
+    let remote: Vec<Option<usize>> = by_id
+        .iter()
+        .map(|i| match st[(*i)?].key.direction {
+            Direction::Ingress => Some(SRC),
+            Direction::Egress => Some(DST),
+            _ => None,
+        })
+        .collect();
     let f = Finish {
+        remote: &remote,
         weight: &weight,
         place: &by_id,
         top: if tops { top } else { 0 },
@@ -202,6 +212,7 @@ impl<'a> Ctx<'a> {
             ipv6_share,
             ip_versions: None,
             distinct_addresses: None,
+            distinct_hosts: None,
             eth_types: None,
             ip_protocols: None,
             services: None,

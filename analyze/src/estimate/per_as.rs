@@ -11,7 +11,7 @@ use crate::report::*;
 use crate::section::Section;
 use crate::stats::{self, Cell, Design, ShareSums};
 
-use super::group::{GroupEst, Pooled, Stratum};
+use super::group::{GroupEst, Stratum};
 use super::{Ctx, by_packets, groups, share_sums};
 
 pub(super) fn as_ref(db: &AsDb, o: Origin) -> AsRef {
@@ -116,13 +116,13 @@ fn sum<'p>(
 }
 
 /// The top rows of an origin's sums.
-fn as_rows(db: &AsDb, pooled: &Pooled, top: usize, g: BTreeMap<Origin, GroupEst>) -> Vec<AsRow> {
+fn as_rows(db: &AsDb, top: usize, g: BTreeMap<Origin, GroupEst>) -> Vec<AsRow> {
     let mut v = by_packets(g);
     v.truncate(top);
     v.into_iter()
         .map(|(o, g)| AsRow {
             origin: as_ref(db, o),
-            m: g.measures(pooled),
+            m: g.measures(),
         })
         .collect()
 }
@@ -134,21 +134,21 @@ pub fn source_as(c: &mut Ctx) {
     let Some(db) = prepare(c) else { return };
     let per = c.per_as.as_ref().expect("prepared");
     let g = sum(&c.st, |i| Some(&per[i].0));
-    c.r.source_as = Some(as_rows(db, &c.pooled, c.top, g));
+    c.r.source_as = Some(as_rows(db, c.top, g));
 }
 
 pub fn destination_as(c: &mut Ctx) {
     let Some(db) = prepare(c) else { return };
     let per = c.per_as.as_ref().expect("prepared");
     let g = sum(&c.st, |i| Some(&per[i].1));
-    c.r.destination_as = Some(as_rows(db, &c.pooled, c.top, g));
+    c.r.destination_as = Some(as_rows(db, c.top, g));
 }
 
 pub fn remote_as(c: &mut Ctx) {
     let Some(db) = prepare(c) else { return };
     let per = c.per_as.as_ref().expect("prepared");
     let g = sum(&c.st, |i| remote(&c.st, per, i));
-    c.r.remote_as = Some(as_rows(db, &c.pooled, c.top, g));
+    c.r.remote_as = Some(as_rows(db, c.top, g));
 }
 
 /// AS pairs come summed per row by the engine.
@@ -167,7 +167,7 @@ pub fn as_pairs(c: &mut Ctx) {
         .map(|((x, y), g)| AsPairRow {
             source: as_ref(db, x),
             destination: as_ref(db, y),
-            m: g.measures(&c.pooled),
+            m: g.measures(),
         })
         .collect();
     c.r.as_pairs = Some(rows);
@@ -201,7 +201,7 @@ pub fn as_ipv6(c: &mut Ctx) {
             };
             AsIpv6Row {
                 origin: as_ref(db, o),
-                m: g.measures(&c.pooled),
+                m: g.measures(),
                 share_packets: share(false),
                 share_bytes: share(true),
             }

@@ -47,7 +47,7 @@ fn total(c: &Ctx) -> DeniedTotal {
         g.add(s, &all);
         u.add(s, &s.agg.unjudged);
     }
-    let m = g.measures(&c.pooled);
+    let m = g.measures();
     let denied = |a: &crate::engine::StratumAgg| {
         let mut all = Cell::default();
         a.denied.values().for_each(|x| all.merge(x));
@@ -58,7 +58,7 @@ fn total(c: &Ctx) -> DeniedTotal {
         m,
         share_packets: share_of(&c.st, |a| a.total, denied, false),
         share_bytes: share_of(&c.st, |a| a.total, denied, true),
-        unjudged: u.measures(&c.pooled),
+        unjudged: u.measures(),
     }
 }
 
@@ -97,7 +97,7 @@ pub fn denied(c: &mut Ctx) {
     let rows: Vec<DeniedRow> = v
         .into_iter()
         .map(|((client, server), g)| {
-            let m = g.measures(&c.pooled);
+            let m = g.measures();
             DeniedRow {
                 client,
                 server,
@@ -114,7 +114,7 @@ pub fn denied(c: &mut Ctx) {
     let rows: Vec<DeniedRow> = v
         .into_iter()
         .map(|((client, server, service, rule), g)| {
-            let m = g.measures(&c.pooled);
+            let m = g.measures();
             DeniedRow {
                 client,
                 server,

@@ -42,7 +42,7 @@ pub(super) fn summary(
         _ => 0.0,
     };
     let windowed = q.from.is_some() || q.to.is_some();
-    let mut m = total.measures(pooled);
+    let mut m = total.measures();
     // Interfaces and directions without a sample: their pools count.
     let unsampled = unsampled(a);
     let unseen_pool: u64 = unsampled.iter().map(|u| u.seen).sum();
@@ -84,7 +84,7 @@ pub(super) fn summary(
         drops,
         drop_share,
         packets_exact: all_pools && !windowed && pk.low == pk.high,
-        unseen: GroupEst::absent(st, u32::MAX).measures(pooled),
+        unseen: GroupEst::absent(st, u32::MAX).measures(),
         bad_records: a.inputs.iter().map(|i| i.meta.bad_lengths).sum(),
     };
     (summary, start, end)

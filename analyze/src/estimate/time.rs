@@ -6,7 +6,7 @@ use crate::report::{BucketClass, BucketRow, Ipv6Share, TimeSeries};
 use crate::stats::{Cell, Interval};
 
 use super::Ctx;
-use super::group::{GroupEst, Pooled, Stratum};
+use super::group::{GroupEst, Stratum};
 use super::{groups, share_of};
 
 /// The most buckets a time series lists when it fills the empty ones.
@@ -41,7 +41,6 @@ fn bucket_cell(a: &StratumAgg, b: i64) -> TimeCell {
 pub(super) fn series(
     a: &Analysis,
     st: &[Stratum],
-    pooled: &Pooled,
     (start, end): (Option<i64>, Option<i64>),
     warnings: &mut Vec<String>,
 ) -> TimeSeries {
@@ -74,7 +73,7 @@ pub(super) fn series(
         buckets: g
             .into_iter()
             .map(|(b, g)| {
-                let m = g.measures(pooled);
+                let m = g.measures();
                 let ip = move |a: &StratumAgg| {
                     let c = bucket_cell(a, b);
                     let mut ip = c.version[1];
@@ -91,7 +90,7 @@ pub(super) fn series(
                         packets: share_of(st, ip, v6, false),
                         bytes: share_of(st, ip, v6, true),
                     }),
-                    protocols: classes.then(|| bucket_classes(st, pooled, b)),
+                    protocols: classes.then(|| bucket_classes(st, b)),
                 }
             })
             .collect(),
@@ -99,7 +98,7 @@ pub(super) fn series(
 }
 
 /// A bucket's protocol classes, then its non-IP traffic.
-fn bucket_classes(st: &[Stratum], pooled: &Pooled, b: i64) -> Vec<BucketClass> {
+fn bucket_classes(st: &[Stratum], b: i64) -> Vec<BucketClass> {
     let cell = |s: &Stratum, k: usize| -> Cell {
         let c = bucket_cell(s.agg, b);
         if k < TIME_CLASSES.len() {
@@ -116,13 +115,13 @@ fn bucket_classes(st: &[Stratum], pooled: &Pooled, b: i64) -> Vec<BucketClass> {
             }
             BucketClass {
                 class: TIME_CLASSES.get(k).copied().unwrap_or("non-ip"),
-                m: g.measures(pooled),
+                m: g.measures(),
             }
         })
         .collect()
 }
 
 pub fn time_series(c: &mut Ctx) {
-    let ts = series(c.a, &c.st, &c.pooled, c.span, &mut c.r.warnings);
+    let ts = series(c.a, &c.st, c.span, &mut c.r.warnings);
     c.r.time_series = Some(ts);
 }

@@ -5,13 +5,13 @@
 
 use std::io::Write;
 
-use super::{Render, Report};
+use super::{HostsRow, Render, Report};
 use crate::catalog::text_sections;
 use crate::stats::Interval;
 
 pub struct Csv;
 
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 16] = [
     "section",
     "key",
     "samples",
@@ -24,6 +24,10 @@ const HEADER: [&str; 12] = [
     "share",
     "share_low",
     "share_high",
+    "hosts",
+    "hosts_low",
+    "hosts_high",
+    "hosts_unreliable",
 ];
 
 fn csv_err(e: csv::Error) -> std::io::Error {
@@ -41,7 +45,7 @@ fn record(
     packets: &Interval,
     bytes: &Interval,
     share: Option<&Interval>,
-) -> [String; 12] {
+) -> [String; 16] {
     let n = |x: f64| x.to_string();
     let sh = |f: fn(&Interval) -> f64| share.map(|s| n(f(s))).unwrap_or_default();
     [
@@ -57,7 +61,25 @@ fn record(
         sh(|s| s.estimate),
         sh(|s| s.low),
         sh(|s| s.high),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
     ]
+}
+
+/// A distinct-hosts line: only its own columns.
+fn hosts_record(h: &HostsRow) -> [String; 16] {
+    let c = &h.c;
+    let mut r: [String; 16] = Default::default();
+    r[0] = "distinct_hosts".into();
+    r[1] = format!("{} IPv{}", h.hosts, h.ip_version);
+    r[2] = c.samples.to_string();
+    r[12] = c.estimate.to_string();
+    r[13] = c.low.to_string();
+    r[14] = c.high.to_string();
+    r[15] = c.unreliable.to_string();
+    r
 }
 
 impl Render for Csv {
@@ -85,6 +107,9 @@ impl Render for Csv {
         ] {
             w.write_record(record(section, key, samples, packets, bytes, None))
                 .map_err(csv_err)?;
+        }
+        for h in r.distinct_hosts.iter().flatten() {
+            w.write_record(hosts_record(h)).map_err(csv_err)?;
         }
         for sec in text_sections(r) {
             for row in &sec.rows {

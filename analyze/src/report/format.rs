@@ -2,6 +2,7 @@
 
 use super::Summary;
 use crate::stats::Interval;
+use crate::stats::distinct::{Chao1, UNRELIABLE_SINGLETONS};
 
 /// Human formatting of counts: 1234567 -> "1.23M".
 pub fn si(v: f64) -> String {
@@ -40,6 +41,32 @@ pub fn interval_text(i: &Interval) -> String {
     } else {
         format!("{} [{}–{}]", si(i.estimate), si(i.low), si(i.high))
     }
+}
+
+/// "12.3k [11.0k–14.1k] (9.87k seen; 3.1% of packets from hosts not
+/// seen)", flagged when Chao1 is unreliable.
+pub fn hosts_text(c: &Chao1) -> String {
+    let mut s = format!(
+        "{} [{}–{}] ({} seen; {:.1}% of packets from hosts not seen)",
+        si(c.estimate),
+        si(c.low),
+        si(c.high),
+        si(c.seen as f64),
+        100.0 * c.unseen_traffic_share
+    );
+    if c.unreliable {
+        s += &unreliable_text(c);
+    }
+    s
+}
+
+/// The flag of an unreliable distinct-host estimate.
+pub fn unreliable_text(c: &Chao1) -> String {
+    format!(
+        " UNRELIABLE: {:.0}% of hosts seen once (above {:.0}%): the sample says little of the hosts it missed",
+        100.0 * c.singletons as f64 / c.seen.max(1) as f64,
+        100.0 * UNRELIABLE_SINGLETONS
+    )
 }
 
 /// The summary's bound for a category without a sample.

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{Render, Report, interval_text, share_text, unseen_text};
+use super::{Render, Report, hosts_text, interval_text, share_text, unseen_text};
 use crate::catalog::text_sections;
 
 pub struct Markdown;
@@ -38,6 +38,15 @@ impl Render for Markdown {
                 out,
                 "| distinct addresses seen (lower bound) | {} IPv4, {} IPv6 |",
                 d.ipv4, d.ipv6
+            )?;
+        }
+        for h in r.distinct_hosts.iter().flatten().filter(|h| h.c.samples > 0) {
+            writeln!(
+                out,
+                "| distinct {} IPv{} (Chao1, 95%) | {} |",
+                h.hosts,
+                h.ip_version,
+                hosts_text(&h.c)
             )?;
         }
         writeln!(out, "| a category with no sample | {} |", unseen_text(s))?;

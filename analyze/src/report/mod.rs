@@ -18,7 +18,7 @@ pub mod text;
 use std::io::Write;
 
 pub use self::csv::Csv;
-pub use self::format::{interval_text, share_text, si, unseen_text};
+pub use self::format::{hosts_text, interval_text, share_text, si, unseen_text, unreliable_text};
 pub use self::html::Html;
 pub use self::json::Json;
 pub use self::markdown::Markdown;
@@ -27,7 +27,7 @@ pub use self::table::Table;
 pub use self::text::{Chart, TextRow, TextSection};
 
 /// Version of the JSON report contract.
-pub const REPORT_VERSION: &str = "1.6";
+pub const REPORT_VERSION: &str = "1.7";
 
 /// A rendering of a report.
 pub trait Render {

@@ -94,6 +94,17 @@ pub struct Distinct {
     pub lower_bound: bool,
 }
 
+/// Distinct hosts of one population and IP version: Chao1 with its
+/// interval (see [`crate::stats::distinct`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct HostsRow {
+    /// `sources`, `destinations`, `remote` or `any`.
+    pub hosts: &'static str,
+    pub ip_version: u8,
+    #[serde(flatten)]
+    pub c: crate::stats::distinct::Chao1,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct EthTypeRow {
     pub eth_type: u16,
@@ -347,6 +358,8 @@ pub struct Report {
     pub ip_versions: Option<Vec<VersionRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distinct_addresses: Option<Distinct>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distinct_hosts: Option<Vec<HostsRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eth_types: Option<Vec<EthTypeRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]

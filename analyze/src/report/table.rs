@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use super::{Render, Report, TextSection, interval_text, share_text, unseen_text};
+use super::{Render, Report, TextSection, interval_text, share_text, si, unseen_text};
+use crate::stats::distinct::UNRELIABLE_SINGLETONS;
 use crate::catalog::text_sections;
 
 pub struct Table;
@@ -112,6 +113,29 @@ fn summary(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             out,
             "  addresses {} IPv4, {} IPv6 seen (lower bounds)",
             d.ipv4, d.ipv6
+        )?;
+    }
+    let hosts: Vec<_> = r.distinct_hosts.iter().flatten().filter(|h| h.c.samples > 0).collect();
+    for h in &hosts {
+        let c = &h.c;
+        writeln!(
+            out,
+            "  hosts     {:<12} IPv{} {} [{}–{}], {} seen, {:.0}% pkts unseen{}",
+            h.hosts,
+            h.ip_version,
+            si(c.estimate),
+            si(c.low),
+            si(c.high),
+            si(c.seen as f64),
+            100.0 * c.unseen_traffic_share,
+            if c.unreliable { " !" } else { "" }
+        )?;
+    }
+    if !hosts.is_empty() {
+        writeln!(
+            out,
+            "            (Chao1, 95%; ! unreliable: over {:.0}% of hosts seen once)",
+            100.0 * UNRELIABLE_SINGLETONS
         )?;
     }
     writeln!(

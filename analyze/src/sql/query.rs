@@ -11,7 +11,7 @@ use super::dialect::Dialect;
 use crate::engine::SIZE_CLASSES;
 use crate::stats::sql::{
     NEWTON_MAX_SHAPE, NEWTON_STEPS, beta_start, beta_step, clopper_pearson, gamma_start,
-    gamma_step, lgamma, stratum_total, tidy,
+    gamma_step, lgamma, stratum_bytes, stratum_total, tidy,
 };
 
 /// What the queries select.
@@ -363,15 +363,15 @@ pub fn groups(a: &Ask, g: &Groups) -> String {
     let knames: Vec<&str> = g.keys.iter().map(|(_, n)| *n).collect();
     let ck: Vec<String> = knames.iter().map(|n| format!("c.{n}")).collect();
     let (vp, sp) = stratum_total("k", "k");
-    let (vb, sb) = stratum_total("b", "b2");
+    let (vb, sb) = stratum_bytes("c.k", "b", "b2");
     format!(
         ",\ncell AS ({cell}),\n\
 ge AS (SELECT {ck}, c.k, c.b, c.mx, n, m, rate, w, \
 {vp} AS vp, {sp} AS sp, w * (CASE WHEN m IS NOT NULL AND c.k = n THEN 0.0 ELSE 1.0 END) AS wp, \
-{vb} AS vb, {sb} AS sb, w * greatest(least(frame, {cap}), c.mx) AS wf \
+{vb} AS vb, {sb} AS sb, w * greatest(least(frame, {cap}), c.mx) AS wf, greatest(least(frame, {cap}), c.mx) AS gf \
 FROM cell c JOIN st x ON {ON_STRATUM}),\n\
 g AS (SELECT {knames}, sum(k) AS samples, sum(vp) AS vp, sum(sp) AS sp, max(wp) AS wp, count(*) AS strata, min(n) AS n1, min(m) AS m1, min(rate) AS r1, \
-sum(vb) AS vb, sum(sb) AS sb, sum(b) AS ob, max(w) AS ws, max(wf) AS wf, max(mx) AS gmax FROM ge GROUP BY {knames})",
+sum(vb) AS vb, sum(sb) AS sb, sum(b) AS ob, max(w) AS ws, max(wf) AS wf, max(mx) AS gmax, max(gf) AS gf FROM ge GROUP BY {knames})",
         cell = cell_sums(
             &sr,
             &knames,
@@ -393,8 +393,8 @@ pub fn intervals(d: Dialect) -> String {
 }
 
 /// The columns of `g` besides the group's keys.
-pub const G_COLS: [&str; 14] = [
-    "samples", "vp", "sp", "wp", "strata", "n1", "m1", "r1", "vb", "sb", "ob", "ws", "wf", "gmax",
+pub const G_COLS: [&str; 15] = [
+    "samples", "vp", "sp", "wp", "strata", "n1", "m1", "r1", "vb", "sb", "ob", "ws", "wf", "gmax", "gf",
 ];
 
 /// [`intervals`] of the groups in the CTE `src`: `g`'s columns, maybe
@@ -443,12 +443,12 @@ CASE WHEN NOT {exact_b} AND {twb} > 0 AND {vwb} > 0 THEN 1 ELSE 0 END AS k4, \
     }
     let mut layers = format!(
         ",\ngm AS (SELECT {src}.*, {gsc} AS gsc FROM {src}),\n\
-gw AS (SELECT gm.*, CASE WHEN {small} THEN ws * gmax ELSE wf END AS wb FROM gm CROSS JOIN tot CROSS JOIN cum),\n\
+gw AS (SELECT gm.*, CASE WHEN {small} THEN ws * gmax ELSE wf END AS wb FROM gm),\n\
 q0 AS (SELECT gw.*, {problems} FROM gw),\n\
 ql AS (SELECT q0.*, {logs} FROM q0),\n\
 qs0 AS (SELECT ql.*, {starts} FROM ql)",
         gsc = size_class("gmax"),
-        small = smaller(d, "gm.gsc", "gm.samples"),
+        small = format!("(gf <= gmax OR {} * (gf - gmax) <= ob)", crate::stats::ROOM),
         logs = logs.join(", "),
         starts = starts.join(", "),
     );

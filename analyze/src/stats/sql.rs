@@ -88,6 +88,19 @@ pub fn stratum_total(sum: &str, sum2: &str) -> (String, String) {
     (value, var)
 }
 
+/// [`stratum_total`] of a group's bytes (`k` samples, Σ `b`, Σ `b2`):
+/// the variance as analyze's [`crate::stats::bytes`] has it, Bernoulli's
+/// where few samples of a whole stratum show no spread.
+pub fn stratum_bytes(k: &str, b: &str, b2: &str) -> (String, String) {
+    let (value, var) = stratum_total(b, b2);
+    let var = format!(
+        "(CASE WHEN m IS NOT NULL AND m > n AND n < {few} AND ({k}) = n AND ({b2}) * n = ({b}) * ({b}) \
+         THEN (m / n) * (m / n - 1.0) * ({b2}) ELSE {var} END)",
+        few = crate::stats::FEW_SAMPLES
+    );
+    (value, var)
+}
+
 /// Newton steps refining a quantile: enough from the starting points
 /// below for 1e-12 over the shapes they are used for.
 pub const NEWTON_STEPS: usize = 5;

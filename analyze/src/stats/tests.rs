@@ -147,7 +147,7 @@ fn sizes(lens: &[(u32, u64)]) -> Vec<Cell> {
 }
 
 #[test]
-fn largest_frame_follows_the_stratum_unless_the_group_differs() {
+fn largest_frame_follows_the_stratum_unless_the_group_bounds_it() {
     let classes = crate::engine::SIZE_CLASSES;
     // A stratum of 64-byte frames (70 %), 1500 (25 %) and 9000 (5 %).
     let st = sizes(&[(64, 700), (1500, 250), (9000, 50)]);
@@ -161,14 +161,21 @@ fn largest_frame_follows_the_stratum_unless_the_group_differs() {
         c
     };
     let l = |c: &Cell, cap| largest_frame(c, &classes, &st, cap);
-    // Ten samples without a jumbo frame: 0.95^10 = 0.60, plausible.
+    // Ten samples without a jumbo frame: up to 30 % of the group's packets
+    // could be jumbo.
     assert_eq!(l(&group(&[(64, 7), (1500, 3)]), u32::MAX), 9000);
-    // A hundred: 0.95^100 = 0.006, the group has none.
-    assert_eq!(l(&group(&[(64, 70), (1500, 30)]), u32::MAX), 1500);
-    // Twenty 64-byte frames (0.7^20 = 0.0008): ARP-like, its own.
-    assert_eq!(l(&group(&[(64, 20)]), u32::MAX), 64);
-    // Two: could be chance (0.49).
-    assert_eq!(l(&group(&[(64, 2)]), u32::MAX), 9000);
+    // Thirty, unlike the stratum (0.95^30 = 0.21 alone would not say),
+    // leave room for 10 % of jumbo frames, 130 % more bytes: the stratum's.
+    assert_eq!(l(&group(&[(64, 21), (1500, 9)]), u32::MAX), 9000);
+    // Two hundred (49 KB of 64 and 1500) leave less than 30 % (10 · 7500
+    // bytes): their own.
+    assert_eq!(l(&group(&[(64, 140), (1500, 60)]), u32::MAX), 1500);
+    // Twenty 64-byte frames: ACK-like, full-size segments unseen.
+    assert_eq!(l(&group(&[(64, 20)]), u32::MAX), 9000);
+    // Two thousand (128 KB ≥ 10 · 8936): ARP-like, its own.
+    assert_eq!(l(&group(&[(64, 2_000)]), u32::MAX), 64);
+    // At the stratum's largest: its own.
+    assert_eq!(l(&group(&[(9000, 2)]), u32::MAX), 9000);
     // A size class bounds it.
     assert_eq!(l(&group(&[(600, 2)]), 1023), 1023);
     // No sample of the group: the stratum's largest.

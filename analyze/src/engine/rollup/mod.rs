@@ -243,6 +243,7 @@ fn by_origin(a: &super::Analysis, db: Option<&AsDb>) -> Result<ByStratum, Analyz
         place: &place,
         top: 0,
         origins: Some(db),
+        remote: &[],
     };
     let sum = a.addrs.summarize(&f)?;
     for side in 0..2 {

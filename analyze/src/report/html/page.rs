@@ -144,6 +144,26 @@ fn cards(h: &mut String, r: &Report) {
             ),
         );
     }
+    for row in r.distinct_hosts.iter().flatten().filter(|x| x.c.samples > 0) {
+        let c = &row.c;
+        let flag = if c.unreliable {
+            format!(r#"<br><b class="bad">{}</b>"#, esc(crate::report::unreliable_text(c).trim()))
+        } else {
+            String::new()
+        };
+        card(
+            h,
+            &format!("Distinct {} (IPv{})", row.hosts, row.ip_version),
+            &format!(
+                "{} <small>[{}–{}], Chao1, 95%; {} seen; {:.1}% of packets from hosts not seen</small>{flag}",
+                count(c.estimate),
+                count(c.low),
+                count(c.high),
+                count(c.seen as f64),
+                100.0 * c.unseen_traffic_share
+            ),
+        );
+    }
     h.push_str("</section>");
 }
 
