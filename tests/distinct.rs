@@ -15,7 +15,8 @@
 //! The table prints with `--nocapture`; docs/statistics.md has it.
 //!
 //! End to end, the real analyze counts the same frequencies as the
-//! simulation from a samples file of one run, at rate 1 and rate 100.
+//! simulation from a samples file of one run, at rate 1 and rate 100,
+//! overall and per AS.
 
 mod common;
 
@@ -177,6 +178,9 @@ fn chao1_covers_where_it_is_not_flagged() {
 #[test]
 fn analyze_counts_what_was_sampled() {
     let dir = common::tmpdir();
+    let prefixes = dir.path().join("prefixes.dat");
+    std::fs::write(&prefixes, "198.18.0.0/16\t64500\n192.0.2.0/24\t64501\n").unwrap();
+    let asn = std::sync::Arc::new(pktsample_asn::AsDb::load(&[prefixes]).unwrap());
     let hosts = population(2_000, 500);
     for rate in [1u32, 100] {
         let counts = sample(&hosts, rate, 42);
@@ -192,7 +196,7 @@ fn analyze_counts_what_was_sampled() {
             directions: vec![],
             interval: None,
             sections: Sections::ALL.without_k8s(),
-            asn: None,
+            asn: Some(asn.clone()),
             memory_limit: None,
             temp_dir: None,
             ignore_metadata: false,
@@ -215,6 +219,14 @@ fn analyze_counts_what_was_sampled() {
         assert_eq!(got("remote"), want, "rate {rate}");
         // One destination besides them.
         assert_eq!(got("any").seen, want.seen + 1);
+        // Per AS: every source is in AS64500, and they are remote.
+        for rows in [&r.source_as, &r.remote_as] {
+            let row = rows.as_ref().unwrap().iter().find(|x| x.origin.asn == Some(64500));
+            assert_eq!(row.unwrap().hosts, Some(want), "rate {rate}");
+        }
+        let dst = r.destination_as.as_ref().unwrap();
+        let one = dst.iter().find(|x| x.origin.asn == Some(64501)).unwrap();
+        assert_eq!(one.hosts.unwrap().seen, 1);
         if rate == 1 {
             assert_eq!(want.estimate, hosts.len() as f64);
         }

@@ -130,7 +130,7 @@ pub const CATALOG: &[Descriptor] = &[
         parts: &[],
     },
     Descriptor {
-        members: &["distinct_addresses"],
+        members: &["distinct_addresses", "distinct_hosts"],
         ..simple(
             Section::IpVersions,
             estimate::ip_versions,

@@ -395,6 +395,9 @@ pub struct AddrSummary {
     /// The frequency counts of the samples per address, by [`HOSTS`] and
     /// IP version (for Chao1).
     pub freq: [[Freq; 2]; 4],
+    /// The same by origin AS (its key), for sources, destinations and
+    /// remote addresses, when a database was given.
+    pub freq_by_origin: [FxHashMap<u64, Freq>; 3],
     /// Top addresses of each side by estimated packets (then address), with
     /// their sums per stratum.
     pub top: [Vec<(IpAddr, PerStratum)>; 2],
@@ -461,6 +464,11 @@ impl AddrTables {
                 out.distinct[fam] += s.distinct[fam];
                 for h in 0..HOSTS.len() {
                     out.freq[h][fam].merge(&s.freq[h][fam]);
+                }
+            }
+            for (o, m) in out.freq_by_origin.iter_mut().zip(&s.freq_by_origin) {
+                for (k, f) in m {
+                    o.entry(*k).or_default().merge(f);
                 }
             }
             for side in [SRC, DST] {
@@ -578,17 +586,27 @@ impl AddrTables {
         }
         let [a, b] = &sc.score;
         let fq = &mut out.freq;
+        let by = &mut out.freq_by_origin;
+        let mut origin = |k: &K, side: usize, n: u64| {
+            if let Some(db) = f.origins {
+                by[side].entry(db.lookup(k.ip()).key()).or_default().add(n);
+            }
+        };
         for (k, x) in a {
             let y = b.get(k).copied().unwrap_or_default();
             fq[0][fam].add(x.1);
             fq[2][fam].add(x.2 + y.2);
             fq[3][fam].add(x.1 + y.1);
+            origin(k, 0, x.1);
+            origin(k, 2, x.2 + y.2);
         }
         for (k, y) in b {
             fq[1][fam].add(y.1);
+            origin(k, 1, y.1);
             if !a.contains_key(k) {
                 fq[2][fam].add(y.2);
                 fq[3][fam].add(y.1);
+                origin(k, 2, y.2);
             }
         }
         out.distinct[fam] = fq[3][fam].d;

@@ -33,10 +33,6 @@ pub fn ip_versions(c: &mut Ctx) {
     });
     // From rollups there are no addresses to count.
     if c.a.rolled_origins.is_none() {
-        use crate::stats::distinct::{census, chao1};
-        // Every packet sampled: the hosts seen are all there are.
-        let all = c.st.iter().all(|s| crate::stats::weight(&s.design) == 0.0);
-        let rate = c.st.iter().map(|s| s.design.rate).max().unwrap_or(1);
         let rows = crate::engine::HOSTS
             .iter()
             .enumerate()
@@ -45,7 +41,7 @@ pub fn ip_versions(c: &mut Ctx) {
                 [(4, fq[0]), (6, fq[1])].map(|(v, f)| HostsRow {
                     hosts,
                     ip_version: v,
-                    c: if all { census(&f) } else { chao1(&f, rate) },
+                    c: c.hosts(&f),
                 })
             })
             .collect();

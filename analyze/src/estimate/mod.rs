@@ -259,6 +259,17 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// Distinct hosts from frequency counts: exact for a census (every
+    /// stratum at 1-in-1), else Chao1 at the report's largest rate.
+    fn hosts(&self, f: &crate::stats::distinct::Freq) -> crate::stats::distinct::Chao1 {
+        use crate::stats::distinct::{census, chao1};
+        if self.st.iter().all(|s| stats::weight(&s.design) == 0.0) {
+            census(f)
+        } else {
+            chao1(f, self.st.iter().map(|s| s.design.rate).max().unwrap_or(1))
+        }
+    }
+
     /// The sFlow calibration check (whenever the inputs have interface
     /// counters), and the report.
     pub fn finish(mut self) -> Result<Report, AnalyzeError> {

@@ -115,14 +115,17 @@ fn sum<'p>(
     g
 }
 
-/// The top rows of an origin's sums.
-fn as_rows(db: &AsDb, top: usize, g: BTreeMap<Origin, GroupEst>) -> Vec<AsRow> {
+/// The top rows of an origin's sums, with the distinct hosts of side
+/// `hosts` (of [`crate::engine::HOSTS`]) where the addresses were read.
+fn as_rows(c: &Ctx, db: &AsDb, hosts: usize, g: BTreeMap<Origin, GroupEst>) -> Vec<AsRow> {
     let mut v = by_packets(g);
-    v.truncate(top);
+    v.truncate(c.top);
+    let freq = (c.a.rolled_origins.is_none()).then_some(&c.addrs.freq_by_origin[hosts]);
     v.into_iter()
         .map(|(o, g)| AsRow {
             origin: as_ref(db, o),
             m: g.measures(),
+            hosts: freq.map(|f| c.hosts(&f.get(&o.key()).copied().unwrap_or_default())),
         })
         .collect()
 }
@@ -134,21 +137,21 @@ pub fn source_as(c: &mut Ctx) {
     let Some(db) = prepare(c) else { return };
     let per = c.per_as.as_ref().expect("prepared");
     let g = sum(&c.st, |i| Some(&per[i].0));
-    c.r.source_as = Some(as_rows(db, c.top, g));
+    c.r.source_as = Some(as_rows(c, db, SRC, g));
 }
 
 pub fn destination_as(c: &mut Ctx) {
     let Some(db) = prepare(c) else { return };
     let per = c.per_as.as_ref().expect("prepared");
     let g = sum(&c.st, |i| Some(&per[i].1));
-    c.r.destination_as = Some(as_rows(db, c.top, g));
+    c.r.destination_as = Some(as_rows(c, db, DST, g));
 }
 
 pub fn remote_as(c: &mut Ctx) {
     let Some(db) = prepare(c) else { return };
     let per = c.per_as.as_ref().expect("prepared");
     let g = sum(&c.st, |i| remote(&c.st, per, i));
-    c.r.remote_as = Some(as_rows(db, c.top, g));
+    c.r.remote_as = Some(as_rows(c, db, 2, g));
 }
 
 /// AS pairs come summed per row by the engine.

@@ -208,6 +208,10 @@ pub struct AsRow {
     pub origin: AsRef,
     #[serde(flatten)]
     pub m: Measures,
+    /// The AS's distinct hosts on the section's side (1.7; not in
+    /// `as_pairs` or from rollups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<crate::stats::distinct::Chao1>,
 }
 
 /// A namespace or workload, or the label of addresses no workload holds
