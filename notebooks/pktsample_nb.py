@@ -132,6 +132,27 @@ def smaller_than(mx, n, sizes):
     return (1.0 - above / total) ** n < TAIL_MISS
 
 
+ROOM = 10.0
+
+
+def bounded_by_own(mx, frame, sampled):
+    """Whether a group's own largest frame bounds its unseen packets
+    (analyze's `stats::bounded_by_own`): the rule of three leaves room for
+    3/n larger packets, at most 30 % of the sampled bytes."""
+    return frame <= mx or ROOM * (frame - mx) <= sampled
+
+
+def bytes_total(d, c):
+    """A group's bytes in one stratum (analyze's `stats::bytes`): a whole
+    stratum's few equal samples keep Bernoulli's variance."""
+    e = stratum_total(d, c.n, float(c.bytes), float(c.bytes2), 0.0)
+    same = c.bytes2 * c.n == c.bytes * c.bytes
+    if d.pool is not None and d.pool > d.n and c.n == d.n and 1 < c.n < FEW_SAMPLES and same:
+        w = weight(d)
+        e.var = w * (w - 1.0) * c.bytes2
+    return e
+
+
 def stratum_frame(sizes, pooled):
     n = sum(c.n for c in sizes)
     own = max((c.max for c in sizes), default=0)
@@ -192,19 +213,20 @@ class Strata:
     def bytes_of(self, select):
         """Bytes of the rows `select(group DataFrame)` picks, with the
         report's interval (a group over every stratum)."""
-        total, n, mx, w_frame, w_sample = Est(), 0, 0, 0.0, 0.0
+        total, n, mx, frame, w_frame, w_sample = Est(), 0, 0, 0, 0.0, 0.0
         for k, g in self.groups.items():
             c = cell_of(select(g))
             if c.n == 0:
                 continue
             d = self.designs[k]
             w = weight(d)
-            total.add(stratum_total(d, c.n, float(c.bytes), float(c.bytes2), 0.0))
+            total.add(bytes_total(d, c))
             n += c.n
             mx = max(mx, c.max)
+            frame = max(frame, self.frames[k], c.max)
             w_frame = max(w_frame, w * max(self.frames[k], c.max))
             w_sample = max(w_sample, w)
-        total.wmax = w_sample * mx if smaller_than(mx, n, self.pooled) else w_frame
+        total.wmax = w_sample * mx if bounded_by_own(mx, frame, total.observed) else w_frame
         return n, byte_interval(total)
 
     def share(self, of, among, by_bytes):

@@ -123,9 +123,17 @@ pub fn chao1(f: &Freq, rate: u32) -> Chao1 {
         d
     };
     let high = d + unseen_bound(f.f1, rate);
+    // Chao1 above the bound (many hosts seen once, few twice): the
+    // estimate is the bound, and the low end keeps its place relative to
+    // it.
+    let (est, low) = if est > high {
+        (high, d + (low - d) * (high - d) / (est - d))
+    } else {
+        (est, low)
+    };
     Chao1 {
-        estimate: est.min(high),
-        low: low.max(d).min(high),
+        estimate: est,
+        low: low.max(d),
         high,
         unseen_traffic_share: f1 / n,
         unreliable: f1 / d > UNRELIABLE_SINGLETONS,

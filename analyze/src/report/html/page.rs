@@ -144,24 +144,32 @@ fn cards(h: &mut String, r: &Report) {
             ),
         );
     }
-    for row in r.distinct_hosts.iter().flatten().filter(|x| x.c.samples > 0) {
-        let c = &row.c;
-        let flag = if c.unreliable {
-            format!(r#"<br><b class="bad">{}</b>"#, esc(crate::report::unreliable_text(c).trim()))
+    // Either side, per IP version; the other populations are in the
+    // table, Markdown and JSON formats.
+    let any: Vec<_> = r
+        .distinct_hosts
+        .iter()
+        .flatten()
+        .filter(|x| x.hosts == "any" && x.c.samples > 0)
+        .collect();
+    if !any.is_empty() {
+        let big: Vec<String> = any
+            .iter()
+            .map(|x| format!("{} IPv{}", count(x.c.estimate), x.ip_version))
+            .collect();
+        let small: Vec<String> = any
+            .iter()
+            .map(|x| format!("[{}–{}], {} seen", count(x.c.low), count(x.c.high), count(x.c.seen as f64)))
+            .collect();
+        let flag = if any.iter().any(|x| x.c.unreliable) {
+            r#" <b class="bad" title="over a quarter of the hosts seen once: the sample says little of those it missed">unreliable</b>"#
         } else {
-            String::new()
+            ""
         };
         card(
             h,
-            &format!("Distinct {} (IPv{})", row.hosts, row.ip_version),
-            &format!(
-                "{} <small>[{}–{}], Chao1, 95%; {} seen; {:.1}% of packets from hosts not seen</small>{flag}",
-                count(c.estimate),
-                count(c.low),
-                count(c.high),
-                count(c.seen as f64),
-                100.0 * c.unseen_traffic_share
-            ),
+            "Distinct hosts (Chao1, 95%)",
+            &format!("{} <small>({}){flag}</small>", big.join(", "), small.join("; ")),
         );
     }
     h.push_str("</section>");
