@@ -104,7 +104,13 @@ fn chao1_covers_where_it_is_not_flagged() {
         "| Zipf hosts | scanners | rate | hosts | seen (mean) | estimate (mean) | coverage | flagged | coverage unflagged | width/true | f1/d (mean) |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (zipf, scanners) in [(2_000u32, 0u32), (2_000, 200), (2_000, 2_000), (20_000, 0), (20_000, 20_000)] {
+    for (zipf, scanners) in [
+        (2_000u32, 0u32),
+        (2_000, 200),
+        (2_000, 2_000),
+        (20_000, 0),
+        (20_000, 20_000),
+    ] {
         let hosts = population(zipf, scanners);
         let truth = hosts.len() as f64;
         for rate in RATES {
@@ -221,7 +227,11 @@ fn analyze_counts_what_was_sampled() {
         assert_eq!(got("any").seen, want.seen + 1);
         // Per AS: every source is in AS64500, and they are remote.
         for rows in [&r.source_as, &r.remote_as] {
-            let row = rows.as_ref().unwrap().iter().find(|x| x.origin.asn == Some(64500));
+            let row = rows
+                .as_ref()
+                .unwrap()
+                .iter()
+                .find(|x| x.origin.asn == Some(64500));
             assert_eq!(row.unwrap().hosts, Some(want), "rate {rate}");
         }
         let dst = r.destination_as.as_ref().unwrap();
@@ -285,7 +295,10 @@ fn write(counts: &[u64], hosts: &[u64], rate: u32, out: &std::path::Path) {
             },
         )]),
     });
-    meta.set_time_range(Some(1_700_000_000_000_000_000), Some(1_700_000_001_000_000_000));
+    meta.set_time_range(
+        Some(1_700_000_000_000_000_000),
+        Some(1_700_000_001_000_000_000),
+    );
     let mut w = SampleWriter::create(out, true, &meta).unwrap();
     w.write(&b.finish()).unwrap();
     w.finish(&meta).unwrap();

@@ -95,7 +95,10 @@ fn same_from_rollups(ds: &Path, args: &[&str]) {
 /// without its AS rows' `hosts` (which it must have where it has AS rows).
 fn normalized(json: &str, strip: bool) -> String {
     let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
-    for sec in ["source_as", "destination_as", "remote_as"].into_iter().filter(|_| strip) {
+    for sec in ["source_as", "destination_as", "remote_as"]
+        .into_iter()
+        .filter(|_| strip)
+    {
         let rows = v.get_mut(sec).and_then(|x| x.as_array_mut());
         for row in rows.into_iter().flatten() {
             let had = row.as_object_mut().unwrap().remove("hosts");

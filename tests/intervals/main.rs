@@ -132,7 +132,11 @@ impl Population {
     fn size(&self, i: u64) -> u32 {
         if self.mix == Mix::AckBursts && self.group(3, i) < KS.len() {
             // Consecutive in the source's order: a burst of 8 in 200.
-            return if (self.pos(3, i) / 8).is_multiple_of(25) { 1514 } else { 66 };
+            return if (self.pos(3, i) / 8).is_multiple_of(25) {
+                1514
+            } else {
+                66
+            };
         }
         self.mix.size(mix64(i ^ 0x5eed))
     }

@@ -1,6 +1,7 @@
 //! Address tables: what the report needs of every source and destination
-//! address (distinct counts, top talkers, sums by origin AS), at a cost per
-//! row that does not grow with the number of addresses.
+//! address (distinct counts and the frequencies Chao1 reads, top talkers,
+//! sums by origin AS), at a cost per row that does not grow with the
+//! number of addresses.
 //!
 //! Why not a hash map per thread: with millions of addresses, growing maps
 //! (rehashing, fresh pages) and merging them across threads was most of the
@@ -27,12 +28,12 @@ use crate::error::AnalyzeError;
 use crate::stats::Cell;
 use crate::stats::distinct::Freq;
 
+use super::spill::{Budget, Run};
+
 /// The populations of addresses whose distinct count is estimated:
 /// sources, destinations, remote addresses (sources of ingress,
 /// destinations of egress), and either side.
 pub const HOSTS: [&str; 4] = ["sources", "destinations", "remote", "any"];
-
-use super::spill::{Budget, Run};
 
 /// Partitions by address hash. A partition of an edge-shaped 100-million-row
 /// input is then some 20 MiB: summed in cache, and small enough to read

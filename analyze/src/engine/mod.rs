@@ -50,9 +50,7 @@ mod spill;
 mod tables;
 
 pub use crate::section::{Section, Sections};
-pub use addrs::{
-    AddrKey, AddrSummary, AddrTables, ByOrigin, DST, Finish, HOSTS, PerStratum, SRC,
-};
+pub use addrs::{AddrKey, AddrSummary, AddrTables, ByOrigin, DST, Finish, HOSTS, PerStratum, SRC};
 pub use agg::{Aggregate, StratumAgg, StratumIds, TIME_CLASSES, TimeCell};
 pub use plan::{Input, Parts, capture_span};
 pub use spill::{Budget, default_limit};

@@ -72,11 +72,7 @@ fn per_kind(a: &StratumAgg) -> Vec<(String, Cell)> {
 
 /// The section's rows (by packets), and a warning when much of the
 /// traffic is tunnelled and the report describes the outer headers.
-fn encap_rows(
-    st: &[Stratum],
-    inner: bool,
-    warnings: &mut Vec<String>,
-) -> Vec<EncapRow> {
+fn encap_rows(st: &[Stratum], inner: bool, warnings: &mut Vec<String>) -> Vec<EncapRow> {
     let rows: Vec<EncapRow> = by_packets(groups(st, per_kind))
         .into_iter()
         .map(|(k, g)| EncapRow {

@@ -26,10 +26,10 @@ mod summary;
 mod time;
 
 use crate::engine::{AddrSummary, Analysis, DST, Finish, SRC, StratumAgg};
-use pktsample_schemas::Direction;
 use crate::error::AnalyzeError;
 use crate::report::*;
 use crate::stats::{self, Cell, Design, Interval, ShareSums};
+use pktsample_schemas::Direction;
 
 use self::group::{GroupEst, Pooled, Stratum, strata};
 use self::summary::summary;

@@ -40,7 +40,12 @@ impl Render for Markdown {
                 d.ipv4, d.ipv6
             )?;
         }
-        for h in r.distinct_hosts.iter().flatten().filter(|h| h.c.samples > 0) {
+        for h in r
+            .distinct_hosts
+            .iter()
+            .flatten()
+            .filter(|h| h.c.samples > 0)
+        {
             writeln!(
                 out,
                 "| distinct {} IPv{} (Chao1, 95%) | {} |",

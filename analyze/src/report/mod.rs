@@ -18,7 +18,7 @@ pub mod text;
 use std::io::Write;
 
 pub use self::csv::Csv;
-pub use self::format::{hosts_text, interval_text, share_text, si, unseen_text, unreliable_text};
+pub use self::format::{hosts_text, interval_text, share_text, si, unreliable_text, unseen_text};
 pub use self::html::Html;
 pub use self::json::Json;
 pub use self::markdown::Markdown;

@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use super::{Render, Report, TextSection, interval_text, share_text, si, unseen_text};
-use crate::stats::distinct::UNRELIABLE_SINGLETONS;
 use crate::catalog::text_sections;
+use crate::stats::distinct::UNRELIABLE_SINGLETONS;
 
 pub struct Table;
 
@@ -115,7 +115,12 @@ fn summary(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             d.ipv4, d.ipv6
         )?;
     }
-    let hosts: Vec<_> = r.distinct_hosts.iter().flatten().filter(|h| h.c.samples > 0).collect();
+    let hosts: Vec<_> = r
+        .distinct_hosts
+        .iter()
+        .flatten()
+        .filter(|h| h.c.samples > 0)
+        .collect();
     for h in &hosts {
         let c = &h.c;
         writeln!(

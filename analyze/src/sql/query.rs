@@ -394,7 +394,8 @@ pub fn intervals(d: Dialect) -> String {
 
 /// The columns of `g` besides the group's keys.
 pub const G_COLS: [&str; 15] = [
-    "samples", "vp", "sp", "wp", "strata", "n1", "m1", "r1", "vb", "sb", "ob", "ws", "wf", "gmax", "gf",
+    "samples", "vp", "sp", "wp", "strata", "n1", "m1", "r1", "vb", "sb", "ob", "ws", "wf", "gmax",
+    "gf",
 ];
 
 /// [`intervals`] of the groups in the CTE `src`: `g`'s columns, maybe
@@ -442,13 +443,11 @@ CASE WHEN NOT {exact_b} AND {twb} > 0 AND {vwb} > 0 THEN 1 ELSE 0 END AS k4, \
         ));
     }
     let mut layers = format!(
-        ",\ngm AS (SELECT {src}.*, {gsc} AS gsc FROM {src}),\n\
-gw AS (SELECT gm.*, CASE WHEN {small} THEN ws * gmax ELSE wf END AS wb FROM gm),\n\
+        ",\ngw AS (SELECT {src}.*, CASE WHEN gf <= gmax OR {room:.1} * (gf - gmax) <= ob THEN ws * gmax ELSE wf END AS wb FROM {src}),\n\
 q0 AS (SELECT gw.*, {problems} FROM gw),\n\
 ql AS (SELECT q0.*, {logs} FROM q0),\n\
 qs0 AS (SELECT ql.*, {starts} FROM ql)",
-        gsc = size_class("gmax"),
-        small = format!("(gf <= gmax OR {} * (gf - gmax) <= ob)", crate::stats::ROOM),
+        room = crate::stats::ROOM,
         logs = logs.join(", "),
         starts = starts.join(", "),
     );

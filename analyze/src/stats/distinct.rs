@@ -145,7 +145,7 @@ pub fn chao1(f: &Freq, rate: u32) -> Chao1 {
 /// (`f1`) at 1-in-`rate`. A host of `p` packets goes unseen with chance
 /// (1 − q)^p and is seen once with p·q·(1 − q)^(p−1), q = 1/rate: the
 /// ratio (rate − 1)/p is at most rate − 1, every host having a packet. So
-/// E[f0] ≤ (rate − 1)·E[f1] whatever the hosts' sizes; with f1 at
+/// `E[f0] ≤ (rate − 1)·E[f1]` whatever the hosts' sizes; with f1 at
 /// Garwood's upper bound, the margin exceeds two standard deviations of
 /// f0 as well. Sampling knows its rate, which species counts do not.
 pub fn unseen_bound(f1: u64, rate: u32) -> f64 {

@@ -159,7 +159,14 @@ fn cards(h: &mut String, r: &Report) {
             .collect();
         let small: Vec<String> = any
             .iter()
-            .map(|x| format!("[{}–{}], {} seen", count(x.c.low), count(x.c.high), count(x.c.seen as f64)))
+            .map(|x| {
+                format!(
+                    "[{}–{}], {} seen",
+                    count(x.c.low),
+                    count(x.c.high),
+                    count(x.c.seen as f64)
+                )
+            })
             .collect();
         let flag = if any.iter().any(|x| x.c.unreliable) {
             r#" <b class="bad" title="over a quarter of the hosts seen once: the sample says little of those it missed">unreliable</b>"#
@@ -169,7 +176,11 @@ fn cards(h: &mut String, r: &Report) {
         card(
             h,
             "Distinct hosts (Chao1, 95%)",
-            &format!("{} <small>({}){flag}</small>", big.join(", "), small.join("; ")),
+            &format!(
+                "{} <small>({}){flag}</small>",
+                big.join(", "),
+                small.join("; ")
+            ),
         );
     }
     h.push_str("</section>");
