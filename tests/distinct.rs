@@ -22,15 +22,17 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use pktsample_analyze::Sections;
 use pktsample_analyze::stats::clopper_pearson;
 use pktsample_analyze::stats::distinct::{Chao1, Freq, census, chao1};
-use pktsample_analyze::{Query, Sections};
+
+use common::gap;
 use pktsample_schemas::{
     CaptureMetadata, Direction, DirectionStats, InterfaceMeta, SampleBatchBuilder, SampleRow,
     SampleWriter, Source,
 };
 use rand_xoshiro::Xoshiro256PlusPlus;
-use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::rand_core::SeedableRng;
 
 const RUNS: u64 = 300;
 const RATES: [u32; 4] = [1, 10, 100, 1000];
@@ -42,19 +44,6 @@ fn population(zipf: u32, scanners: u32) -> Vec<u64> {
         .collect();
     v.extend(std::iter::repeat_n(1, scanners as usize));
     v
-}
-
-fn unit(r: &mut Xoshiro256PlusPlus) -> f64 {
-    (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Packets skipped before the next sample at 1-in-n.
-fn gap(r: &mut Xoshiro256PlusPlus, n: u32) -> u64 {
-    if n == 1 {
-        return 0;
-    }
-    let p = 1.0 / f64::from(n);
-    ((1.0 - unit(r)).ln() / (1.0 - p).ln()).floor() as u64
 }
 
 /// Samples per host of one run, hosts' packets one after another.
@@ -193,24 +182,12 @@ fn analyze_counts_what_was_sampled() {
         let want = estimate(&freq(&counts), rate);
         let out = dir.path().join(format!("r{rate}.parquet"));
         write(&counts, &hosts, rate, &out);
-        let q = Query {
-            inputs: vec![out.clone()],
-            from: None,
-            to: None,
-            interfaces: vec![],
-            hosts: vec![],
-            directions: vec![],
-            interval: None,
-            sections: Sections::ALL.without_k8s(),
-            asn: Some(asn.clone()),
-            memory_limit: None,
-            temp_dir: None,
-            ignore_metadata: false,
-            inner: false,
-            rollups: false,
-            k8s: None,
-            policy: None,
-        };
+        let q = common::query(
+            vec![out.clone()],
+            Sections::ALL.without_k8s(),
+            Some(asn.clone()),
+            None,
+        );
         let a = pktsample_analyze::run(&q, &|_| {}).unwrap();
         let r = pktsample_analyze::report(&a, 10).unwrap();
         let rows = r.distinct_hosts.expect("distinct hosts");

@@ -298,6 +298,21 @@ pub fn analyze_lib(
     pktsample_analyze::report(&a, top).unwrap()
 }
 
+/// A uniform draw in [0, 1).
+pub fn unit(r: &mut rand_xoshiro::Xoshiro256PlusPlus) -> f64 {
+    (rand_xoshiro::rand_core::Rng::next_u64(r) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Packets skipped before the next one taken at 1-in-n (geometric: the
+/// same Bernoulli sampling as drawing for every packet, one draw a sample).
+pub fn gap(r: &mut rand_xoshiro::Xoshiro256PlusPlus, n: u32) -> u64 {
+    if n == 1 {
+        return 0;
+    }
+    let p = 1.0 / f64::from(n);
+    ((1.0 - unit(r)).ln() / (1.0 - p).ln()).floor() as u64
+}
+
 /// A query of every input with these sections, no filter.
 pub fn query(
     inputs: Vec<PathBuf>,

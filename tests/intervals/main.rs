@@ -37,9 +37,9 @@ use pktsample_schemas::{
     SampleWriter, Source,
 };
 use rand_xoshiro::Xoshiro256PlusPlus;
-use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::rand_core::SeedableRng;
 
-use common::tmpdir;
+use common::{gap, tmpdir};
 
 /// Expected samples of the groups of each breakdown.
 const KS: [u64; 5] = [2, 10, 30, 100, 1000];
@@ -211,21 +211,6 @@ fn truth(p: &Population) -> (Truth, (f64, f64)) {
         }
     }
     (t, total)
-}
-
-/// A uniform draw in [0, 1).
-fn unit(r: &mut Xoshiro256PlusPlus) -> f64 {
-    (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Packets skipped before the next one taken at 1-in-n (geometric: the
-/// same Bernoulli sampling as drawing for every packet, one draw a sample).
-fn gap(r: &mut Xoshiro256PlusPlus, n: u32) -> u64 {
-    if n == 1 {
-        return 0;
-    }
-    let p = 1.0 / f64::from(n);
-    ((1.0 - unit(r)).ln() / (1.0 - p).ln()).floor() as u64
 }
 
 /// Sample the population and write a samples file with its metadata (the
