@@ -436,10 +436,21 @@ impl std::fmt::Debug for AddrTables {
 struct Scratch<K> {
     /// (address, stratum) -> sums.
     sums: HashMap<(K, u32), Cell>,
-    /// Address -> (ranking score, samples, samples as a remote address),
-    /// per side.
-    score: [HashMap<K, (f64, u64, u64)>; 2],
+    /// Address -> its tally, per side.
+    score: [HashMap<K, Tally>; 2],
     best: Vec<(f64, IpAddr)>,
+}
+
+/// One address on one side of a partition.
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    /// The ranking score (estimated packets).
+    score: f64,
+    /// Samples, and samples as a remote address.
+    n: u64,
+    remote: u64,
+    /// Its origin's key (with a database; looked up once per address).
+    origin: u64,
 }
 
 impl AddrTables {
@@ -535,17 +546,20 @@ impl AddrTables {
             score.clear();
             score.reserve(m.len());
             for (&(k, s), c) in m.iter() {
-                let e = score.entry(k).or_insert((0.0, 0, 0));
-                e.0 += f.weight[s as usize].unwrap_or(0.0) * c.n as f64;
-                e.1 += c.n;
+                let e = score.entry(k).or_insert_with(|| Tally {
+                    origin: f.origins.map_or(0, |db| db.lookup(k.ip()).key()),
+                    ..Tally::default()
+                });
+                e.score += f.weight[s as usize].unwrap_or(0.0) * c.n as f64;
+                e.n += c.n;
                 if f.remote.get(s as usize).copied().flatten() == Some(side) {
-                    e.2 += c.n;
+                    e.remote += c.n;
                 }
             }
-            if let Some(db) = f.origins {
+            if f.origins.is_some() {
                 let by = &mut out.by_origin[side];
                 for (&(k, s), c) in m.iter() {
-                    let e = by.entry((s, db.lookup(k.ip()).key())).or_default();
+                    let e = by.entry((s, score[&k].origin)).or_default();
                     e.0.merge(c);
                     if fam == 1 {
                         e.1.merge(c);
@@ -559,7 +573,7 @@ impl AddrTables {
                 let ord =
                     |a: &(f64, IpAddr), b: &(f64, IpAddr)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
                 for (k, sc) in score.iter() {
-                    best.push((sc.0, k.ip()));
+                    best.push((sc.score, k.ip()));
                     if best.len() >= 2 * f.top.max(64) {
                         best.select_nth_unstable_by(f.top - 1, ord);
                         best.truncate(f.top);
@@ -588,26 +602,26 @@ impl AddrTables {
         let [a, b] = &sc.score;
         let fq = &mut out.freq;
         let by = &mut out.freq_by_origin;
-        let mut origin = |k: &K, side: usize, n: u64| {
-            if let Some(db) = f.origins {
-                by[side].entry(db.lookup(k.ip()).key()).or_default().add(n);
+        let mut origin = |t: &Tally, side: usize, n: u64| {
+            if f.origins.is_some() {
+                by[side].entry(t.origin).or_default().add(n);
             }
         };
         for (k, x) in a {
             let y = b.get(k).copied().unwrap_or_default();
-            fq[0][fam].add(x.1);
-            fq[2][fam].add(x.2 + y.2);
-            fq[3][fam].add(x.1 + y.1);
-            origin(k, 0, x.1);
-            origin(k, 2, x.2 + y.2);
+            fq[0][fam].add(x.n);
+            fq[2][fam].add(x.remote + y.remote);
+            fq[3][fam].add(x.n + y.n);
+            origin(x, 0, x.n);
+            origin(x, 2, x.remote + y.remote);
         }
         for (k, y) in b {
-            fq[1][fam].add(y.1);
-            origin(k, 1, y.1);
+            fq[1][fam].add(y.n);
+            origin(y, 1, y.n);
             if !a.contains_key(k) {
-                fq[2][fam].add(y.2);
-                fq[3][fam].add(y.1);
-                origin(k, 2, y.2);
+                fq[2][fam].add(y.remote);
+                fq[3][fam].add(y.n);
+                origin(y, 2, y.remote);
             }
         }
         out.distinct[fam] = fq[3][fam].d;

@@ -31,22 +31,21 @@ pub fn ip_versions(c: &mut Ctx) {
         ipv6: c.addrs.distinct[1],
         lower_bound: true,
     });
-    // From rollups there are no addresses to count.
-    if c.a.rolled_origins.is_none() {
-        let rows = crate::engine::HOSTS
-            .iter()
-            .enumerate()
-            .flat_map(|(h, &hosts)| {
-                let fq = &c.addrs.freq[h];
-                [(4, fq[0]), (6, fq[1])].map(|(v, f)| HostsRow {
-                    hosts,
-                    ip_version: v,
-                    c: c.hosts(&f),
-                })
+    // Never from rollups: they hold no addresses (the section reads the
+    // samples).
+    let rows = crate::engine::HOSTS
+        .iter()
+        .enumerate()
+        .flat_map(|(h, &hosts)| {
+            let fq = &c.addrs.freq[h];
+            [(4, fq[0]), (6, fq[1])].map(|(v, f)| HostsRow {
+                hosts,
+                ip_version: v,
+                c: c.hosts(&f),
             })
-            .collect();
-        c.r.distinct_hosts = Some(rows);
-    }
+        })
+        .collect();
+    c.r.distinct_hosts = Some(rows);
 }
 
 /// EtherTypes, IP protocols and services.

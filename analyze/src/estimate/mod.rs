@@ -166,6 +166,9 @@ pub struct Ctx<'a> {
     span: (Option<i64>, Option<i64>),
     /// The per-AS sections' sums, made by the first of them.
     per_as: Option<per_as::BySide>,
+    /// The rate distinct hosts are estimated at: the largest of the
+    /// strata; None for a census.
+    host_rate: Option<u32>,
     r: Report,
 }
 
@@ -246,8 +249,11 @@ impl<'a> Ctx<'a> {
             calibration: None,
             warnings,
         };
+        let census = st.iter().all(|s| stats::weight(&s.design) == 0.0);
+        let host_rate = (!census).then(|| st.iter().map(|s| s.design.rate).max().unwrap_or(1));
         Ok(Ctx {
             a,
+            host_rate,
             st,
             pooled,
             addrs,
@@ -263,10 +269,9 @@ impl<'a> Ctx<'a> {
     /// stratum at 1-in-1), else Chao1 at the report's largest rate.
     fn hosts(&self, f: &crate::stats::distinct::Freq) -> crate::stats::distinct::Chao1 {
         use crate::stats::distinct::{census, chao1};
-        if self.st.iter().all(|s| stats::weight(&s.design) == 0.0) {
-            census(f)
-        } else {
-            chao1(f, self.st.iter().map(|s| s.design.rate).max().unwrap_or(1))
+        match self.host_rate {
+            None => census(f),
+            Some(rate) => chao1(f, rate),
         }
     }
 

@@ -193,8 +193,8 @@ pub fn bytes(d: &Design, c: &Cell, largest: u32) -> Est {
     e
 }
 
-/// The chance below which a group is taken to be smaller than its strata
-/// (see [`smaller_than`]).
+/// The chance below which a stratum is taken to be smaller than the
+/// report's sizes (see [`smaller_than`]; groups use [`bounded_by_own`]).
 pub const TAIL_MISS: f64 = 0.05;
 
 /// Below this many samples, a stratum's largest sampled frame is not taken
