@@ -120,7 +120,7 @@ enum FormatArg {
 /// with snapshots (asked for by name without them, they read the samples'
 /// own Kubernetes columns).
 fn sections(a: &AnalyzeArgs) -> anyhow::Result<pktsample_analyze::Sections> {
-    let mut sections = crate::parse::chosen(&a.by, pktsample_analyze::Sections::ALL);
+    let mut sections = crate::parse::chosen(&a.by, pktsample_analyze::Sections::DEFAULT);
     if a.asn.paths.is_empty() {
         if !a.by.is_empty() && sections.any_as() {
             bail!("--by: the per-AS sections need an ASN database: add --asn-db FILE");

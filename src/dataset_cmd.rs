@@ -65,7 +65,13 @@ pub fn sql_cmd(a: SqlArgs) -> anyhow::Result<ExitCode> {
     // Without --by: analyze's default sections without its databases (the
     // per-AS and Kubernetes ones read an enriched dataset's columns: ask
     // for them with --by).
-    let sections = chosen(&a.by, catalog::with_sql().without_as().without_k8s());
+    let sections = chosen(
+        &a.by,
+        catalog::with_sql()
+            .without_as()
+            .without_k8s()
+            .minus(pktsample_analyze::Sections::CONVERSATIONS),
+    );
     if let Some(s) = a.by.iter().find(|s| catalog::descriptor(**s).sql.is_none()) {
         bail!(
             "--by: the {} section has no SQL form yet; run `pktsample analyze --by {}` on the dataset",

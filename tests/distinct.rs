@@ -184,7 +184,7 @@ fn analyze_counts_what_was_sampled() {
         write(&counts, &hosts, rate, &out);
         let q = common::query(
             vec![out.clone()],
-            Sections::ALL.without_k8s(),
+            Sections::DEFAULT.without_k8s(),
             Some(asn.clone()),
             None,
         );

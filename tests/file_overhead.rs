@@ -68,7 +68,7 @@ fn peak_bytes(inputs: &[PathBuf]) -> usize {
         hosts: vec![],
         directions: vec![],
         interval: None,
-        sections: Sections::ALL.without_as().without_k8s(),
+        sections: Sections::DEFAULT.without_as().without_k8s(),
         asn: None,
         memory_limit: None,
         temp_dir: None,

@@ -62,7 +62,7 @@ fn run(r: Run) -> (Value, u64) {
         hosts: vec![],
         directions: vec![],
         interval: Some(60_000_000_000),
-        sections: Sections::ALL.without_k8s(),
+        sections: Sections::DEFAULT.without_k8s(),
         asn: Some(asn),
         memory_limit: r.limit,
         temp_dir: r.temp,

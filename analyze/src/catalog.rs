@@ -213,6 +213,50 @@ pub const CATALOG: &[Descriptor] = &[
             text::top_destinations,
         )],
     ),
+    Descriptor {
+        section: Some(Section::TopPairs),
+        members: &[],
+        estimate: estimate::top_pairs,
+        sql: None,
+        parts: &[part(
+            "top_pairs",
+            "Top address pairs",
+            &["source", "destination"],
+            text::top_pairs,
+        )],
+    },
+    Descriptor {
+        section: Some(Section::TopFlows),
+        members: &[],
+        estimate: estimate::top_flows,
+        sql: None,
+        parts: &[part(
+            "top_flows",
+            "Top flows",
+            &["protocol", "source", "destination"],
+            text::top_flows,
+        )],
+    },
+    Descriptor {
+        section: Some(Section::Connections),
+        members: &[],
+        estimate: estimate::connections,
+        sql: None,
+        parts: &[
+            part(
+                "connections",
+                "TCP connections opened (SYN without ACK: packets are connections), per service",
+                &["port"],
+                text::connections,
+            ),
+            part(
+                "connections_by_remote_as",
+                "TCP connections opened, per remote AS",
+                &["remote AS"],
+                text::connections_by_remote_as,
+            ),
+        ],
+    },
     per_as(
         Section::SrcAs,
         estimate::source_as,

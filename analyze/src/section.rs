@@ -13,6 +13,13 @@ pub enum Section {
     Interfaces,
     TopSources,
     TopDestinations,
+    /// Top (source, destination) pairs (not in the default report).
+    TopPairs,
+    /// Top 5-tuple flows (not in the default report).
+    TopFlows,
+    /// TCP connections opened (SYN without ACK), per service and remote
+    /// AS (not in the default report).
+    Connections,
     TimeSeries,
     PacketSizes,
     /// Packets and bytes per shim and tunnel kind.
@@ -38,13 +45,16 @@ pub enum Section {
 
 impl Section {
     /// Every section, in `--by`'s order.
-    pub const EVERY: [Section; 20] = [
+    pub const EVERY: [Section; 23] = [
         Section::Summary,
         Section::IpVersions,
         Section::Protocols,
         Section::Interfaces,
         Section::TopSources,
         Section::TopDestinations,
+        Section::TopPairs,
+        Section::TopFlows,
+        Section::Connections,
         Section::TimeSeries,
         Section::PacketSizes,
         Section::Encapsulations,
@@ -62,13 +72,16 @@ impl Section {
     ];
 
     /// The `--by` names, in [`Section::EVERY`]'s order.
-    const NAMES: [&'static str; 20] = [
+    const NAMES: [&'static str; 23] = [
         "summary",
         "ip-versions",
         "protocols",
         "interfaces",
         "top-sources",
         "top-destinations",
+        "top-pairs",
+        "top-flows",
+        "connections",
         "time-series",
         "packet-sizes",
         "encapsulations",
@@ -127,6 +140,14 @@ pub struct Sections(u32);
 impl Sections {
     pub const ALL: Sections = Sections::of(&Section::EVERY);
 
+    /// The conversation sections: a table entry per 5-tuple (spilled past
+    /// the memory budget like the addresses), so only on `--by`.
+    pub const CONVERSATIONS: Sections =
+        Sections::of(&[Section::TopPairs, Section::TopFlows, Section::Connections]);
+
+    /// The default report: every section but the conversations.
+    pub const DEFAULT: Sections = Sections::ALL.minus(Sections::CONVERSATIONS);
+
     /// The set of these sections.
     pub const fn of(list: &[Section]) -> Sections {
         let mut bits = 0;
@@ -159,6 +180,11 @@ impl Sections {
 
     pub fn insert(&mut self, s: Section) {
         self.0 |= s.bit();
+    }
+
+    /// The set without the sections of `o`.
+    pub const fn minus(self, o: Sections) -> Sections {
+        Sections(self.0 & !o.0)
     }
 
     pub const fn without(self, s: Section) -> Sections {
@@ -196,6 +222,12 @@ impl Sections {
             || self.has(Section::TopDestinations)
             || self.has(Section::IpVersions)
             || self.any_as()
+            || self.flows()
+    }
+
+    /// Whether any section reads the flow table (pairs, flows, connections).
+    pub fn flows(self) -> bool {
+        self.0 & Sections::CONVERSATIONS.0 != 0
     }
 }
 
@@ -229,7 +261,7 @@ mod tests {
     fn names_are_kebab_case_and_unique() {
         let names: Vec<&str> = Section::EVERY.iter().map(|s| s.name()).collect();
         assert_eq!(names[1], "ip-versions");
-        assert_eq!(names[13], "as-ipv6");
+        assert_eq!(names[16], "as-ipv6");
         let mut d = names.clone();
         d.sort();
         d.dedup();
@@ -243,15 +275,17 @@ mod tests {
     #[test]
     fn set_operations() {
         let all = Sections::ALL;
-        assert_eq!(all.iter().count(), 20);
+        assert_eq!(all.iter().count(), 23);
+        assert_eq!(Sections::DEFAULT.iter().count(), 20);
+        assert!(!Sections::DEFAULT.flows() && all.flows());
         assert!(all.any_k8s() && !all.without_k8s().any_k8s());
         assert!(all.any_as());
         let no_as = all.without_as();
         assert!(!no_as.any_as() && no_as.has(Section::Protocols));
-        assert_eq!(no_as.iter().count(), 15);
+        assert_eq!(no_as.iter().count(), 18);
         let one: Sections = [Section::TopSources].into_iter().collect();
         assert!(one.addresses() && !one.has(Section::Summary));
         assert!(!Sections::none().addresses());
-        assert_eq!(all.without(Section::Summary).iter().count(), 19);
+        assert_eq!(all.without(Section::Summary).iter().count(), 22);
     }
 }

@@ -469,7 +469,7 @@ fn table_output_matches_golden_file() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "section,key,samples,packets,packets_low,packets_high,bytes,bytes_low,bytes_high,share,share_low,share_high,hosts,hosts_low,hosts_high,hosts_unreliable"
+        "section,key,samples,packets,packets_low,packets_high,bytes,bytes_low,bytes_high,share,share_low,share_high,hosts,hosts_low,hosts_high,hosts_unreliable,low_confidence"
     );
     assert!(lines.all(|l| l.split(',').count() == 16));
 }

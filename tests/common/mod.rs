@@ -290,8 +290,10 @@ pub fn analyze_lib(
     top: usize,
 ) -> pktsample_analyze::Report {
     let sections = match asn {
-        Some(_) => pktsample_analyze::Sections::ALL.without_k8s(),
-        None => pktsample_analyze::Sections::ALL.without_as().without_k8s(),
+        Some(_) => pktsample_analyze::Sections::DEFAULT.without_k8s(),
+        None => pktsample_analyze::Sections::DEFAULT
+            .without_as()
+            .without_k8s(),
     };
     let q = query(inputs, sections, asn, None);
     let a = pktsample_analyze::run(&q, &|_| {}).unwrap();

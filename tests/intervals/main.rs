@@ -287,7 +287,7 @@ fn analyze(path: &Path, asn: &Arc<pktsample_asn::AsDb>) -> Report {
         hosts: vec![],
         directions: vec![],
         interval: Some(SECOND),
-        sections: Sections::ALL.without_k8s(),
+        sections: Sections::DEFAULT.without_k8s(),
         asn: Some(asn.clone()),
         memory_limit: None,
         temp_dir: None,

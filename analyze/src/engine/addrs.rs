@@ -28,7 +28,7 @@ use crate::error::AnalyzeError;
 use crate::stats::Cell;
 use crate::stats::distinct::Freq;
 
-use super::spill::{Budget, Run};
+use super::spill::{Budget, Run, Spillable, encode};
 
 /// The populations of addresses whose distinct count is estimated:
 /// sources, destinations, remote addresses (sources of ingress,
@@ -116,7 +116,7 @@ pub(super) trait Key: Copy + Eq + Hash + Send + Sync + 'static {
 
 /// A multiplicative hash's top byte: the partition.
 #[inline(always)]
-fn top_byte(x: u64) -> usize {
+pub(super) fn top_byte(x: u64) -> usize {
     (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
 }
 
@@ -170,7 +170,7 @@ pub(super) struct Entry<K> {
 impl<K: Key> Entry<K> {
     /// Sums of at most `u32::MAX` samples (see [`AddrBuf::push`]).
     #[inline]
-    fn new(key: K, stratum: u32, c: &Cell) -> Entry<K> {
+    pub(super) fn new(key: K, stratum: u32, c: &Cell) -> Entry<K> {
         Entry {
             key,
             stratum,
@@ -207,7 +207,7 @@ impl<K: Key> Entry<K> {
         }
     }
 
-    fn cell(&self) -> Cell {
+    pub(super) fn cell(&self) -> Cell {
         Cell {
             n: u64::from(self.n),
             bytes: self.bytes,
@@ -238,7 +238,7 @@ impl<K> Seg<K> {
     const CHUNK: usize = 16 * 1024;
 
     #[inline]
-    fn push(&mut self, e: Entry<K>) {
+    pub(super) fn push(&mut self, e: Entry<K>) {
         self.len += 1;
         if let Some(c) = self.chunks.last_mut()
             && c.len() < c.capacity()
@@ -263,7 +263,7 @@ impl<K> Seg<K> {
         self.len
     }
 
-    fn capacity(&self) -> usize {
+    pub(super) fn capacity(&self) -> usize {
         self.chunks.iter().map(Vec::capacity).sum()
     }
 }
@@ -326,11 +326,35 @@ impl AddrBuf {
 
     /// Move the entries to a spill file when the budget is exceeded.
     pub fn spill_if_over(&mut self, budget: &Budget) -> Result<(), AnalyzeError> {
-        budget.charge(self, |buf| Run::write(budget, buf))
+        budget.charge(self)
+    }
+}
+
+/// A run's set of a family and side.
+fn set(fam: usize, side: usize) -> usize {
+    fam * 2 + side
+}
+
+impl Spillable for AddrBuf {
+    const KIND: usize = 0;
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn charged(&mut self) -> &mut usize {
+        &mut self.charged
+    }
+
+    fn write(&self, budget: &Budget) -> Result<Run, AnalyzeError> {
+        Run::write_with(budget, 4, |s, p, bytes| match s / 2 {
+            0 => encode(&self.v4[s % 2], p, bytes),
+            _ => encode(&self.v6[s % 2], p, bytes),
+        })
     }
 
     /// Bytes the buffers hold (their capacity).
-    pub fn held(&self) -> usize {
+    fn held(&self) -> usize {
         let v4: usize = self
             .v4
             .iter()
@@ -346,7 +370,7 @@ impl AddrBuf {
         v4 * size_of::<Entry<u32>>() + v6 * size_of::<Entry<u128>>()
     }
 
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         for p in self.v4.iter_mut() {
             p.parts.iter_mut().for_each(|v| *v = Seg::default());
         }
@@ -525,7 +549,7 @@ impl AddrTables {
                 + self
                     .runs
                     .iter()
-                    .map(|r| r.count(fam, side, p))
+                    .map(|r| r.count(set(fam, side), p))
                     .sum::<usize>();
             m.reserve(count);
             let mut add = |e: &Entry<K>| {
@@ -537,7 +561,7 @@ impl AddrTables {
                 }
             };
             for r in &self.runs {
-                r.read::<K>(fam, side, p, &mut add)?;
+                r.read::<K>(set(fam, side), p, &mut add)?;
             }
             for b in &self.bufs {
                 family(b)[side].parts[p].iter().for_each(&mut add);
@@ -567,22 +591,8 @@ impl AddrTables {
                 }
             }
             if f.top > 0 {
-                // The best `top` addresses, by a bounded buffer.
                 let best = &mut sc.best;
-                best.clear();
-                let ord =
-                    |a: &(f64, IpAddr), b: &(f64, IpAddr)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-                for (k, sc) in score.iter() {
-                    best.push((sc.score, k.ip()));
-                    if best.len() >= 2 * f.top.max(64) {
-                        best.select_nth_unstable_by(f.top - 1, ord);
-                        best.truncate(f.top);
-                    }
-                }
-                if best.len() > f.top {
-                    best.select_nth_unstable_by(f.top - 1, ord);
-                    best.truncate(f.top);
-                }
+                best_of(score.iter().map(|(k, t)| (t.score, k.ip())), f.top, best);
                 let mut cells: HashMap<IpAddr, PerStratum> =
                     best.iter().map(|(_, ip)| (*ip, Vec::new())).collect();
                 for (&(k, s), c) in m.iter() {
@@ -626,6 +636,31 @@ impl AddrTables {
         }
         out.distinct[fam] = fq[3][fam].d;
         Ok(out)
+    }
+}
+
+/// The best `top` of `items` by score (then key) into `best` (unordered),
+/// through a bounded buffer: memory for `top` items, not all of them.
+pub(super) fn best_of<K: Ord>(
+    items: impl Iterator<Item = (f64, K)>,
+    top: usize,
+    best: &mut Vec<(f64, K)>,
+) {
+    best.clear();
+    if top == 0 {
+        return;
+    }
+    let ord = |a: &(f64, K), b: &(f64, K)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    for x in items {
+        best.push(x);
+        if best.len() >= 2 * top.max(64) {
+            best.select_nth_unstable_by(top - 1, ord);
+            best.truncate(top);
+        }
+    }
+    if best.len() > top {
+        best.select_nth_unstable_by(top - 1, ord);
+        best.truncate(top);
     }
 }
 

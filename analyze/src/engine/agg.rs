@@ -10,6 +10,7 @@ use crate::stats::Cell;
 
 use super::StratumKey;
 use super::addrs::{AddrBuf, AddrKey};
+use super::flows::FlowBuf;
 use super::tables::{ProtoSums, Protocols, SIZE_CLASSES};
 
 /// Protocol classes drawn over time: TCP, UDP, ICMP, ICMPv6, other IP.
@@ -101,6 +102,12 @@ pub struct StratumAgg {
     /// service's virtual IP).
     pub denied: FxHashMap<super::policy::DeniedKey, Cell>,
     pub unjudged: Cell,
+    /// TCP SYN-without-ACK samples (connections opened) by destination
+    /// port, and by the remote address's origin key (with a database and
+    /// a direction); TCP samples with no flags to tell.
+    pub syn_services: FxHashMap<u16, Cell>,
+    pub syn_remote: FxHashMap<u64, Cell>,
+    pub syn_unknown: Cell,
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
 }
@@ -140,6 +147,9 @@ impl StratumAgg {
         merge_map(&mut self.k8s_leaving_as, o.k8s_leaving_as);
         merge_map(&mut self.denied, o.denied);
         self.unjudged.merge(&o.unjudged);
+        merge_map(&mut self.syn_services, o.syn_services);
+        merge_map(&mut self.syn_remote, o.syn_remote);
+        self.syn_unknown.merge(&o.syn_unknown);
         self.first_ns = match (self.first_ns, o.first_ns) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -186,6 +196,9 @@ pub(super) struct ThreadAcc {
     /// the ones merged into it.
     pub(super) addrs: AddrBuf,
     pub(super) more_addrs: Vec<AddrBuf>,
+    /// Flow entries, likewise.
+    pub(super) flows: FlowBuf,
+    pub(super) more_flows: Vec<FlowBuf>,
     /// Vectors of flushed dictionaries, for the next ones.
     pub(super) spare_keys: Vec<Vec<Option<AddrKey>>>,
     pub(super) spare_cells: Vec<Vec<Cell>>,
@@ -207,6 +220,8 @@ impl ThreadAcc {
             metas: Vec::new(),
             addrs: AddrBuf::default(),
             more_addrs: Vec::new(),
+            flows: FlowBuf::default(),
+            more_flows: Vec::new(),
             spare_keys: Vec::new(),
             spare_cells: Vec::new(),
             spare_protos: Vec::new(),
@@ -236,6 +251,8 @@ impl ThreadAcc {
         // Address entries are not merged: the reductions read every buffer.
         self.more_addrs.push(o.addrs);
         self.more_addrs.extend(o.more_addrs);
+        self.more_flows.push(o.flows);
+        self.more_flows.extend(o.more_flows);
         self
     }
 }

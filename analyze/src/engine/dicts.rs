@@ -32,7 +32,8 @@ pub(super) struct AddrCache {
 
 /// Accumulate an address column by dictionary key, then by address.
 pub(super) struct AddrAcc {
-    addrs: Vec<Option<AddrKey>>,
+    /// Each dictionary value's address.
+    pub addrs: Vec<Option<AddrKey>>,
     /// Origin slot of each dictionary value (u32::MAX: none), for the AS
     /// pairs; empty when they are not asked for.
     pub slots: Vec<u32>,

@@ -15,6 +15,7 @@ use crate::error::AnalyzeError;
 use super::agg::{StratumAgg, ThreadAcc};
 use super::columns::*;
 use super::dicts::AddrCache;
+use super::flows::{FlowAsk, FlowCols, fold_flows};
 use super::pass::{AddrCols, ProtoCols, RowPass};
 use super::plan::Parts;
 use super::spill::Budget;
@@ -258,6 +259,32 @@ impl Folder<'_> {
         );
         pass.run(sel.as_deref());
         drop(pass);
+        if let (Some((sa, da)), Some(c), true) = (&addr_cols, &cache, self.sections.flows()) {
+            let cols = FlowCols {
+                src: sa,
+                dst: da,
+                src_addrs: &c.src.addrs,
+                dst_addrs: &c.dst.addrs,
+            };
+            let ask = FlowAsk {
+                table: self.sections.has(Section::TopPairs) || self.sections.has(Section::TopFlows),
+                connections: self.sections.has(Section::Connections),
+                asn: self.q.asn.as_deref(),
+            };
+            let ids: Vec<u32> = local.iter().map(|k| self.ids.id(k)).collect();
+            let flows = &mut self.acc.flows;
+            fold_flows(
+                b,
+                sel.as_deref(),
+                len.values(),
+                &cols,
+                (&local, &ids),
+                flows,
+                &mut aggs,
+                &ask,
+            );
+            self.budget.charge(flows)?;
+        }
         self.column_folds(b, sel.as_deref(), (len.values(), ts.values()), &mut aggs)?;
         if let Some(c) = &mut cache {
             (c.src.slots, c.dst.slots) = (ss, ds);

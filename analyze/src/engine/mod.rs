@@ -40,6 +40,7 @@ mod agg;
 mod columns;
 mod dicts;
 mod encap;
+mod flows;
 mod fold;
 pub mod k8s;
 mod pass;
@@ -52,6 +53,7 @@ mod tables;
 pub use crate::section::{Section, Sections};
 pub use addrs::{AddrKey, AddrSummary, AddrTables, ByOrigin, DST, Finish, HOSTS, PerStratum, SRC};
 pub use agg::{Aggregate, StratumAgg, StratumIds, TIME_CLASSES, TimeCell};
+pub use flows::{FlowFinish, FlowKey, FlowSummary, FlowTables, PairKey, pair_ips};
 pub use plan::{Input, Parts, capture_span};
 pub use spill::{Budget, default_limit};
 pub use tables::{ProtoSums, SIZE_CLASSES, service_port};
@@ -123,6 +125,8 @@ pub struct Analysis {
     pub agg: Aggregate,
     /// Every address's sums, by stratum id.
     pub addrs: AddrTables,
+    /// Every flow's sums, by stratum id (with a conversation section).
+    pub flows: FlowTables,
     /// Stratum id -> key.
     pub stratum_keys: Vec<StratumKey>,
     /// Which files continue which.
@@ -150,6 +154,9 @@ fn columns(q: &Query, s: Sections, constant_stratum: bool) -> Vec<&'static str> 
     }
     if s.addresses() {
         c.extend([col::SRC_ADDR, col::DST_ADDR]);
+    }
+    if s.flows() {
+        c.extend([col::IP_PROTO, col::SRC_PORT, col::DST_PORT, col::TCP_FLAGS]);
     }
     if s.has(Section::Encapsulations) {
         c.push(col::ENCAP);
@@ -316,7 +323,13 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
     bufs.push(acc.addrs);
     let addrs = AddrTables {
         bufs,
-        runs: budget.take_runs(),
+        runs: budget.take_runs(0),
+    };
+    let mut bufs = acc.more_flows;
+    bufs.push(acc.flows);
+    let flows = FlowTables {
+        bufs,
+        runs: budget.take_runs(1),
     };
     let mut agg = acc.agg;
     // Name filters for inputs whose metadata came at the end.
@@ -336,6 +349,7 @@ pub fn run(q: &Query, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, Analy
         inputs,
         agg,
         addrs,
+        flows,
         stratum_keys: ids.into_keys(),
         spilled: budget.spilled(),
         parts,

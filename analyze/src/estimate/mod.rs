@@ -16,6 +16,7 @@ use pktsample_schemas::meta::format_rfc3339_ns;
 
 mod breakdowns;
 mod calibration;
+mod conversations;
 mod encap;
 mod group;
 mod interfaces;
@@ -25,7 +26,7 @@ mod policy;
 mod summary;
 mod time;
 
-use crate::engine::{AddrSummary, Analysis, DST, Finish, SRC, StratumAgg};
+use crate::engine::{AddrSummary, Analysis, DST, Finish, FlowFinish, FlowSummary, SRC, StratumAgg};
 use crate::error::AnalyzeError;
 use crate::report::*;
 use crate::stats::{self, Cell, Design, Interval, ShareSums};
@@ -36,6 +37,7 @@ use self::summary::summary;
 use crate::section::Section;
 
 pub use self::breakdowns::{ip_versions, packet_sizes, protocols, top_destinations, top_sources};
+pub use self::conversations::{LOW_CONFIDENCE, connections, top_flows, top_pairs};
 pub use self::encap::encapsulations;
 pub use self::interfaces::interfaces;
 pub use self::k8s::{leaving, namespace_pairs, namespaces, workload_pairs, workloads};
@@ -130,10 +132,7 @@ fn address_summary(
         };
         return Ok((s, by_id));
     }
-    let weight: Vec<Option<f64>> = by_id
-        .iter()
-        .map(|i| i.map(|i| stats::stratum_total(&st[i].design, 1, 1.0, 1.0, 0.0).value))
-        .collect();
+    let weight = weights(st, &by_id);
     let remote: Vec<Option<usize>> = by_id
         .iter()
         .map(|i| match st[(*i)?].key.direction {
@@ -152,6 +151,36 @@ fn address_summary(
     Ok((a.addrs.summarize(&f)?, by_id))
 }
 
+/// By stratum id: the weight of a sample (its point estimate of packets),
+/// for ranking; None: not in the report.
+fn weights(st: &[Stratum], by_id: &[Option<usize>]) -> Vec<Option<f64>> {
+    by_id
+        .iter()
+        .map(|i| i.map(|i| stats::stratum_total(&st[i].design, 1, 1.0, 1.0, 0.0).value))
+        .collect()
+}
+
+/// The flow table reduced to the top pairs and flows.
+fn flow_summary(
+    a: &Analysis,
+    st: &[Stratum],
+    by_id: &[Option<usize>],
+    top: usize,
+) -> Result<FlowSummary, AnalyzeError> {
+    let sec = a.query.sections;
+    if !sec.has(Section::TopPairs) && !sec.has(Section::TopFlows) {
+        return Ok(FlowSummary::default());
+    }
+    let weight = weights(st, by_id);
+    let on = |s| if sec.has(s) { top } else { 0 };
+    a.flows.summarize(&FlowFinish {
+        weight: &weight,
+        place: by_id,
+        pairs: on(Section::TopPairs),
+        flows: on(Section::TopFlows),
+    })
+}
+
 /// What every section's estimator reads (the report's strata, their pooled
 /// sizes, the reduced address tables), and the report they fill.
 pub struct Ctx<'a> {
@@ -159,6 +188,8 @@ pub struct Ctx<'a> {
     st: Vec<Stratum<'a>>,
     pooled: Pooled,
     addrs: AddrSummary,
+    /// The reduced flow table (with a conversation section).
+    flows: FlowSummary,
     /// Stratum id -> index in `st` (None: not in the report).
     by_id: Vec<Option<usize>>,
     top: usize,
@@ -180,6 +211,7 @@ impl<'a> Ctx<'a> {
         let (st, pooled) = strata(a);
         let mut warnings = a.notes.clone();
         let (addrs, by_id) = address_summary(a, &st, top)?;
+        let flows = flow_summary(a, &st, &by_id, top)?;
         let (summary, start, end) = summary(a, &st, &pooled, &mut warnings);
         let ip = |a: &StratumAgg| {
             let mut c = a.ip_version[1];
@@ -222,6 +254,10 @@ impl<'a> Ctx<'a> {
             interfaces: None,
             top_sources: None,
             top_destinations: None,
+            top_pairs: None,
+            top_flows: None,
+            connections: None,
+            connections_by_remote_as: None,
             time_series: None,
             packet_sizes: None,
             encapsulations: None,
@@ -257,6 +293,7 @@ impl<'a> Ctx<'a> {
             st,
             pooled,
             addrs,
+            flows,
             by_id,
             top,
             span: (start, end),

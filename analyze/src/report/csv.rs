@@ -11,7 +11,7 @@ use crate::stats::Interval;
 
 pub struct Csv;
 
-const HEADER: [&str; 16] = [
+const HEADER: [&str; 17] = [
     "section",
     "key",
     "samples",
@@ -28,6 +28,7 @@ const HEADER: [&str; 16] = [
     "hosts_low",
     "hosts_high",
     "hosts_unreliable",
+    "low_confidence",
 ];
 
 fn csv_err(e: csv::Error) -> std::io::Error {
@@ -45,7 +46,7 @@ fn record(
     packets: &Interval,
     bytes: &Interval,
     share: Option<&Interval>,
-) -> [String; 16] {
+) -> [String; 17] {
     let n = |x: f64| x.to_string();
     let sh = |f: fn(&Interval) -> f64| share.map(|s| n(f(s))).unwrap_or_default();
     [
@@ -65,13 +66,14 @@ fn record(
         String::new(),
         String::new(),
         String::new(),
+        String::new(),
     ]
 }
 
 /// A distinct-hosts line: only its own columns.
-fn hosts_record(h: &HostsRow) -> [String; 16] {
+fn hosts_record(h: &HostsRow) -> [String; 17] {
     let c = &h.c;
-    let mut r: [String; 16] = Default::default();
+    let mut r: [String; 17] = Default::default();
     r[0] = "distinct_hosts".into();
     r[1] = format!("{} IPv{}", h.hosts, h.ip_version);
     r[2] = c.samples.to_string();
@@ -114,15 +116,18 @@ impl Render for Csv {
         for sec in text_sections(r) {
             for row in &sec.rows {
                 let m = &row.m;
-                w.write_record(record(
+                let mut rec = record(
                     sec.id,
                     &row.key.join(" "),
                     m.samples.to_string(),
                     &m.packets,
                     &m.bytes,
                     row.share.as_ref(),
-                ))
-                .map_err(csv_err)?;
+                );
+                if row.low {
+                    rec[16] = "true".into();
+                }
+                w.write_record(rec).map_err(csv_err)?;
             }
         }
         w.flush()

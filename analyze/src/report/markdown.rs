@@ -85,9 +85,19 @@ impl Render for Markdown {
                     out,
                     "| {} | {} | {} | {} |{extra}",
                     row.key.join(" | ").replace('|', "\\|"),
-                    row.m.samples,
+                    match row.low {
+                        true => format!("~{}", row.m.samples),
+                        false => row.m.samples.to_string(),
+                    },
                     interval_text(&row.m.packets),
                     interval_text(&row.m.bytes)
+                )?;
+            }
+            if sec.rows.iter().any(|r| r.low) {
+                writeln!(
+                    out,
+                    "\n~ fewer than {} samples: low confidence, listed last (the rank is not exact).",
+                    crate::estimate::LOW_CONFIDENCE
                 )?;
             }
         }

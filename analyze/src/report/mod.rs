@@ -27,7 +27,7 @@ pub use self::table::Table;
 pub use self::text::{Chart, TextRow, TextSection};
 
 /// Version of the JSON report contract.
-pub const REPORT_VERSION: &str = "1.7";
+pub const REPORT_VERSION: &str = "1.8";
 
 /// A rendering of a report.
 pub trait Render {

@@ -180,6 +180,32 @@ pub struct AddressRow {
     pub m: Measures,
 }
 
+/// A (source, destination) address pair (1.8).
+#[derive(Clone, Debug, Serialize)]
+pub struct PairRow {
+    pub source: String,
+    pub destination: String,
+    #[serde(flatten)]
+    pub m: Measures,
+    /// Resting on fewer than 10 samples: listed after the others, its
+    /// place in the ranking not to be read as exact.
+    pub low_confidence: bool,
+}
+
+/// A 5-tuple flow (1.8): the ports are null for a protocol without them.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowRow {
+    pub ip_proto: Option<u8>,
+    pub name: Option<&'static str>,
+    pub source: String,
+    pub source_port: Option<u16>,
+    pub destination: String,
+    pub destination_port: Option<u16>,
+    #[serde(flatten)]
+    pub m: Measures,
+    pub low_confidence: bool,
+}
+
 /// An origin: an AS, or the reason an address has none.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct AsRef {
@@ -376,6 +402,18 @@ pub struct Report {
     pub top_sources: Option<Vec<AddressRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_destinations: Option<Vec<AddressRow>>,
+    /// Top address pairs and 5-tuple flows (1.8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_pairs: Option<Vec<PairRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_flows: Option<Vec<FlowRow>>,
+    /// TCP connections opened (SYN without ACK; a row's packets are the
+    /// connections) per service (destination port), and per remote AS
+    /// with an ASN database (1.8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<Vec<ServiceRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections_by_remote_as: Option<Vec<AsRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_series: Option<TimeSeries>,
     #[serde(skip_serializing_if = "Option::is_none")]

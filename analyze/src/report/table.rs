@@ -184,7 +184,10 @@ fn section(sec: &TextSection, out: &mut dyn Write) -> std::io::Result<()> {
                 .collect();
             (
                 keys,
-                row.m.samples.to_string(),
+                match row.low {
+                    true => format!("~{}", row.m.samples),
+                    false => row.m.samples.to_string(),
+                },
                 interval_text(&row.m.packets),
                 match &row.share {
                     Some(s) => share_text(s),
@@ -229,6 +232,13 @@ fn section(sec: &TextSection, out: &mut dyn Write) -> std::io::Result<()> {
     }
     if sec.rows.is_empty() {
         writeln!(out, "  (none)")?;
+    }
+    if sec.rows.iter().any(|r| r.low) {
+        writeln!(
+            out,
+            "  ~ fewer than {} samples: low confidence, listed last (its rank is not exact)",
+            crate::estimate::LOW_CONFIDENCE
+        )?;
     }
     Ok(())
 }

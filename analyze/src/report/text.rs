@@ -12,6 +12,8 @@ pub struct TextRow {
     pub m: Measures,
     /// A share shown with the row (the IPv6 share of an AS's packets).
     pub share: Option<Interval>,
+    /// Resting on too few samples for its rank to be read as exact.
+    pub low: bool,
 }
 
 /// How the HTML page draws a breakdown above its table.
@@ -53,6 +55,7 @@ fn rows<T>(v: &Option<Vec<T>>, f: impl Fn(&T) -> (Vec<String>, Measures)) -> Opt
                     key,
                     m,
                     share: None,
+                    low: false,
                 }
             })
             .collect()
@@ -132,6 +135,81 @@ pub fn calibration(r: &Report) -> Option<Vec<TextRow>> {
     })
 }
 
+/// Rows marked low-confidence where theirs is.
+fn flagged<T>(
+    v: &Option<Vec<T>>,
+    f: impl Fn(&T) -> (Vec<String>, Measures, bool),
+) -> Option<Vec<TextRow>> {
+    v.as_ref().map(|v| {
+        v.iter()
+            .map(|r| {
+                let (key, m, low) = f(r);
+                TextRow {
+                    key,
+                    m,
+                    share: None,
+                    low,
+                }
+            })
+            .collect()
+    })
+}
+
+pub fn top_pairs(r: &Report) -> Option<Vec<TextRow>> {
+    flagged(&r.top_pairs, |v| {
+        (
+            vec![v.source.clone(), v.destination.clone()],
+            v.m.clone(),
+            v.low_confidence,
+        )
+    })
+}
+
+/// An endpoint as `address:port` (`[address]:port` for IPv6).
+fn endpoint(addr: &str, port: Option<u16>) -> String {
+    match (port, addr.contains(':')) {
+        (None, _) => addr.to_string(),
+        (Some(p), false) => format!("{addr}:{p}"),
+        (Some(p), true) => format!("[{addr}]:{p}"),
+    }
+}
+
+pub fn top_flows(r: &Report) -> Option<Vec<TextRow>> {
+    flagged(&r.top_flows, |v| {
+        let proto = match (v.ip_proto, v.name) {
+            (Some(_), Some(n)) => n.to_string(),
+            (Some(p), None) => p.to_string(),
+            (None, _) => "-".into(),
+        };
+        (
+            vec![
+                proto,
+                endpoint(&v.source, v.source_port),
+                endpoint(&v.destination, v.destination_port),
+            ],
+            v.m.clone(),
+            v.low_confidence,
+        )
+    })
+}
+
+pub fn connections(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.connections, |v| {
+        let k = match (v.port, v.name) {
+            (Some(p), Some(n)) => format!("{p} {n}"),
+            (Some(p), None) => p.to_string(),
+            (None, _) => "-".into(),
+        };
+        (vec![k], v.m.clone())
+    })
+}
+
+pub fn connections_by_remote_as(r: &Report) -> Option<Vec<TextRow>> {
+    rows(&r.connections_by_remote_as, |v| {
+        (vec![v.origin.text()], v.m.clone())
+    })
+}
+
 pub fn top_sources(r: &Report) -> Option<Vec<TextRow>> {
     rows(&r.top_sources, |v| (vec![v.address.clone()], v.m.clone()))
 }
@@ -170,6 +248,7 @@ pub fn as_ipv6(r: &Report) -> Option<Vec<TextRow>> {
                 key: vec![r.origin.text()],
                 m: r.m.clone(),
                 share: Some(r.share_packets),
+                low: false,
             })
             .collect()
     })
@@ -259,6 +338,7 @@ pub fn denied_total(r: &Report) -> Option<Vec<TextRow>> {
             ],
             m: t.m.clone(),
             share: None,
+            low: false,
         }]
     })
 }
@@ -291,6 +371,7 @@ pub fn time_series(r: &Report) -> Option<Vec<TextRow>> {
                 key: vec![b.start.clone()],
                 m: b.m.clone(),
                 share: None,
+                low: false,
             })
             .collect()
     })

@@ -67,7 +67,14 @@ pub(super) fn breakdown(sec: &TextSection) -> String {
     }
     let mut s = head(sec.title, &cols);
     for (i, row) in sec.rows.iter().enumerate() {
-        let _ = write!(s, r#"<tr data-r="{}.{i}">"#, sec.id);
+        let low = match row.low {
+            true => format!(
+                r#" class="low" title="fewer than {} samples: low confidence, listed last""#,
+                crate::estimate::LOW_CONFIDENCE
+            ),
+            false => String::new(),
+        };
+        let _ = write!(s, r#"<tr data-r="{}.{i}"{low}>"#, sec.id);
         for k in &row.key {
             s.push_str(&td(k));
         }
@@ -78,5 +85,12 @@ pub(super) fn breakdown(sec: &TextSection) -> String {
         s.push_str("</tr>");
     }
     s.push_str(FOOT);
+    if sec.rows.iter().any(|r| r.low) {
+        let _ = write!(
+            s,
+            r#"<p class="note">Shaded rows rest on fewer than {} samples: low confidence, listed after the others (their rank is not exact).</p>"#,
+            crate::estimate::LOW_CONFIDENCE
+        );
+    }
     s
 }
