@@ -40,8 +40,9 @@ fn by_args(sec: Section) -> Vec<String> {
         "--by".into(),
         sec.name().into(),
     ];
-    // Leaving the cluster per destination AS needs the AS database too.
-    if sec.per_as() || sec == Section::Leaving {
+    // Leaving the cluster per destination AS, and connections per remote
+    // AS, need the AS database too.
+    if sec.per_as() || sec == Section::Leaving || sec == Section::Connections {
         a.extend([
             "--asn-db".into(),
             s(&fixture("asn/fixture.mmdb")).to_string(),
