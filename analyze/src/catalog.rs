@@ -217,7 +217,7 @@ pub const CATALOG: &[Descriptor] = &[
         section: Some(Section::TopPairs),
         members: &[],
         estimate: estimate::top_pairs,
-        sql: None,
+        sql: Some(sql::top_pairs),
         parts: &[part(
             "top_pairs",
             "Top address pairs",
@@ -229,7 +229,7 @@ pub const CATALOG: &[Descriptor] = &[
         section: Some(Section::TopFlows),
         members: &[],
         estimate: estimate::top_flows,
-        sql: None,
+        sql: Some(sql::top_flows),
         parts: &[part(
             "top_flows",
             "Top flows",
@@ -241,7 +241,7 @@ pub const CATALOG: &[Descriptor] = &[
         section: Some(Section::Connections),
         members: &[],
         estimate: estimate::connections,
-        sql: None,
+        sql: Some(sql::connections),
         parts: &[
             part(
                 "connections",

@@ -222,7 +222,12 @@ fn csv_is_rfc4180_and_equals_json() {
     let csv_text = args("csv");
     let json: serde_json::Value = serde_json::from_str(&args("json")).unwrap();
     let mut r = csv::Reader::from_reader(csv_text.as_bytes());
-    assert_eq!(r.headers().unwrap().len(), 16);
+    assert_eq!(
+        r.headers().unwrap().len(),
+        17,
+        "17 columns, low_confidence last"
+    );
+    assert_eq!(&r.headers().unwrap()[16], "low_confidence");
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
     let evil_row = rows
         .iter()

@@ -471,5 +471,5 @@ fn table_output_matches_golden_file() {
         lines.next().unwrap(),
         "section,key,samples,packets,packets_low,packets_high,bytes,bytes_low,bytes_high,share,share_low,share_high,hosts,hosts_low,hosts_high,hosts_unreliable,low_confidence"
     );
-    assert!(lines.all(|l| l.split(',').count() == 16));
+    assert!(lines.all(|l| l.split(',').count() == 17));
 }

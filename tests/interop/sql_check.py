@@ -38,6 +38,10 @@ KEYS = {
     "interfaces": ["host", "ifname", "direction"],
     "top_sources": ["address"],
     "top_destinations": ["address"],
+    "top_pairs": ["source", "destination"],
+    "top_flows": ["ip_proto", "source", "source_port", "destination", "destination_port"],
+    "connections": ["port"],
+    "connections_by_remote_as": ["label"],
     "packet_sizes": ["min"],
     "time_series": ["start"],
     "time_series_protocols": ["start", "class"],
@@ -72,6 +76,10 @@ FIELDS = {
                 "drops", "drop_share", "packets_exact", "unseen.samples"],
     "interfaces": ["sampling_rates", "packets_seen", "drops"],
     "services": ["name"],
+    "top_pairs": ["low_confidence"],
+    "top_flows": ["name", "low_confidence"],
+    "connections": ["transport", "name"],
+    "connections_by_remote_as": ["asn", "name"],
     "eth_types": ["name"],
     "ip_protocols": ["name"],
     "packet_sizes": ["max"],
@@ -356,8 +364,10 @@ def compare(section, rows, want, fails):
             if not same(get(g, f), get(e, f)):
                 fails.append(f"{section} {k}: {f} {get(g, f)!r} != analyze {get(e, f)!r}")
     # Rows in analyze's order (ties by key may differ).
-    order = [float(r["packets"]["estimate"]) for r in rows if "packets" in r]
-    if any(a < b for a, b in zip(order, order[1:])) and section not in UNSORTED:
+    # The low-confidence rows after the others (top pairs and flows).
+    order = [(bool(r.get("low_confidence")), -float(r["packets"]["estimate"]))
+             for r in rows if "packets" in r]
+    if any(a > b for a, b in zip(order, order[1:])) and section not in UNSORTED:
         fails.append(f"{section}: not ordered by packets")
     return worst
 

@@ -71,34 +71,67 @@ pub fn protocols(a: &Ask) -> Vec<Statement> {
     ]
 }
 
-/// The top `a.top` addresses of one column. Millions of addresses are
-/// ranked by their point estimate alone (`top`: Σ over strata of the
-/// stratum's weight × count, as `ge` sums it), and only those ranked in
-/// have their sums and intervals computed.
-fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
-    let filter = format!("{column} IS NOT NULL");
-    let sr = a.cells.borrow_mut().set(&[column], Some(&filter));
+/// The top `a.top` groups of `keys` (expression, name), address columns
+/// among them, over the rows passing `filter`; `cols` the row columns the
+/// keys read besides the base's. Millions of keys are ranked by their
+/// point estimate alone (`top`: Σ over strata of the stratum's weight ×
+/// count, as `ge` sums it), and only those ranked in have their sums and
+/// intervals computed; `first` orders the rows before their rank.
+pub(super) fn top_keyed(
+    a: &Ask,
+    keys: &[(String, &str)],
+    out: &[String],
+    (filter, cols): (&str, &[&str]),
+    first: Option<&str>,
+) -> String {
+    let exprs: Vec<&str> = keys.iter().map(|(e, _)| e.as_str()).collect();
+    let sr = a.cells.borrow_mut().set(&exprs, Some(filter));
     // The cells' columns but the stratum's are theirs alone: unqualified.
     let (vp, _) = stratum_total("k", "k");
+    let cs = sr.keys.join(", ");
+    let names: Vec<&str> = keys.iter().map(|(_, n)| *n).collect();
+    let sel: Vec<String> = (sr.keys.iter().zip(&names))
+        .map(|(c, n)| format!("{c} AS {n}"))
+        .collect();
+    let asc: Vec<String> = sr.keys.iter().map(|c| format!("{c} ASC")).collect();
     let pre = format!(
-        ",\ntop AS (SELECT {key} AS address FROM {t} c JOIN st x ON {on} WHERE {rows} GROUP BY {key} ORDER BY sum({vp}) DESC, {key} ASC LIMIT {n})",
-        key = sr.keys[0],
+        ",\ntop AS (SELECT {sel} FROM {t} c JOIN st x ON {on} WHERE {rows} GROUP BY {cs} ORDER BY sum({vp}) DESC, {asc} LIMIT {n})",
+        sel = sel.join(", "),
         t = sr.table,
         on = ON_STRATUM,
         rows = sr.rows(),
+        asc = asc.join(", "),
         n = a.top,
     );
-    let sql = ranked(
+    let within = match keys.len() {
+        1 => format!("{cs} IN (SELECT {} FROM top)", names[0]),
+        _ => format!("({cs}) IN (SELECT {} FROM top)", names.join(", ")),
+    };
+    ranked(
         a,
         &Ranked {
-            keys: &[(column.into(), "address")],
-            out: &["address".into()],
-            filter: Some(&filter),
+            keys,
+            out,
+            filter: Some(filter),
             top: Some(a.top),
+            cols,
             pre,
-            within: Some(format!("{} IN (SELECT address FROM top)", sr.keys[0])),
+            within: Some(within),
+            first,
             ..Default::default()
         },
+    )
+}
+
+/// The top `a.top` addresses of one column.
+fn talkers(a: &Ask, column: &str, section: &'static str) -> Vec<Statement> {
+    let filter = format!("{column} IS NOT NULL");
+    let sql = top_keyed(
+        a,
+        &[(column.into(), "address")],
+        &["address".into()],
+        (&filter, &[]),
+        None,
     );
     a.one(section, sql)
 }
@@ -159,10 +192,15 @@ WHEN least(src_port, dst_port) < 1024 THEN least(src_port, dst_port) END)"
         .replace("K", &known)
 }
 
+/// A port's service name (`port` its expression).
+pub(super) fn service_names(port: &str) -> String {
+    names(port, 0..=u16::MAX as u32, |p| service_name(p as u16))
+}
+
 fn services(s: &Ask) -> String {
     let d = s.dialect;
     let transport = "(CASE ip_proto WHEN 6 THEN 'tcp' WHEN 17 THEN 'udp' WHEN 132 THEN 'sctp' WHEN 136 THEN 'udplite' END)";
-    let name = names("port", 0..=u16::MAX as u32, |p| service_name(p as u16));
+    let name = service_names("port");
     ranked(
         s,
         &Ranked {

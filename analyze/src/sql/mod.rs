@@ -15,6 +15,7 @@
 
 mod breakdowns;
 mod cells;
+mod conversations;
 mod dialect;
 mod interfaces;
 mod k8s;
@@ -25,6 +26,7 @@ mod summary;
 mod time;
 
 pub(crate) use breakdowns::*;
+pub(crate) use conversations::{connections, top_flows, top_pairs};
 pub use dialect::Dialect;
 pub(crate) use interfaces::interfaces;
 pub(crate) use k8s::{leaving, namespace_pairs, namespaces, workload_pairs, workloads};
@@ -132,13 +134,21 @@ struct Ranked<'a> {
     /// CTEs after the base, before the groups (which `within` may read).
     pre: String,
     within: Option<String>,
+    /// Ordered by this first (the low-confidence rows last).
+    first: Option<&'a str>,
 }
 
 fn ranked(a: &Ask, r: &Ranked) -> String {
-    let order: Vec<String> = r.keys.iter().map(|(_, n)| format!("{n} ASC")).collect();
+    let order: Vec<String> = r
+        .first
+        .map(str::to_string)
+        .into_iter()
+        .chain(std::iter::once("rank_ DESC".to_string()))
+        .chain(r.keys.iter().map(|(_, n)| format!("{n} ASC")))
+        .collect();
     let limit = r.top.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     format!(
-        "{}{}{}{}\nSELECT {}{} FROM gi ORDER BY rank_ DESC, {}{limit}",
+        "{}{}{}{}\nSELECT {}{} FROM gi ORDER BY {}{limit}",
         {
             a.cells.borrow_mut().need(r.cols);
             base(a) + &r.pre

@@ -39,13 +39,28 @@ const AS_COLS: [&str; 4] = ["src_as", "dst_as", "src_as_name", "dst_as_name"];
 
 /// `source_as`, `destination_as` or `remote_as`.
 fn per_as(s: &Ask, which: &str, top: usize) -> String {
+    per_as_of(s, which, top, None, &[])
+}
+
+/// [`per_as`] of the rows passing `only` too, which reads `cols`.
+pub(super) fn per_as_of(
+    s: &Ask,
+    which: &str,
+    top: usize,
+    only: Option<&str>,
+    cols: &[&str],
+) -> String {
     let d = s.dialect;
     let (l, n, nm) = match which {
         "source_as" => origin(d, "src"),
         "destination_as" => origin(d, "dst"),
         _ => remote(d),
     };
-    let filter = format!("{l} IS NOT NULL");
+    let filter = match only {
+        Some(f) => format!("{l} IS NOT NULL AND {f}"),
+        None => format!("{l} IS NOT NULL"),
+    };
+    let cols: Vec<&str> = AS_COLS.iter().chain(cols).copied().collect();
     ranked(
         s,
         &Ranked {
@@ -53,7 +68,7 @@ fn per_as(s: &Ask, which: &str, top: usize) -> String {
             out: &["asn".into(), "label".into(), "asname AS name".into()],
             filter: Some(&filter),
             top: Some(top),
-            cols: &AS_COLS,
+            cols: &cols,
             ..Default::default()
         },
     )
